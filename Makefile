@@ -1,0 +1,28 @@
+# Two entry points for a fresh machine with Python 3.11: `make demo` and `make test`.
+# The virtualenv is rebuilt only when pyproject.toml changes (the stamp file tracks it).
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/diga-assets demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check diga_assets diga_assets_tests bench
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
