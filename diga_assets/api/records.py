@@ -1,0 +1,334 @@
+"""API records to Arrow: one explicit schema per endpoint, declared once.
+
+The column list (name, where it comes from in the JSON, Arrow type) is declared here; whether a
+field is required, nullable, and what it means is read from the published OpenAPI schema, so the
+Parquet files, the column docs in the Dagster UI and the checks all agree with the contract.
+
+Conversion is columnar: one pass per column over a page's records, with Arrow doing the type
+conversion and the RFC 3339 parsing (any offset) in bulk. When Arrow refuses a column, the
+offending record is looked up so the error names the record id, the field and the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any, Literal
+
+import orjson
+import pyarrow as pa
+
+from diga_assets.api import spec
+
+UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+ColumnKind = Literal["string", "timestamp", "int64", "json"]
+_ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
+    "string": pa.string(),
+    "timestamp": UTC_MICROS,
+    "int64": pa.int64(),
+    "json": pa.string(),
+}
+
+
+_MISSING = object()
+
+
+class RecordError(ValueError):
+    """A record does not follow the contract: names the record, the field and the value."""
+
+    def __init__(self, endpoint: str, record_id: Any, field: str, value: Any, problem: str) -> None:
+        message = f"{endpoint} record id={record_id!r}: field {field!r} {problem}"
+        if value is not _MISSING:
+            shown = repr(value)
+            message += f" (value: {shown[:117] + '...' if len(shown) > 120 else shown})"
+        super().__init__(message)
+        self.record_id = record_id
+        self.field = field
+        self.value = value
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column and the JSON path it is read from (``("contact", "id")``)."""
+
+    name: str
+    source: tuple[str, ...]
+    kind: ColumnKind
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What the spec says of one source field."""
+
+    required: bool
+    nullable: bool
+    description: str
+    enum: frozenset[str] | None
+
+
+class RecordTable:
+    """The Arrow table for one endpoint's records, plus the stamp column added on fetch."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        record_schema: str,
+        columns: Sequence[Column],
+        stamp_column: str,
+        stamp_description: str,
+    ) -> None:
+        self.endpoint = endpoint
+        self.record_schema = record_schema
+        self.columns = tuple(columns)
+        self.stamp_column = stamp_column
+        self.stamp_description = stamp_description
+
+    # ------------------------------------------------------------- contract
+
+    @cached_property
+    def rules(self) -> dict[tuple[str, ...], FieldRule]:
+        """Spec rules for every source path, read from the OpenAPI components."""
+        doc = spec.load_openapi(self.endpoint)
+        rules: dict[tuple[str, ...], FieldRule] = {}
+
+        def walk(schema_name: str, prefix: tuple[str, ...]) -> None:
+            schema = doc["components"]["schemas"][schema_name]
+            required = set(schema.get("required", []))
+            for name, prop in schema["properties"].items():
+                options = prop.get("anyOf", [prop])
+                nullable = any(o.get("type") == "null" for o in options)
+                ref = next((o["$ref"] for o in options if "$ref" in o), None)
+                enum = None
+                if ref:
+                    target_name = ref.rsplit("/", 1)[-1]
+                    target = doc["components"]["schemas"][target_name]
+                    if "properties" in target:
+                        walk(target_name, (*prefix, name))
+                    enum = frozenset(target["enum"]) if "enum" in target else None
+                rules[(*prefix, name)] = FieldRule(
+                    required=name in required,
+                    nullable=nullable,
+                    description=" ".join(prop.get("description", prop.get("title", "")).split()),
+                    enum=enum,
+                )
+
+        walk(self.record_schema, ())
+        return rules
+
+    @cached_property
+    def known_top_level_fields(self) -> frozenset[str]:
+        """Top-level fields the spec names; anything else goes to ``extra_fields``."""
+        return frozenset(path[0] for path in self.rules)
+
+    @cached_property
+    def required_paths(self) -> tuple[tuple[str, ...], ...]:
+        """Source paths whose key must be present (parents of nested paths are required too)."""
+        return tuple(path for path, rule in self.rules.items() if rule.required)
+
+    def enum_values(self, column: str) -> frozenset[str] | None:
+        """The values the spec lists for a column, or ``None`` when it is free text."""
+        for col in self.columns:
+            if col.name == column:
+                rule = self.rules.get(col.source)
+                return rule.enum if rule else None
+        raise KeyError(column)
+
+    @cached_property
+    def enum_columns(self) -> tuple[str, ...]:
+        """Columns whose values the spec enumerates (status, type, ...)."""
+        return tuple(c.name for c in self.columns if (r := self.rules.get(c.source)) and r.enum)
+
+    @cached_property
+    def arrow_schema(self) -> pa.Schema:
+        """The explicit schema of every file this table writes, an empty day's included."""
+        fields = []
+        for col in self.columns:
+            rule = self.rules.get(col.source)
+            if col.name == "extra_fields":
+                doc = (
+                    "Fields the API sent that the published spec does not name, as JSON text (NULL if none)."
+                )
+                nullable = True
+            else:
+                assert rule is not None, f"{col.source} is not in the spec"
+                doc = rule.description
+                nullable = rule.nullable or not rule.required
+                if col.kind == "json":
+                    doc += " (JSON text)"
+            fields.append(
+                pa.field(col.name, _ARROW_TYPES[col.kind], nullable=nullable, metadata={"doc": doc})
+            )
+        fields.append(
+            pa.field(self.stamp_column, UTC_MICROS, nullable=False, metadata={"doc": self.stamp_description})
+        )
+        return pa.schema(fields)
+
+    def column_docs(self) -> dict[str, str]:
+        """Column name to description, for the Dagster column schema."""
+        return {f.name: f.metadata[b"doc"].decode() for f in self.arrow_schema}
+
+    def empty_table(self) -> pa.Table:
+        """A table with no rows and the full schema."""
+        return self.arrow_schema.empty_table()
+
+    # ------------------------------------------------------------- conversion
+
+    def to_record_batch(self, records: Sequence[dict[str, Any]], stamp: datetime) -> pa.RecordBatch:
+        """Convert one page of records. Raises ``RecordError`` for a record that breaks the spec."""
+        self._check_shape(records)
+        arrays = [self._column_array(col, records) for col in self.columns]
+        arrays.append(pa.array([stamp] * len(records), type=UTC_MICROS))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
+
+    def _check_shape(self, records: Sequence[dict[str, Any]]) -> None:
+        for record in records:
+            if not isinstance(record, dict):
+                raise RecordError(self.endpoint, None, "<record>", record, "is not a JSON object")
+            for path in self.required_paths:
+                value = _lookup(record, path)
+                if value is _MISSING:
+                    raise RecordError(
+                        self.endpoint, record.get("id"), ".".join(path), _MISSING, "is required but missing"
+                    )
+                if value is None and not self.rules[path].nullable:
+                    raise RecordError(
+                        self.endpoint, record.get("id"), ".".join(path), None, "must not be null"
+                    )
+
+    def _column_array(self, col: Column, records: Sequence[dict[str, Any]]) -> pa.Array:
+        if col.name == "extra_fields":
+            return pa.array([self._extra_fields(r) for r in records], type=pa.string())
+        if len(col.source) == 1:
+            key = col.source[0]
+            values = [r.get(key) for r in records]
+        else:
+            values = [_lookup_or_none(r, col.source) for r in records]
+        if col.kind == "json":
+            return self._json_array(col, records, values)
+        if col.kind == "int64":
+            for record, value in zip(records, values, strict=True):
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise RecordError(self.endpoint, record.get("id"), col.name, value, "is not an integer")
+            return pa.array(values, type=pa.int64())
+        try:
+            strings = pa.array(values, type=pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            bad = next(
+                (r, v)
+                for r, v in zip(records, values, strict=True)
+                if v is not None and not isinstance(v, str)
+            )
+            raise RecordError(self.endpoint, bad[0].get("id"), col.name, bad[1], "is not a string") from None
+        if col.kind == "string":
+            return strings
+        try:
+            return strings.cast(UTC_MICROS)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for record, value in zip(records, values, strict=True):
+                if value is not None and not _parses_as_instant(value):
+                    raise RecordError(
+                        self.endpoint,
+                        record.get("id"),
+                        col.name,
+                        value,
+                        "is not an RFC 3339 date-time with a UTC offset",
+                    ) from None
+            raise
+
+    def _json_array(self, col: Column, records: Sequence[dict[str, Any]], values: list[Any]) -> pa.Array:
+        texts: list[str | None] = []
+        for record, value in zip(records, values, strict=True):
+            if value is None:
+                texts.append(None)
+            elif isinstance(value, dict):
+                texts.append(orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())
+            else:
+                raise RecordError(self.endpoint, record.get("id"), col.name, value, "is not a JSON object")
+        return pa.array(texts, type=pa.string())
+
+    def _extra_fields(self, record: dict[str, Any]) -> str | None:
+        extra = {k: v for k, v in record.items() if k not in self.known_top_level_fields}
+        for parent in {path[0] for path in self.rules if len(path) > 1}:
+            nested = record.get(parent)
+            if isinstance(nested, dict):
+                known = {path[1] for path in self.rules if len(path) == 2 and path[0] == parent}
+                unknown = {k: v for k, v in nested.items() if k not in known}
+                if unknown:
+                    extra[parent] = unknown
+        if not extra:
+            return None
+        return orjson.dumps(extra, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _lookup(record: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return _MISSING
+        value = value[key]
+    return value
+
+
+def _lookup_or_none(record: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value = _lookup(record, path)
+    return None if value is _MISSING else value
+
+
+def _parses_as_instant(value: str) -> bool:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+CALLS = RecordTable(
+    endpoint=spec.CALLS_PATH,
+    record_schema="CallResponse",
+    columns=[
+        Column("id", ("id",), "string"),
+        Column("agent_id", ("agent_id",), "string"),
+        Column("agent_version_id", ("agent_version_id",), "string"),
+        Column("status", ("status",), "string"),
+        Column("recording_url", ("recording_url",), "string"),
+        Column("start_time", ("start_time",), "timestamp"),
+        Column("end_time", ("end_time",), "timestamp"),
+        Column("duration", ("duration",), "int64"),
+        Column("type", ("type",), "string"),
+        Column("end_reason", ("end_reason",), "string"),
+        Column("contact_id", ("contact", "id"), "string"),
+        Column("contact_identifier", ("contact", "identifier"), "string"),
+        Column("contact_type", ("contact", "contact_type"), "string"),
+        Column("contact_created_date", ("contact", "created_date"), "timestamp"),
+        Column("phone_register_id", ("phone_register_id",), "string"),
+        Column("dynamic_variables", ("dynamic_variables",), "json"),
+        Column("created_date", ("created_date",), "timestamp"),
+        Column("extra_fields", (), "json"),
+    ],
+    stamp_column="fetched_at",
+    stamp_description="When this record was fetched from the API (UTC).",
+)
+
+PHONES = RecordTable(
+    endpoint=spec.PHONES_PATH,
+    record_schema="PhoneRegisterResponseSchema",
+    columns=[
+        Column("id", ("id",), "string"),
+        Column("nickname", ("nickname",), "string"),
+        Column("number", ("number",), "string"),
+        Column("telephony_provider", ("telephony_provider",), "string"),
+        Column("status", ("status",), "string"),
+        Column("released_at", ("released_at",), "timestamp"),
+        Column("scheduled_release_at", ("scheduled_release_at",), "timestamp"),
+        Column("assigned_at", ("assigned_at",), "timestamp"),
+        Column("inbound_agent_id", ("inbound_agent_id",), "string"),
+        Column("outbound_agent_id", ("outbound_agent_id",), "string"),
+        Column("extra_fields", (), "json"),
+    ],
+    stamp_column="observed_at",
+    stamp_description="When the phone register was observed in this state: the real fetch time (UTC).",
+)

@@ -1,0 +1,94 @@
+"""Settings read from the environment once, validated, and named in every error.
+
+A wrong setting fails when the code location loads, with a message that names the variable,
+instead of surfacing later as a confusing error deep inside a run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from diga_assets.api.client import DEFAULT_BASE_URL, check_base_url
+
+DEFAULT_START_DATE = date(2026, 1, 1)
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_TRAILING_DAYS = 2
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the project cannot use."""
+
+
+def _project_root() -> Path:
+    """The checkout holding this package (editable install), else the working directory."""
+    candidate = PACKAGE_DIR.parent
+    return candidate if (candidate / "pyproject.toml").exists() else Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives, which days exist, in which time zone, and which API to call."""
+
+    data_dir: Path
+    start_date: date
+    timezone: str
+    api_base_url: str
+    trailing_days: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``DIGA_*`` variables; raise ``SettingsError`` naming the first bad one."""
+        env = os.environ if env is None else env
+        raw_dir = env.get("DIGA_DATA_DIR") or str(_project_root() / "data")
+        data_dir = Path(raw_dir).expanduser()
+        if not data_dir.is_absolute():
+            data_dir = Path.cwd() / data_dir
+        if data_dir.exists() and not data_dir.is_dir():
+            raise SettingsError(f"DIGA_DATA_DIR={raw_dir!r} exists and is not a directory")
+
+        raw_start = env.get("DIGA_START_DATE") or DEFAULT_START_DATE.isoformat()
+        try:
+            start_date = date.fromisoformat(raw_start)
+        except ValueError:
+            raise SettingsError(f"DIGA_START_DATE={raw_start!r} is not a date in YYYY-MM-DD form") from None
+        if len(raw_start) != 10:
+            raise SettingsError(f"DIGA_START_DATE={raw_start!r} is not a date in YYYY-MM-DD form")
+
+        timezone = env.get("DIGA_TIMEZONE") or DEFAULT_TIMEZONE
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"DIGA_TIMEZONE={timezone!r} is not a known IANA time zone (e.g. UTC, Europe/Madrid)"
+            ) from None
+
+        base_url = env.get("DIGA_API_BASE_URL") or DEFAULT_BASE_URL
+        try:
+            base_url = check_base_url(base_url)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+
+        raw_trailing = env.get("DIGA_TRAILING_DAYS") or str(DEFAULT_TRAILING_DAYS)
+        try:
+            trailing_days = int(raw_trailing)
+            if not 0 <= trailing_days <= 31:
+                raise ValueError
+        except ValueError:
+            raise SettingsError(
+                f"DIGA_TRAILING_DAYS={raw_trailing!r} must be a whole number from 0 to 31"
+            ) from None
+
+        return cls(
+            data_dir=data_dir,
+            start_date=start_date,
+            timezone=timezone,
+            api_base_url=base_url,
+            trailing_days=trailing_days,
+        )
