@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/diga-assets demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check diga_assets diga_assets_tests bench
+	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/python -m pytest

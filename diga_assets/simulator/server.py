@@ -1,0 +1,696 @@
+"""A real HTTP server that answers like the Diga API, on loopback only (in the spirit of stripe-mock).
+
+Clients are tested against real sockets, real keep-alive and real partial reads, not against
+mocked ``requests`` calls: the failure modes that matter (a dropped connection, a truncated body,
+a lying cursor) only exist on the wire. Query parameters, limits, enums and error bodies are read
+from the published OpenAPI pages through :mod:`diga_assets.api.spec`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+import logging
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, QueryParameter, load_openapi, query_parameters
+from diga_assets.simulator.faults import Fault, FaultConfig
+from diga_assets.simulator.world import ListQuery, Page, UnknownCursorError, World
+
+logger = logging.getLogger(__name__)
+
+API_PATHS: tuple[str, ...] = (CALLS_PATH, PHONES_PATH)
+ADMIN_PREFIX = "/_simulator/"
+PAGINATION_PARAMETERS = frozenset({"after", "before", "page", "limit", "order"})
+
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+\- ]\d{2}:\d{2})$")
+_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+_STATUS_CODES = {
+    400: "NOT_VALID_FIELD",
+    403: "INTERNAL_SERVER_ERROR",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    422: "INVALID_PAGINATION_PARAMETERS",
+    429: "RATE_LIMIT_EXCEEDED",
+    500: "INTERNAL_SERVER_ERROR",
+    502: "BAD_GATEWAY",
+    503: "SERVICE_UNAVAILABLE",
+    504: "GATEWAY_TIMEOUT",
+}
+_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+            503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the server saw it. Headers are never kept: they carry the API key."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int | None
+    fault: str | None
+    connection: int
+    at: float = 0.0  # time.monotonic() when the request arrived, to measure client back-off
+
+
+class RequestLog:
+    """A thread-safe, append-only log of requests; the server thread writes, tests read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def append(self, record: RequestRecord) -> None:
+        """Add one finished request."""
+        with self._lock:
+            self._records.append(record)
+
+    def all(self) -> list[RequestRecord]:
+        """A copy of every record so far, in the order the requests finished."""
+        with self._lock:
+            return list(self._records)
+
+    def requests_to(self, path: str) -> list[RequestRecord]:
+        """The records for one path (e.g. ``/v1/call/``)."""
+        return [record for record in self.all() if record.path == path]
+
+    def clear(self) -> None:
+        """Forget every record."""
+        with self._lock:
+            self._records.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        return iter(self.all())
+
+    def __eq__(self, other: object) -> bool:
+        # Lets tests write ``assert sim.request_log == []``.
+        if isinstance(other, RequestLog):
+            return self.all() == other.all()
+        if isinstance(other, list):
+            return self.all() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getitem__(self, index: int) -> RequestRecord:
+        with self._lock:
+            return self._records[index]
+
+
+class ApiError(Exception):
+    """An error answer in the API's ``ErrorResponseSchema`` shape."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+
+    def body(self) -> bytes:
+        """The JSON body the API sends for this error."""
+        return orjson.dumps({"status": "error", "error_code": self.error_code, "message": self.message})
+
+
+def parse_rfc3339_ns(text: str) -> int:
+    """Integer nanoseconds since the epoch for an RFC 3339 date-time with an explicit offset.
+
+    An unencoded ``+`` in a query string arrives as a space, so a space in the offset's sign
+    position is read as ``+``. Nanoseconds keep 7-9 digit fractions exact at the bounds.
+    """
+    found = _RFC3339.match(text)
+    if found is None:
+        raise ValueError("not an RFC 3339 date-time with a UTC offset")
+    year, month, day, hour, minute, second = (int(found.group(i)) for i in range(1, 7))
+    fraction = (found.group(7) or "").ljust(9, "0")
+    offset_text = found.group(8)
+    moment = datetime(year, month, day, hour, minute, second)  # validates the calendar
+    offset_s = 0
+    if offset_text not in ("Z", "z"):
+        sign = -1 if offset_text[0] == "-" else 1
+        off_h, off_m = int(offset_text[1:3]), int(offset_text[4:6])
+        if off_h > 23 or off_m > 59:
+            raise ValueError("offset out of range")
+        offset_s = sign * (off_h * 3600 + off_m * 60)
+    seconds = (moment - datetime(1970, 1, 1)) // timedelta(seconds=1) - offset_s
+    return seconds * 1_000_000_000 + int(fraction)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: the simulator never listens beyond them."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], simulator: DigaSimulator, ipv6: bool) -> None:
+        self.address_family = socket.AF_INET6 if ipv6 else socket.AF_INET
+        self.simulator = simulator
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "DigaSimulator/1.0"
+    disable_nagle_algorithm = True
+    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection_number = self.server.simulator._connection_opened(self.request)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.simulator._connection_closed(self.request)
+
+    # The default access log prints the request line to stderr; keep only method, path, status.
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("%s %s %s", self.command, urlsplit(self.path).path, code)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("simulator: " + format, *args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        simulator = self.server.simulator
+        self.arrived_at = time.monotonic()
+        self._discard_request_body()
+        split = urlsplit(self.path)
+        path = split.path
+        pairs = parse_qsl(split.query, keep_blank_values=True)
+        query = dict(pairs)
+        try:
+            if path.startswith(ADMIN_PREFIX):
+                status, body = simulator._admin(self.command, path, query)
+                simulator._log(self.command, path, query, status, None, self.connection_number, self.arrived_at)
+                self._send(status, body, record_path=None)  # not part of the Diga API
+            elif path in API_PATHS:
+                self._api(path, pairs, query)
+            else:
+                error = ApiError(404, "NOT_FOUND", f"No route for {self.command} {path}")
+                simulator._log(self.command, path, query, 404, None, self.connection_number, self.arrived_at)
+                self._send(404, error.body(), record_path=path)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True
+        except Exception:
+            logger.exception("simulator crashed on %s %s", self.command, path)
+            simulator._log(self.command, path, query, 500, None, self.connection_number, self.arrived_at)
+            self._send(500, simulator._internal_error_body(path), record_path=path)
+
+    def _api(self, path: str, pairs: list[tuple[str, str]], query: dict[str, str]) -> None:
+        simulator = self.server.simulator
+        if self.command != "GET":
+            error = ApiError(405, "METHOD_NOT_ALLOWED", f"{self.command} is not allowed on {path}; use GET")
+            simulator._log(self.command, path, query, 405, None, self.connection_number, self.arrived_at)
+            self._send(405, error.body(), record_path=path, headers=[("Allow", "GET")])
+            return
+        faults = simulator.faults
+        picked = faults.next_fault(path)
+        fault = picked[0] if picked else None
+        label = None
+        if picked is not None:
+            label = picked[0].label if picked[1] == "script" else f"random:{picked[0].label}"
+        # Simulated network latency and slow upstreams. The answer is computed and logged first,
+        # so a client that gives up early still finds its request in the log.
+        delay = faults.latency_ms / 1000 + (fault.delay_s if fault is not None and fault.kind == "slow" else 0.0)
+
+        def log(status: int | None) -> None:
+            simulator._log("GET", path, query, status, label, self.connection_number, self.arrived_at)
+
+        if fault is not None and fault.kind == "drop":
+            log(None)
+            if delay:
+                time.sleep(delay)
+            self.close_connection = True  # the server closes the socket without a response
+            return
+        if fault is not None and fault.kind == "status":
+            assert fault.status is not None
+            status, body, content_type, headers = simulator._fault_response(fault, path)
+            log(status)
+            if delay:
+                time.sleep(delay)
+            self._send(status, body, content_type=content_type, headers=headers, record_path=path)
+            return
+
+        status, body = simulator._list(path, pairs, self.headers.get("Authorization"), fault)
+        log(status)
+        if delay:
+            time.sleep(delay)
+        if fault is not None and fault.kind == "truncate":
+            cut = body[: max(1, len(body) // 2)]
+            self._send(status, cut, record_path=None)
+        elif fault is not None and fault.kind == "drop_mid_body":
+            self._send(status, body, record_path=None, cut_after=len(body) // 2)
+        else:
+            self._send(status, body, record_path=path)
+
+    def _discard_request_body(self) -> None:
+        # Unread body bytes would be parsed as the next request on a keep-alive connection.
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit():
+            remaining = int(length)
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        record_path: str | None,
+        content_type: str = "application/json",
+        headers: Iterable[tuple[str, str]] = (),
+        cut_after: int | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        if record_path is not None and content_type == "application/json" and cut_after is None:
+            self.server.simulator._served(record_path, status, body)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if cut_after is not None:
+            # Promise the whole body, deliver half of it, hang up.
+            self.wfile.write(body[:cut_after])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+class DigaSimulator:
+    """Serve a :class:`World` over HTTP on loopback, with optional fault injection.
+
+    Use it as a context manager (``with DigaSimulator(World()) as sim:``) or call ``start()`` and
+    ``stop()``. ``end_date_inclusive`` chooses how ``end_created_date``/``end_assigned_at`` are
+    read: inclusive by default (the reading most dangerous to clients that assume half-open
+    ranges), exclusive when False. ``keep_bodies=False`` stops recording ``served_bodies`` (a
+    benchmark serving 300,000 calls does not want them in memory).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        api_key: str = "sim-test-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: FaultConfig | None = None,
+        end_date_inclusive: bool = True,
+        keep_bodies: bool = True,
+    ) -> None:
+        if not is_loopback_host(host):
+            raise ValueError(f"the simulator only binds loopback hosts, not {host!r}")
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        self.world = world
+        self.end_date_inclusive = end_date_inclusive
+        self.keep_bodies = keep_bodies
+        self._api_key = api_key.encode("utf-8")
+        self._host = "127.0.0.1" if host == "localhost" else host
+        self._port = port
+        self._faults = faults if faults is not None else FaultConfig()
+        self._lock = threading.Lock()
+        self._request_log = RequestLog()
+        self._bodies: list[tuple[str, int, bytes]] = []
+        self._connections_accepted = 0
+        self._open_sockets: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._parameters = {path: query_parameters(path) for path in API_PATHS}
+        self._status_choices = {
+            CALLS_PATH: world.call_statuses(),
+            PHONES_PATH: world.phone_statuses(),
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> DigaSimulator:
+        """Bind the port and serve from a daemon thread; returns self for chaining."""
+        if self._server is not None:
+            raise RuntimeError("the simulator is already running")
+        self._server = _Server((self._host, self._port), self, ipv6=":" in self._host)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"diga-simulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close every open connection and join the server thread."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            sockets = list(self._open_sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if thread is not None:
+            thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C interrupts the wait in the main thread)."""
+        thread = self._thread
+        while thread is not None and thread.is_alive():
+            thread.join(timeout=0.5)
+
+    def __enter__(self) -> DigaSimulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one the OS picked when constructed with ``port=0``)."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``, what a client takes as ``DIGA_API_BASE_URL``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is serving."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- observation ---------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> FaultConfig:
+        """The active fault configuration; assigning a new one takes effect on the next request."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: FaultConfig) -> None:
+        self._faults = value
+
+    @property
+    def request_log(self) -> RequestLog:
+        """Every request so far (``.all()``, ``.requests_to(path)``, iteration, ``len``)."""
+        return self._request_log
+
+    def requests_to(self, path: str) -> list[RequestRecord]:
+        """The request records for one path (e.g. ``/v1/call/``)."""
+        return self._request_log.requests_to(path)
+
+    @property
+    def served_bodies(self) -> list[tuple[str, int, Any]]:
+        """(path, status, parsed body) for every complete JSON body served, for contract checks."""
+        with self._lock:
+            raw = list(self._bodies)
+        return [(path, status, orjson.loads(body)) for path, status, body in raw]
+
+    @property
+    def connections_accepted(self) -> int:
+        """How many TCP connections the server accepted (keep-alive reuses one)."""
+        with self._lock:
+            return self._connections_accepted
+
+    def clear_logs(self) -> None:
+        """Forget recorded requests and bodies (e.g. between phases of a long test)."""
+        self._request_log.clear()
+        with self._lock:
+            self._bodies.clear()
+
+    # -- internals used by the handler ---------------------------------------------------------
+
+    def _connection_opened(self, sock: socket.socket) -> int:
+        with self._lock:
+            self._connections_accepted += 1
+            self._open_sockets.add(sock)
+            return self._connections_accepted
+
+    def _connection_closed(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open_sockets.discard(sock)
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        status: int | None,
+        fault: str | None,
+        conn: int,
+        arrived: float,
+    ) -> None:
+        self._request_log.append(RequestRecord(method, path, query, status, fault, conn, arrived))
+
+    def _served(self, path: str, status: int, body: bytes) -> None:
+        if self.keep_bodies:
+            with self._lock:
+                self._bodies.append((path, status, body))
+
+    def _internal_error_body(self, path: str) -> bytes:
+        spec_path = path if path in API_PATHS else CALLS_PATH
+        example = _response_example(spec_path, "500")
+        return orjson.dumps(example)
+
+    def _fault_response(self, fault: Fault, path: str) -> tuple[int, bytes, str, list[tuple[str, str]]]:
+        assert fault.status is not None
+        status = fault.status
+        headers: list[tuple[str, str]] = []
+        default_retry = self._faults.retry_after if status == 429 else None
+        if status == 429 and self._faults.retry_after == "http-date" and fault.retry_after is None:
+            fault = Fault(
+                "status", status=429, retry_after="http-date", retry_after_seconds=self._faults.retry_after_seconds
+            )
+        retry_after = fault.retry_after_header(default_retry, time.time())
+        if retry_after is not None:
+            headers.append(("Retry-After", retry_after))
+        if fault.html:
+            reason = _REASONS.get(status, "Error")
+            page = (
+                f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+                f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                "</body>\r\n</html>\r\n"
+            )
+            return status, page.encode(), "text/html", headers
+        code = _STATUS_CODES.get(status, f"HTTP_{status}")
+        message = "Too many requests, slow down" if status == 429 else f"Upstream answered {status}"
+        return status, ApiError(status, code, message).body(), "application/json", headers
+
+    def _admin(self, method: str, path: str, query: dict[str, str]) -> tuple[int, bytes]:
+        if path == ADMIN_PREFIX + "advance":
+            if method != "POST":
+                return 405, ApiError(405, "METHOD_NOT_ALLOWED", "use POST").body()
+            try:
+                hours = float(query.get("hours", "0"))
+                if not 0 <= hours <= 24 * 3650:
+                    raise ValueError
+            except ValueError:
+                return 400, ApiError(400, "NOT_VALID_FIELD", f"hours={query.get('hours')!r} is invalid").body()
+            now = self.world.advance(timedelta(hours=hours))
+            return 200, orjson.dumps({"now": now.isoformat().replace("+00:00", "Z"), "advanced_hours": hours})
+        if path == ADMIN_PREFIX + "state":
+            if method != "GET":
+                return 405, ApiError(405, "METHOD_NOT_ALLOWED", "use GET").body()
+            state = self.world.state()
+            state["requests"] = len(self._request_log)
+            state["connections"] = self.connections_accepted
+            return 200, orjson.dumps(state)
+        return 404, ApiError(404, "NOT_FOUND", f"No simulator admin route {path}").body()
+
+    def _check_auth(self, path: str, authorization: str | None) -> None:
+        token = b""
+        if authorization:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() == "bearer":
+                token = value.strip().encode("utf-8", "surrogateescape")
+        # Compare in constant time even when the header is missing, so timing says nothing.
+        if not hmac.compare_digest(token, self._api_key) or not token:
+            example = _response_example(path, "403")
+            raise ApiError(403, example["error_code"], example["message"])
+
+    def _list(
+        self, path: str, pairs: list[tuple[str, str]], authorization: str | None, fault: Fault | None
+    ) -> tuple[int, bytes]:
+        try:
+            self._check_auth(path, authorization)
+            query = self._parse_query(path, pairs)
+            world = self.world
+            page = world.list_calls(query) if path == CALLS_PATH else world.list_phones(query)
+        except ApiError as error:
+            return error.status, error.body()
+        except UnknownCursorError as error:
+            noun = "call" if path == CALLS_PATH else "phone"
+            message = (
+                f"Invalid value for query parameter '{error.parameter}': {error.value!r} "
+                f"is not the id of a {noun} in this listing"
+            )
+            return 400, ApiError(400, "NOT_VALID_FIELD", message).body()
+        if fault is not None and fault.kind == "stuck_cursor":
+            return 200, _page_body(page, last_id=query.after)
+        if fault is not None and fault.kind == "empty_has_more":
+            return 200, _page_body(Page([], None, None, True, page.current_page, page.total_pages))
+        return 200, _page_body(page)
+
+    def _parse_query(self, path: str, pairs: list[tuple[str, str]]) -> ListQuery:
+        parameters = self._parameters[path]
+        raw: dict[str, str] = {}
+        for name, value in pairs:
+            if name in parameters:  # unknown parameters are ignored, as the API does
+                raw[name] = value
+        values: dict[str, Any] = {}
+        for name, text in raw.items():
+            values[name] = self._convert(path, parameters[name], text)
+        if "after" in values and "before" in values:
+            raise ApiError(422, "INVALID_PAGINATION_PARAMETERS", "Cannot specify both 'before' and 'after' parameters")
+        if "page" in values and ("after" in values or "before" in values):
+            raise ApiError(
+                422,
+                "INVALID_PAGINATION_PARAMETERS",
+                "Cannot specify 'page' together with 'before' or 'after' parameters",
+            )
+        start_ns = end_ns = None
+        filters: dict[str, str] = {}
+        for name, value in values.items():
+            spec = parameters[name]
+            if name in PAGINATION_PARAMETERS:
+                continue
+            if spec.kind == "date-time":
+                if name.startswith("start_"):
+                    start_ns = value
+                elif name.startswith("end_"):
+                    end_ns = value
+            else:
+                filters[name] = value
+        # The world works on half-open microsecond ranges [start_us, end_us).
+        start_us = None if start_ns is None else -(-start_ns // 1000)
+        end_us = None
+        if end_ns is not None:
+            end_us = end_ns // 1000 + 1 if self.end_date_inclusive else -(-end_ns // 1000)
+        return ListQuery(
+            order=values.get("order", parameters["order"].default),
+            limit=values.get("limit", parameters["limit"].default),
+            page=values.get("page"),
+            after=values.get("after"),
+            before=values.get("before"),
+            start_us=start_us,
+            end_us=end_us,
+            filters=filters,
+        )
+
+    def _convert(self, path: str, spec: QueryParameter, text: str) -> Any:
+        def invalid(reason: str) -> ApiError:
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            return ApiError(
+                400, "NOT_VALID_FIELD", f"Invalid value for query parameter '{spec.name}': {shown!r} ({reason})"
+            )
+
+        if spec.kind == "uuid":
+            try:
+                return str(uuid.UUID(text))
+            except ValueError:
+                raise invalid("expected a UUID") from None
+        if spec.kind == "date-time":
+            try:
+                return parse_rfc3339_ns(text)
+            except ValueError:
+                raise invalid("expected an RFC 3339 date-time with a UTC offset, e.g. 2024-05-01T00:00:00Z") from None
+        if spec.kind == "integer":
+            if not _INTEGER.match(text):
+                raise invalid("expected an integer")
+            number = int(text)
+            if spec.minimum is not None and number < spec.minimum:
+                raise invalid(f"must be >= {spec.minimum}")
+            if spec.maximum is not None and number > spec.maximum:
+                raise invalid(f"must be <= {spec.maximum}")
+            return number
+        if spec.kind == "enum":
+            choices = self._status_choices[path] if spec.name == "status" else (spec.choices or frozenset())
+            if text not in choices:
+                raise invalid("expected one of " + ", ".join(sorted(choices)))
+            return text
+        return text
+
+
+def _response_example(path: str, status: str) -> dict[str, Any]:
+    """The example body the spec documents for one response status of an endpoint."""
+    operation = load_openapi(path)["paths"][path]["get"]
+    return dict(operation["responses"][status]["content"]["application/json"]["example"])
+
+
+def _page_body(page: Page, *, last_id: Any = ...) -> bytes:
+    envelope = orjson.dumps(
+        {
+            "first_id": page.first_id,
+            "last_id": page.last_id if last_id is ... else last_id,
+            "has_more": page.has_more,
+            "current_page": page.current_page,
+            "total_pages": page.total_pages,
+        }
+    )
+    return b'{"data":[' + b",".join(page.data) + b"]," + envelope[1:]

@@ -1,0 +1,1319 @@
+"""A deterministic synthetic company behind the simulated Diga API.
+
+The world is a pure function of ``(seed, now, sizes)``: two worlds built with the same arguments
+serve byte-identical pages, so tests can assert exact results and a demo can be replayed. Time is
+part of the model: the world has a clock, calls appear once they are created, end a few minutes
+later, and phones move through their life cycle as the clock advances.
+
+Calls are the bulk (a benchmark world holds 300,000 of them), so only their sort keys are built
+up front: a sorted ``array`` of creation instants (integer microseconds since the epoch), the ids
+in the same order and one random integer per call. Every other field is derived from that integer
+on demand, and the encoded JSON of a call whose status can no longer change is cached.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import threading
+import uuid
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+
+from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, enum_values
+
+StatusModel = Literal["seed", "current"]
+
+US = 1_000_000
+MINUTE_US = 60 * US
+HOUR_US = 60 * MINUTE_US
+DAY_US = 24 * HOUR_US
+
+# The newer Diga API (status model "current") reports every finished call as ``completed`` and
+# moves the outcome to ``end_reason``; calls waiting for a line are ``in_queue``.
+CURRENT_CALL_STATUSES: tuple[str, ...] = ("dialing", "in_queue", "in_progress", "completed")
+# Imported (custom) numbers are verified before they are assigned in the newer API.
+CURRENT_PHONE_EXTRA_STATUSES: tuple[str, ...] = ("pending_verification",)
+# Enum values the newer API adds on top of the published spec, keyed by the spec's schema name.
+CURRENT_MODEL_ENUM_ADDITIONS: Mapping[str, tuple[str, ...]] = {
+    "CallStatus": ("in_queue",),
+    "PhoneRegisterStatus": CURRENT_PHONE_EXTRA_STATUSES,
+}
+CURRENT_END_REASONS: tuple[str, ...] = (
+    "hangup",
+    "agent_hangup",
+    "voicemail_left",
+    "answering_machine_detected",
+    "mailbox_unavailable",
+    "ivr_no_answer",
+    "ivr_unreachable",
+    "transferred",
+    "error",
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MASK64 = (1 << 64) - 1
+_MASK128 = (1 << 128) - 1
+# RFC 4122 variant: the first hex digit of the fourth group is one of 8, 9, a, b.
+_UUID_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+_ONE_US = timedelta(microseconds=1)
+# Per-record spellings of an instant: (shift applied to the wall time, suffix). Variants 3..5 use
+# the same offsets but always print microseconds, even when they are zero.
+_SPELLINGS: tuple[tuple[int, str], ...] = ((0, "Z"), (0, "+00:00"), (HOUR_US, "+01:00"))
+_N_SPELLINGS = 6
+
+# Relative call volume per local (Europe/Madrid) hour: quiet nights, a mid-morning peak, the
+# Spanish lunch dip and a second peak in the afternoon.
+_HOURLY_WEIGHTS: tuple[float, ...] = (
+    0.30, 0.15, 0.10, 0.08, 0.08, 0.15, 0.40, 1.20, 3.00, 5.50, 7.00, 7.20,
+    6.00, 4.50, 3.20, 4.00, 5.80, 6.20, 5.20, 3.60, 2.20, 1.40, 0.90, 0.50,
+)  # fmt: skip
+# Monday..Sunday; the mean is 1 so ``calls_per_day`` stays the average daily volume.
+_WEEKDAY_FACTORS: tuple[float, ...] = (1.12, 1.15, 1.13, 1.12, 1.08, 0.75, 0.65)
+
+# Call outcomes: (seed-model status, end_reason, connected?, weight). Outbound calls can also
+# reach voicemail and IVRs; inbound calls cannot go unanswered in the same ways.
+_Outcome = tuple[str, str, bool, int]
+_INBOUND_OUTCOMES: tuple[_Outcome, ...] = (
+    ("completed", "hangup", True, 560),
+    ("completed", "agent_hangup", True, 250),
+    ("transferred", "transferred", True, 110),
+    ("failed", "error", False, 50),
+    ("no_answer", "ivr_no_answer", False, 30),
+)
+_OUTBOUND_OUTCOMES: tuple[_Outcome, ...] = (
+    ("completed", "hangup", True, 420),
+    ("completed", "agent_hangup", True, 160),
+    ("completed", "voicemail_left", True, 70),
+    ("transferred", "transferred", True, 60),
+    ("no_answer", "ivr_no_answer", False, 110),
+    ("no_answer", "mailbox_unavailable", False, 40),
+    ("no_answer", "answering_machine_detected", False, 60),
+    ("failed", "ivr_unreachable", False, 40),
+    ("failed", "error", False, 40),
+)
+
+_OUTCOME_TOTALS = {
+    False: sum(o[3] for o in _INBOUND_OUTCOMES),
+    True: sum(o[3] for o in _OUTBOUND_OUTCOMES),
+}
+
+_AGENT_NAMES = ("Recepción", "Citas", "Cobros", "Encuestas", "Soporte", "Ventas", "Reservas", "Avisos")
+_NICKNAMES = (
+    "Recepción Madrid",
+    "Soporte",
+    "Ventas outbound",
+    "Citas Valencia",
+    "Línea principal",
+    "Campaña renovaciones",
+    "Atención 24h",
+)
+_FIRST_NAMES = ("Lucía", "Hugo", "Martina", "Mateo", "Sofía", "Leo", "Julia", "Daniel", "Paula", "Álvaro")
+_CLINICS = ("Madrid Centro", "Valencia Ruzafa", "Sevilla Triana", "Bilbao Abando")
+_CAMPAIGNS = ("renovacion-2024", "encuesta-satisfaccion", "recordatorio-cita", "impagos-q2")
+
+# Lognormal-ish talk durations in seconds (median about 95 s, long tail to about 25 minutes),
+# tabulated once so a call picks one with a single draw.
+_DURATION_TABLE: tuple[int, ...] = tuple(
+    max(4, min(1500, round(math.exp(4.55 + 0.85 * _z))))
+    for _z in (
+        # Inverse normal CDF at (i + 0.5) / 1024: an exact quantile table, no sampling noise.
+        statistics.NormalDist().inv_cdf((i + 0.5) / 1024)
+        for i in range(1024)
+    )
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Instants
+
+
+def to_us(moment: datetime) -> int:
+    """Exact integer microseconds since the epoch; worlds compare instants as integers."""
+    if moment.tzinfo is None:
+        raise ValueError(f"datetime must be timezone-aware, got naive {moment!r}")
+    return (moment - _EPOCH) // _ONE_US
+
+
+def from_us(value: int) -> datetime:
+    """The UTC datetime for integer microseconds since the epoch."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def format_instant(value_us: int, variant: int) -> str:
+    """Spell an instant in RFC 3339 the way record ``variant`` does (exact to the microsecond).
+
+    Clients must compare instants, not strings, so each record picks one of several spellings of
+    the same instant: ``Z``, ``+00:00`` or ``+01:00`` (wall time shifted), with or without
+    fractional seconds.
+    """
+    shift, suffix = _SPELLINGS[variant % 3]
+    wall = from_us(value_us + shift).replace(tzinfo=None)
+    text = wall.isoformat(timespec="microseconds") if variant >= 3 else wall.isoformat()
+    return text + suffix
+
+
+class _InstantFormatter:
+    """``format_instant`` with the date and clock texts cached: records are built by the thousand."""
+
+    __slots__ = ("_clocks", "_days")
+
+    def __init__(self) -> None:
+        self._days: dict[int, str] = {}
+        self._clocks: dict[int, str] = {}
+
+    def day_text(self, day: int) -> str:
+        """``YYYY-MM-DD`` of a day counted from the epoch."""
+        text = self._days.get(day)
+        if text is None:
+            text = self._days[day] = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
+        return text
+
+    def __call__(self, value_us: int, variant: int) -> str:
+        shift, suffix = _SPELLINGS[variant % 3]
+        seconds, micros = divmod(value_us + shift, US)
+        day, second_of_day = divmod(seconds, 86400)
+        day_text = self._days.get(day) or self.day_text(day)
+        clock = self._clocks.get(second_of_day)
+        if clock is None:
+            hours, rest = divmod(second_of_day, 3600)
+            clock = self._clocks[second_of_day] = f"T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        if micros or variant >= 3:
+            return f"{day_text}{clock}.{micros:06d}{suffix}"
+        return day_text + clock + suffix
+
+
+def parse_instant_us(value: Any) -> int | None:
+    """Parse a planted record's timestamp leniently (naive means UTC); None if it does not parse."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return to_us(moment)
+
+
+def _madrid_offset_us(utc_us: int) -> int:
+    """Europe/Madrid's UTC offset by the EU rule (no tz database needed, so it is reproducible)."""
+    year = from_us(utc_us).year
+    start = _last_sunday_1am_utc(year, 3)
+    end = _last_sunday_1am_utc(year, 10)
+    return 2 * HOUR_US if start <= utc_us < end else HOUR_US
+
+
+def _last_sunday_1am_utc(year: int, month: int) -> int:
+    last = date(year, month, 31)
+    last -= timedelta(days=(last.weekday() - 6) % 7)
+    return to_us(datetime(last.year, last.month, last.day, 1, tzinfo=UTC))
+
+
+def _uuid_from_int(bits: int) -> str:
+    """A version-4 UUID string from 128 random bits (deterministic, unlike ``uuid.uuid4``)."""
+    return _uuid_from_hex(f"{bits & _MASK128:032x}", 0)
+
+
+def _uuid_from_hex(hexes: str, index: int) -> str:
+    """The ``index``-th version-4 UUID from a block of random hex digits (fast bulk ids)."""
+    h = hexes[32 * index : 32 * index + 32]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def _canonical_uuid(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# The company's stable parts
+
+
+@dataclass(frozen=True)
+class AgentVersion:
+    """One published version of an agent; calls after ``introduced_at`` move to it gradually."""
+
+    id: str
+    introduced_at: datetime
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A voice agent. ``weight`` is its share of traffic that is not routed through a phone."""
+
+    id: str
+    name: str
+    versions: tuple[AgentVersion, ...]
+    weight: int
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A caller known before the window starts; repeat callers are drawn from these."""
+
+    id: str
+    created_us: int
+    identifier: str
+    contact_type: str
+
+
+@dataclass(frozen=True)
+class _PhoneSpec:
+    """The whole life of one phone register; its snapshot at any instant is derived from this."""
+
+    index: int
+    id: str
+    number: str
+    nickname: str | None
+    provider: str
+    reserved_us: int
+    verify_us: int | None
+    assigned_us: int
+    schedule_set_us: int | None
+    release_us: int | None
+    variant: int
+    region_codes: tuple[str, ...]
+    sip_config: dict[str, Any] | None
+    checkout_token: str
+    period_us: int
+    period_offset_us: int
+    outbound_share: int
+
+    @property
+    def finished_us(self) -> int | None:
+        # Released numbers stay blocked for 30 days before they can be bought again.
+        return None if self.release_us is None else self.release_us + 30 * DAY_US
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A validated list request, in the world's terms (instants as integer microseconds).
+
+    ``start_us`` is an inclusive and ``end_us`` an exclusive bound on the ordering instant; the
+    HTTP layer turns the API's inclusive or exclusive ``end_*`` reading into this half-open form.
+    """
+
+    order: str = "desc"
+    limit: int = 50
+    page: int | None = None
+    after: str | None = None
+    before: str | None = None
+    start_us: int | None = None
+    end_us: int | None = None
+    filters: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page, with the records already encoded as JSON objects."""
+
+    data: list[bytes]
+    first_id: Any
+    last_id: Any
+    has_more: bool
+    current_page: int | None
+    total_pages: int | None
+
+
+class UnknownCursorError(LookupError):
+    """An ``after``/``before`` id that names no visible record (the API answers 400)."""
+
+    def __init__(self, parameter: str, value: str) -> None:
+        super().__init__(f"{parameter}={value!r} does not name a visible record")
+        self.parameter = parameter
+        self.value = value
+
+
+# ----------------------------------------------------------------------------------------------
+# Calls: the derived part
+
+
+class _CallCore:
+    """Everything about a generated call that does not depend on the clock."""
+
+    __slots__ = (
+        "agent_id",
+        "call_type",
+        "connect_us",
+        "connected",
+        "contact",
+        "created_us",
+        "duration",
+        "dynamic_variables",
+        "end_reason",
+        "end_us",
+        "id",
+        "outcome_status",
+        "phone_id",
+        "queue_end_us",
+        "recording",
+        "variant",
+        "version_id",
+    )
+
+    id: str
+    created_us: int
+    agent_id: str | None
+    version_id: str | None
+    call_type: str
+    contact: tuple[str, int, str, str]
+    phone_id: str | None
+    outcome_status: str
+    end_reason: str
+    connected: bool
+    queue_end_us: int
+    connect_us: int
+    duration: int
+    end_us: int
+    dynamic_variables: dict[str, Any] | None
+    variant: int
+    recording: str | None
+
+
+# ----------------------------------------------------------------------------------------------
+# The world
+
+
+class World:
+    """A synthetic company whose calls and phones are a deterministic function of seed and clock.
+
+    ``now`` defaults to the current UTC time truncated to the minute, so a demo can backfill real
+    dates; tests pass a fixed ``now``. The world holds calls created during the ``days`` days
+    before ``now`` and keeps generating new ones as the clock advances. ``encoded_cache_size``
+    bounds how many finished calls keep their encoded JSON (about 850 bytes each); the default
+    covers a 30 x 10,000 benchmark world.
+    """
+
+    def __init__(
+        self,
+        seed: int = 7,
+        now: datetime | None = None,
+        days: int = 30,
+        calls_per_day: int = 200,
+        status_model: StatusModel = "seed",
+        phones: int = 12,
+        agents: int = 4,
+        encoded_cache_size: int = 300_000,
+    ) -> None:
+        if status_model not in ("seed", "current"):
+            raise ValueError(f"status_model must be 'seed' or 'current', got {status_model!r}")
+        if days < 0 or calls_per_day < 0 or phones < 0 or agents < 1:
+            raise ValueError("days, calls_per_day and phones must be >= 0 and agents >= 1")
+        if now is None:
+            now = datetime.now(UTC).replace(second=0, microsecond=0)
+        self.seed = seed
+        self.days = days
+        self.calls_per_day = calls_per_day
+        self.status_model: StatusModel = status_model
+        self._lock = threading.RLock()
+        self._now_us = to_us(now)
+        self._t0_us = self._now_us
+        self._window_start_us = self._now_us - days * DAY_US
+        self._encoded_cache_size = encoded_cache_size
+        self._fmt = _InstantFormatter()
+        self._check_statuses_against_spec()
+
+        self._agents = self._build_agents(agents)
+        self._agent_cum_weights = list(_cumulative(a.weight for a in self._agents))
+        self._version_intro_us = [[to_us(v.introduced_at) for v in a.versions] for a in self._agents]
+        self._phone_specs = self._build_phones(phones)
+        self._call_pool, self._web_pool = self._build_contacts()
+
+        # Calls with a parseable created_date, sorted by (created instant, id).
+        self._ts: array[int] = array("q")
+        self._ids: list[str] = []
+        self._items: list[int | dict[str, Any]] = []
+        self._ts_by_id: dict[str, int] = {}
+        # Planted calls whose created_date does not parse: served last, by (raw text, id).
+        self._unparsed_calls: list[tuple[str, str, dict[str, Any]]] = []
+        self._planted_phones: list[dict[str, Any]] = []
+        self._planted_calls = 0
+        self._encoded: dict[str, bytes] = {}
+        self._phone_agent_cache: dict[tuple[int, int], tuple[int | None, int | None]] = {}
+        self._day_phones_cache: dict[int, tuple[_PhoneSpec, ...]] = {}
+        self._generated_through_day = self._window_start_us // DAY_US - 1
+        self._generate_through(self._now_us)
+
+    # -- clock -------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        """The world's clock; records created after it are not visible yet."""
+        with self._lock:
+            return from_us(self._now_us)
+
+    @property
+    def now_us(self) -> int:
+        """The clock as integer microseconds since the epoch."""
+        with self._lock:
+            return self._now_us
+
+    @property
+    def window_start(self) -> datetime:
+        """The earliest instant a generated call can have been created."""
+        return from_us(self._window_start_us)
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the clock forward (never back: served data must not un-happen)."""
+        if delta < timedelta(0):
+            raise ValueError(f"the clock only moves forward, got {delta}")
+        with self._lock:
+            self._now_us += delta // _ONE_US
+            self._generate_through(self._now_us)
+            return from_us(self._now_us)
+
+    # -- stable parts --------------------------------------------------------------------------
+
+    @property
+    def agents(self) -> tuple[Agent, ...]:
+        """The company's agents and their versions."""
+        return self._agents
+
+    @property
+    def phone_ids(self) -> tuple[str, ...]:
+        """Ids of every generated phone, including ones not reserved yet at ``now``."""
+        return tuple(p.id for p in self._phone_specs)
+
+    def call_statuses(self) -> frozenset[str]:
+        """The call statuses this world's status model can serve."""
+        if self.status_model == "current":
+            return frozenset(CURRENT_CALL_STATUSES)
+        return enum_values(CALLS_PATH, "CallStatus")
+
+    def phone_statuses(self) -> frozenset[str]:
+        """The phone statuses this world's status model can serve."""
+        base = enum_values(PHONES_PATH, "PhoneRegisterStatus")
+        if self.status_model == "current":
+            return base | frozenset(CURRENT_PHONE_EXTRA_STATUSES)
+        return base
+
+    # -- planting ------------------------------------------------------------------------------
+
+    def add_call(self, record: dict[str, Any]) -> None:
+        """Plant a raw call, served exactly as given (it may break the spec on purpose).
+
+        It is ordered and date-filtered by its ``created_date`` when that parses; otherwise it is
+        served after every other call, ordered by the raw text, and never matches a date filter.
+        """
+        raw_id = record.get("id")
+        call_id = raw_id if isinstance(raw_id, str) else ("" if raw_id is None else str(raw_id))
+        created = record.get("created_date")
+        created_us = parse_instant_us(created)
+        with self._lock:
+            self._planted_calls += 1
+            self._encoded.pop(call_id, None)
+            if created_us is None:
+                raw = created if isinstance(created, str) else ("" if created is None else repr(created))
+                entry = (raw, call_id, record)
+                keys = [(r, i) for r, i, _ in self._unparsed_calls]
+                self._unparsed_calls.insert(bisect_right(keys, (raw, call_id)), entry)
+                self._ts_by_id.pop(call_id, None)
+                return
+            self._insert_call(created_us, call_id, record)
+
+    def add_phone(self, record: dict[str, Any]) -> None:
+        """Plant a raw phone, served exactly as given.
+
+        It is ordered by ``assigned_at`` (else ``created_date``) when that parses, and visible once
+        the clock has reached that instant; otherwise it is always visible and served last.
+        """
+        with self._lock:
+            self._planted_phones.append(record)
+
+    # -- views used by tests -------------------------------------------------------------------
+
+    def calls_visible(self) -> list[dict[str, Any]]:
+        """Every visible call as it would be served now, by (created instant, id) ascending."""
+        with self._lock:
+            return [self._call_record(pos) for pos in range(self._visible_count())]
+
+    def calls_created_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Visible calls created in the half-open interval ``[start, end)``, ascending."""
+        with self._lock:
+            vis = bisect_right(self._ts, self._now_us)
+            lo = bisect_left(self._ts, to_us(start), 0, vis)
+            hi = bisect_left(self._ts, to_us(end), 0, vis)
+            return [self._call_record(pos) for pos in range(lo, max(lo, hi))]
+
+    def phones_visible(self) -> list[dict[str, Any]]:
+        """Every visible phone as it would be served now, by (ordering instant, id) ascending."""
+        with self._lock:
+            return [record for _, _, _, record in self._phone_rows()]
+
+    def visible_call_count(self) -> int:
+        """How many calls a full listing would return now."""
+        with self._lock:
+            return self._visible_count()
+
+    # -- listing (used by the HTTP layer) ------------------------------------------------------
+
+    def list_calls(self, query: ListQuery) -> Page:
+        """One page of calls for an already validated query."""
+        with self._lock:
+            now = self._now_us
+            vis = bisect_right(self._ts, now)
+            total = vis + len(self._unparsed_calls)
+            lo, hi = 0, total
+            if query.start_us is not None:
+                lo = bisect_left(self._ts, query.start_us, 0, vis)
+                hi = vis
+            if query.end_us is not None:
+                hi = bisect_left(self._ts, query.end_us, 0, vis)
+            cursor_kind, cursor_pos = None, -1
+            if query.after is not None or query.before is not None:
+                cursor_kind = "after" if query.after is not None else "before"
+                value = query.after if query.after is not None else query.before
+                assert value is not None
+                found = self._call_position(value, vis)
+                if found is None:
+                    raise UnknownCursorError(cursor_kind, value)
+                cursor_pos = found
+            match = self._call_matcher(query.filters) if query.filters else None
+            positions, has_more, current_page, total_pages = select_positions(
+                lo,
+                hi,
+                match,
+                order=query.order,
+                limit=query.limit,
+                page=query.page,
+                cursor_kind=cursor_kind,
+                cursor_pos=cursor_pos,
+            )
+            data = [self._encoded_call(pos, vis) for pos in positions]
+            first_id = self._call_id_at(positions[0], vis) if positions else None
+            last_id = self._call_id_at(positions[-1], vis) if positions else None
+        return Page(
+            data=data,
+            first_id=first_id,
+            last_id=last_id,
+            has_more=has_more,
+            current_page=current_page,
+            total_pages=total_pages,
+        )
+
+    def list_phones(self, query: ListQuery) -> Page:
+        """One page of phones for an already validated query (date bounds apply to assigned_at)."""
+        with self._lock:
+            rows = self._phone_rows()
+            cursor_kind, cursor_pos = None, -1
+            if query.after is not None or query.before is not None:
+                cursor_kind = "after" if query.after is not None else "before"
+                value = query.after if query.after is not None else query.before
+                assert value is not None
+                wanted = _canonical_uuid(value) or value
+                cursor_pos = next((i for i, row in enumerate(rows) if row[2] == value or row[2] == wanted), -1)
+                if cursor_pos < 0:
+                    raise UnknownCursorError(cursor_kind, value)
+            match = self._phone_matcher(rows, query)
+            positions, has_more, current_page, total_pages = select_positions(
+                0,
+                len(rows),
+                match,
+                order=query.order,
+                limit=query.limit,
+                page=query.page,
+                cursor_kind=cursor_kind,
+                cursor_pos=cursor_pos,
+            )
+            data = [orjson.dumps(rows[p][3], option=orjson.OPT_NON_STR_KEYS) for p in positions]
+            first = rows[positions[0]][3].get("id") if positions else None
+            last = rows[positions[-1]][3].get("id") if positions else None
+        return Page(data, first, last, has_more, current_page, total_pages)
+
+    def state(self) -> dict[str, Any]:
+        """A summary for the admin endpoint and for humans running a demo."""
+        with self._lock:
+            return {
+                "now": format_instant(self._now_us, 0),
+                "seed": self.seed,
+                "status_model": self.status_model,
+                "window_start": format_instant(self._window_start_us, 0),
+                "calls_visible": self._visible_count(),
+                "phones_visible": len(self._phone_rows()),
+                "planted_calls": self._planted_calls,
+                "planted_phones": len(self._planted_phones),
+            }
+
+    # -- construction --------------------------------------------------------------------------
+
+    def _rng(self, *parts: object) -> random.Random:
+        # String seeds are hashed with SHA-512, so streams are stable across processes.
+        return random.Random(":".join(["diga-sim", str(self.seed), *map(str, parts)]))
+
+    def _check_statuses_against_spec(self) -> None:
+        """Fail fast if the values this module generates drift from the published enums."""
+        generated = {
+            (CALLS_PATH, "CallStatus"): {o[0] for o in (*_INBOUND_OUTCOMES, *_OUTBOUND_OUTCOMES)}
+            | {"dialing", "in_progress"},
+            (CALLS_PATH, "CallType"): {"inbound", "outbound"},
+            (CALLS_PATH, "Channel"): {"call", "web"},
+            (PHONES_PATH, "PhoneRegisterStatus"): {"reserved", "assigned", "released", "finished"},
+            (PHONES_PATH, "TelephonyProvider"): {"netelip", "custom"},
+        }
+        for (path, name), values in generated.items():
+            unknown = values - enum_values(path, name)
+            if unknown:
+                raise AssertionError(f"generated {name} values {sorted(unknown)} are not in the spec")
+
+    def _build_agents(self, count: int) -> tuple[Agent, ...]:
+        rng = self._rng("agents")
+        window = self._t0_us - self._window_start_us
+        agents = []
+        for index in range(count):
+            n_versions = rng.randint(1, 3) if index else max(2, rng.randint(1, 3))
+            intros = [self._window_start_us - rng.randint(20, 200) * DAY_US - rng.randrange(DAY_US)]
+            # Later versions ship during the window, so some days mix old and new versions.
+            fractions = sorted(rng.uniform(0.15, 0.9) for _ in range(n_versions - 1))
+            intros += [self._window_start_us + int(f * window) for f in fractions]
+            versions = tuple(AgentVersion(_uuid_from_int(rng.getrandbits(128)), from_us(t - t % US)) for t in intros)
+            name = _AGENT_NAMES[index % len(_AGENT_NAMES)] + ("" if index < len(_AGENT_NAMES) else f" {index}")
+            agents.append(Agent(_uuid_from_int(rng.getrandbits(128)), name, versions, rng.randint(1, 6)))
+        return tuple(agents)
+
+    def _build_phones(self, count: int) -> tuple[_PhoneSpec, ...]:
+        # The first roles guarantee that a small world already has every life-cycle stage and that
+        # something changes within a day of the initial clock.
+        roles = [
+            "stable",
+            "release_soon",
+            "reserve_soon",
+            "finish_soon",
+            "new_past",
+            "stable",
+            "release_past",
+            "reserve_future",
+            "stable",
+            "finished_long_ago",
+            "stable",
+            "new_past",
+        ]
+        rng = self._rng("phones")
+        t0, ws = self._t0_us, self._window_start_us
+        window = max(t0 - ws, DAY_US)
+        specs = []
+        for index in range(count):
+            role = roles[index] if index < len(roles) else rng.choice(["stable"] * 4 + ["new_past", "release_past"])
+            # Role-bound providers: an imported number awaits verification at the initial clock
+            # and a purchased one is reserved later (with a checkout link in the newer API).
+            if role in ("release_soon", "reserve_soon"):
+                provider = "custom"
+            elif role == "reserve_future" or index == 0:
+                provider = "netelip"
+            else:
+                provider = "custom" if rng.random() < 0.3 else "netelip"
+            schedule_set = release = None
+            if role == "reserve_soon":
+                reserved = t0 - rng.randint(1, 6) * HOUR_US
+                assigned = t0 + rng.randint(2, 18) * HOUR_US
+            elif role == "reserve_future":
+                reserved = t0 + rng.randint(2, 8) * DAY_US + rng.randrange(DAY_US)
+                assigned = reserved + rng.randint(2, 30) * HOUR_US
+            elif role == "new_past":
+                reserved = ws + int(rng.uniform(0.05, 0.7) * window)
+                assigned = reserved + rng.randint(2, 30) * HOUR_US
+            else:
+                reserved = ws - rng.randint(60, 400) * DAY_US - rng.randrange(DAY_US)
+                assigned = reserved + rng.randint(1, 48) * HOUR_US
+            if role == "release_soon":
+                release = t0 + rng.randint(2, 20) * HOUR_US
+                schedule_set = t0 - rng.randint(1, 5) * DAY_US
+            elif role == "finish_soon":
+                release = t0 - 30 * DAY_US + rng.randint(1, 20) * HOUR_US
+                schedule_set = release - rng.randint(3, 10) * DAY_US
+            elif role == "release_past":
+                release = ws + int(rng.uniform(0.3, 0.8) * window)
+                schedule_set = release - rng.randint(2, 10) * DAY_US
+            elif role == "finished_long_ago":
+                release = ws - rng.randint(40, 90) * DAY_US
+                schedule_set = release - rng.randint(2, 10) * DAY_US
+            verify = reserved + 30 * MINUTE_US if provider == "custom" else None
+            if provider == "netelip":
+                number = "+34" + rng.choice(["91", "93", "96", "95"]) + f"{rng.randrange(10**7):07d}"
+            else:
+                number = rng.choice(["+3490", "+3484", "+4420"]) + f"{rng.randrange(10**7):07d}"
+            sip = None
+            if provider == "custom":
+                sip = {
+                    "host": f"sip{index}.pbx.example.net",
+                    "port": 5060,
+                    "transport": rng.choice(["udp", "tcp", "tls"]),
+                    "username": f"diga-{rng.randrange(10**6):06d}",
+                }
+            regions = ("ES",) if number.startswith("+34") else ("GB",)
+            if number.startswith(("+3491", "+3493")):
+                regions += ("ES-M",) if number.startswith("+3491") else ("ES-B",)
+            specs.append(
+                _PhoneSpec(
+                    index=index,
+                    id=_uuid_from_int(rng.getrandbits(128)),
+                    number=number,
+                    nickname=rng.choice(_NICKNAMES) if rng.random() < 0.6 else None,
+                    provider=provider,
+                    reserved_us=reserved - reserved % US,
+                    verify_us=verify,
+                    assigned_us=assigned - assigned % US + rng.randrange(US) * rng.randint(0, 1),
+                    schedule_set_us=schedule_set,
+                    release_us=release,
+                    variant=rng.randrange(_N_SPELLINGS),
+                    region_codes=regions,
+                    sip_config=sip,
+                    checkout_token=f"{rng.getrandbits(64):016x}",
+                    period_us=rng.randint(36, 120) * HOUR_US,
+                    period_offset_us=rng.randrange(DAY_US),
+                    outbound_share=rng.randint(0, 100),
+                )
+            )
+        return tuple(specs)
+
+    def _build_contacts(self) -> tuple[tuple[Contact, ...], tuple[Contact, ...]]:
+        rng = self._rng("contacts")
+        size = max(20, min(5000, self.days * self.calls_per_day // 6))
+        call_pool, web_pool = [], []
+        for _ in range(size):
+            created = self._window_start_us - rng.randrange(1, 365 * DAY_US)
+            cid = _uuid_from_int(rng.getrandbits(128))
+            if rng.random() < 0.2:
+                web_pool.append(Contact(cid, created, f"web_{rng.getrandbits(96):024x}", "web"))
+            else:
+                prefix = rng.choice(["+346", "+346", "+347", "+349"])
+                call_pool.append(Contact(cid, created, f"{prefix}{rng.randrange(10**8):08d}", "call"))
+        return tuple(call_pool), tuple(web_pool)
+
+    def _generate_through(self, until_us: int) -> None:
+        last_day = until_us // DAY_US
+        while self._generated_through_day < last_day:
+            self._generated_through_day += 1
+            self._append_day(self._generated_through_day)
+
+    def _append_day(self, day: int) -> None:
+        chunk = self._day_calls(day)
+        if not chunk:
+            return
+        day_start = day * DAY_US
+        cut = bisect_left(self._ts, day_start)
+        # Planted calls created in the future sit at the tail; lift them out and re-insert.
+        tail = []
+        if cut < len(self._ts):
+            tail = list(zip(self._ts[cut:], self._ids[cut:], self._items[cut:], strict=True))
+            del self._ts[cut:]
+            del self._ids[cut:]
+            del self._items[cut:]
+        stamps, ids, items = zip(*chunk, strict=True)
+        self._ts.extend(stamps)
+        self._ids.extend(ids)
+        self._items.extend(items)
+        self._ts_by_id.update(zip(ids, stamps, strict=True))
+        for ts, cid, item in tail:
+            self._insert_call(ts, cid, item)
+
+    def _day_calls(self, day: int) -> list[tuple[int, str, int]]:
+        """The generated calls of one UTC day, sorted; a function of (seed, day) only."""
+        rng = self._rng("calls", day)
+        day_start = day * DAY_US
+        offset_hours = _madrid_offset_us(day_start + 12 * HOUR_US) // HOUR_US
+        local_weekday = from_us(day_start + 12 * HOUR_US).weekday()
+        count = round(self.calls_per_day * _WEEKDAY_FACTORS[local_weekday] * rng.uniform(0.92, 1.08))
+        weights = [_HOURLY_WEIGHTS[(hour + offset_hours) % 24] for hour in range(24)]
+        hours = rng.choices(range(24), weights=weights, k=count)
+        getrandbits = rng.getrandbits
+        hexes = rng.randbytes(16 * (count + 2)).hex()
+        calls = []
+        for index, hour in enumerate(hours):
+            draw = getrandbits(33)
+            ts = day_start + hour * HOUR_US + ((draw >> 1) * HOUR_US >> 32)
+            if draw & 1:
+                ts -= ts % US
+            calls.append((ts, _uuid_from_hex(hexes, index), getrandbits(320)))
+        # A handful of calls at exactly midnight UTC (two on some days, sharing the instant), so
+        # boundary and tie-break cases exist without planting anything.
+        if self.calls_per_day and day % 2 == 0:
+            for extra in range(2 if day % 4 == 0 else 1):
+                calls.append((day_start, _uuid_from_hex(hexes, count + extra), getrandbits(320)))
+        if day_start < self._window_start_us:
+            calls = [c for c in calls if c[0] >= self._window_start_us]
+        calls.sort()
+        return calls
+
+    # -- call internals ------------------------------------------------------------------------
+
+    def _insert_call(self, created_us: int, call_id: str, item: int | dict[str, Any]) -> None:
+        pos = bisect_right(self._ts, created_us)
+        while pos > 0 and self._ts[pos - 1] == created_us and self._ids[pos - 1] > call_id:
+            pos -= 1
+        self._ts.insert(pos, created_us)
+        self._ids.insert(pos, call_id)
+        self._items.insert(pos, item)
+        self._ts_by_id[call_id] = created_us
+
+    def _visible_count(self) -> int:
+        return bisect_right(self._ts, self._now_us) + len(self._unparsed_calls)
+
+    def _call_position(self, value: str, vis: int) -> int | None:
+        for candidate in dict.fromkeys((value, _canonical_uuid(value))):
+            if candidate is None:
+                continue
+            ts = self._ts_by_id.get(candidate)
+            if ts is not None:
+                pos = bisect_left(self._ts, ts, 0, vis)
+                while pos < vis and self._ts[pos] == ts:
+                    if self._ids[pos] == candidate:
+                        return pos
+                    pos += 1
+            for index, (_, call_id, _) in enumerate(self._unparsed_calls):
+                if call_id == candidate:
+                    return vis + index
+        return None
+
+    def _call_id_at(self, pos: int, vis: int) -> Any:
+        if pos >= vis:
+            return self._unparsed_calls[pos - vis][2].get("id")
+        item = self._items[pos]
+        return item.get("id") if isinstance(item, dict) else self._ids[pos]
+
+    def _item_at(self, pos: int, vis: int) -> int | dict[str, Any]:
+        return self._unparsed_calls[pos - vis][2] if pos >= vis else self._items[pos]
+
+    def _call_record(self, pos: int) -> dict[str, Any]:
+        vis = bisect_right(self._ts, self._now_us)
+        item = self._item_at(pos, vis)
+        if isinstance(item, dict):
+            return item
+        return self._materialize(self._core(self._ts[pos], self._ids[pos], item))
+
+    def _encoded_call(self, pos: int, vis: int) -> bytes:
+        item = self._item_at(pos, vis)
+        if isinstance(item, dict):
+            return orjson.dumps(item, option=orjson.OPT_NON_STR_KEYS)
+        call_id = self._ids[pos]
+        cached = self._encoded.get(call_id)
+        if cached is not None:
+            return cached
+        core = self._core(self._ts[pos], call_id, item)
+        encoded = orjson.dumps(self._materialize(core))
+        if core.end_us <= self._now_us and len(self._encoded) < self._encoded_cache_size:
+            # Finished calls never change again, so their bytes can be reused. orjson's result
+            # keeps an ~8 KB buffer behind it; an exact-size copy makes caching 10x cheaper. When
+            # the cache is full it stops growing instead of evicting: a client walking the whole
+            # listing again then still hits the first ``encoded_cache_size`` calls.
+            encoded = memoryview(encoded).tobytes()
+            self._encoded[call_id] = encoded
+        return encoded
+
+    def _core(self, created_us: int, call_id: str, bits: int) -> _CallCore:
+        """Derive a generated call's clock-independent fields from its random integer."""
+        core = _CallCore()
+        core.id = call_id
+        core.created_us = created_us
+        # Three 64-bit words feed the small draws (cheaper than dividing the whole integer); the
+        # top 128 bits name a first-time caller.
+        word, u_channel = divmod(bits & _MASK64, 100)
+        word, u_type = divmod(word, 100)
+        word, u_noagent = divmod(word, 100)
+        word, u_agent = divmod(word, 1000)
+        word, u_roll = divmod(word, 1000)
+        u_repeat = word % 100
+        word = (bits >> 64) & _MASK64
+        u_pool = word & 0xFFFFF
+        u_phone = (word >> 20) & 0x3FF
+        u_ring = (word >> 30) & 0x3F
+        u_queue = (word >> 36) & 0x7F
+        u_duration = (word >> 43) & 0x3FF
+        u_outcome = (word >> 53) * 1000 >> 11
+        word, u_dyn = divmod((bits >> 128) & _MASK64, 1024)
+        word, u_variant = divmod(word, _N_SPELLINGS)
+        word, u_recording = divmod(word, 100)
+        u_ident = word % 10**8
+        u_sig = (bits >> 150) & _MASK64
+        new_contact_bits = bits >> 192
+
+        web = u_channel < 18
+        outbound = not web and u_type < 45
+        core.call_type = "outbound" if outbound else "inbound"
+        core.variant = u_variant
+
+        phone: _PhoneSpec | None = None
+        agent_index: int | None = None
+        if not web:
+            day_phones = self._phones_assigned_all_day(created_us // DAY_US)
+            if day_phones:
+                phone = day_phones[u_phone % len(day_phones)]
+                inbound_agent, outbound_agent = self._phone_agents(phone, created_us)
+                agent_index = outbound_agent if outbound else inbound_agent
+        if agent_index is None:
+            agent_index = bisect_right(self._agent_cum_weights, u_agent * self._agent_cum_weights[-1] // 1000)
+        core.phone_id = phone.id if phone is not None else None
+        if u_noagent < 2:
+            core.agent_id = core.version_id = None
+        else:
+            agent = self._agents[agent_index]
+            core.agent_id = agent.id
+            core.version_id = agent.versions[self._version_index(agent_index, created_us, u_roll)].id
+
+        pool = self._web_pool if web else self._call_pool
+        if pool and u_repeat < 65:
+            contact = pool[u_pool % len(pool)]
+            core.contact = (contact.id, contact.created_us, contact.identifier, contact.contact_type)
+        elif web:
+            ident = f"web_{new_contact_bits & ((1 << 96) - 1):024x}"
+            core.contact = (_uuid_from_int(new_contact_bits), created_us, ident, "web")
+        else:
+            core.contact = (_uuid_from_int(new_contact_bits), created_us, f"+346{u_ident:08d}", "call")
+
+        outcomes = _OUTBOUND_OUTCOMES if outbound else _INBOUND_OUTCOMES
+        pick = u_outcome * _OUTCOME_TOTALS[outbound] // 1000
+        for outcome in outcomes:
+            if pick < outcome[3]:
+                break
+            pick -= outcome[3]
+        core.outcome_status, core.end_reason, core.connected, _ = outcome
+        queue_s = (u_queue % 90) if outbound else 0
+        ring_s = 1 + (u_ring % 25 if outbound else u_ring % 8)
+        core.queue_end_us = created_us + queue_s * US
+        core.connect_us = core.queue_end_us + ring_s * US
+        if core.connected:
+            core.duration = _DURATION_TABLE[u_duration]
+            if core.end_reason == "voicemail_left":
+                core.duration = 15 + core.duration % 40
+        else:
+            core.duration = 0
+            core.connect_us += 20 * US if outbound else 0
+        core.end_us = core.connect_us + core.duration * US
+        core.dynamic_variables = _dynamic_variables(u_dyn, created_us // DAY_US, self._fmt.day_text)
+        core.recording = None
+        if core.connected and u_recording >= 4:
+            expires = core.end_us // US + 7 * 86400
+            core.recording = f"https://recordings.diga.example/rec/{call_id}.mp3?exp={expires}&sig={u_sig:016x}"
+        return core
+
+    def _status_now(self, core: _CallCore) -> str:
+        now = self._now_us
+        current = self.status_model == "current"
+        if now >= core.end_us:
+            return "completed" if current else core.outcome_status
+        if now < core.queue_end_us or (core.call_type == "inbound" and now < core.connect_us):
+            return "in_queue" if current else "dialing"
+        if now < core.connect_us:
+            return "dialing"
+        return "in_progress"
+
+    def _materialize(self, core: _CallCore) -> dict[str, Any]:
+        now = self._now_us
+        variant = core.variant
+        fmt = self._fmt
+        ended = now >= core.end_us
+        status = self._status_now(core)
+        started = ended or status == "in_progress"
+        contact_id, contact_created, identifier, contact_type = core.contact
+        record: dict[str, Any] = {
+            "id": core.id,
+            "agent_id": core.agent_id,
+            "agent_version_id": core.version_id,
+            "status": status,
+            "recording_url": core.recording if ended else None,
+            "start_time": fmt(core.connect_us, variant) if started else None,
+            "end_time": fmt(core.end_us, variant) if ended else None,
+            "duration": core.duration if ended else None,
+            "type": core.call_type,
+            "end_reason": core.end_reason if ended else None,
+            "contact": {
+                "id": contact_id,
+                "created_date": fmt(contact_created, variant),
+                "identifier": identifier,
+                "contact_type": contact_type,
+            },
+            "phone_register_id": core.phone_id,
+            "dynamic_variables": core.dynamic_variables,
+            "created_date": fmt(core.created_us, variant),
+        }
+        if self.status_model == "current":
+            # A field the published spec does not name: clients must keep unknown fields.
+            rate = 9 if core.call_type == "outbound" else (3 if contact_type == "web" else 6)
+            record["cost_cents"] = -(-core.duration // 60) * rate if ended else 0
+        return record
+
+    def _call_matcher(self, filters: Mapping[str, str]) -> Callable[[int], bool]:
+        vis = bisect_right(self._ts, self._now_us)
+        wanted = dict(filters)
+
+        def generated_fields(core: _CallCore, name: str) -> Any:
+            if name == "agent_id":
+                return core.agent_id
+            if name == "status":
+                return self._status_now(core)
+            if name == "type":
+                return core.call_type
+            if name == "contact_id":
+                return core.contact[0]
+            if name == "phone_id":
+                return core.phone_id
+            return None
+
+        def match(pos: int) -> bool:
+            item = self._item_at(pos, vis)
+            if isinstance(item, dict):
+                return all(_planted_call_field(item, name) == value for name, value in wanted.items())
+            core = self._core(self._ts[pos], self._ids[pos], item)
+            return all(generated_fields(core, name) == value for name, value in wanted.items())
+
+        return match
+
+    def _version_index(self, agent_index: int, created_us: int, u_roll: int) -> int:
+        intros = self._version_intro_us[agent_index]
+        index = bisect_right(intros, created_us) - 1
+        if index <= 0:
+            return 0
+        # A new version rolls out over 36 hours: early calls still reach the previous one.
+        progress = (created_us - intros[index]) * 1000 // (36 * HOUR_US)
+        return index - 1 if u_roll >= progress else index
+
+    # -- phone internals -----------------------------------------------------------------------
+
+    def _phone_agents(self, phone: _PhoneSpec, at_us: int) -> tuple[int | None, int | None]:
+        """The (inbound, outbound) agent indexes of a phone during the period containing ``at_us``."""
+        period = (at_us - phone.period_offset_us) // phone.period_us
+        key = (phone.index, period)
+        cached = self._phone_agent_cache.get(key)
+        if cached is None:
+            rng = self._rng("phone-agents", phone.index, period)
+            inbound = rng.randrange(len(self._agents))
+            outbound = rng.randrange(len(self._agents)) if rng.randrange(100) < phone.outbound_share else None
+            cached = self._phone_agent_cache[key] = (inbound, outbound)
+        return cached
+
+    def _phones_assigned_all_day(self, day: int) -> tuple[_PhoneSpec, ...]:
+        cached = self._day_phones_cache.get(day)
+        if cached is None:
+            start, end = day * DAY_US, (day + 1) * DAY_US - 1
+            cached = tuple(
+                p for p in self._phone_specs if p.assigned_us <= start and (p.release_us is None or p.release_us > end)
+            )
+            self._day_phones_cache[day] = cached
+        return cached
+
+    def _phone_snapshot(self, phone: _PhoneSpec, now: int) -> dict[str, Any] | None:
+        if now < phone.reserved_us:
+            return None
+        current = self.status_model == "current"
+        finished = phone.finished_us
+        if now < phone.assigned_us:
+            status = "reserved"
+            if current and phone.verify_us is not None and now >= phone.verify_us:
+                status = "pending_verification"
+        elif phone.release_us is None or now < phone.release_us:
+            status = "assigned"
+        elif finished is not None and now < finished:
+            status = "released"
+        else:
+            status = "finished"
+        variant = phone.variant
+
+        def spell(value: int | None) -> str | None:
+            return None if value is None else format_instant(value, variant)
+
+        inbound = outbound = None
+        if status == "assigned":
+            inbound, outbound = self._phone_agents(phone, now)
+        scheduled = phone.release_us if phone.schedule_set_us is not None and now >= phone.schedule_set_us else None
+        record: dict[str, Any] = {
+            "id": phone.id,
+            "nickname": phone.nickname,
+            "number": phone.number,
+            "telephony_provider": phone.provider,
+            "status": status,
+            "released_at": spell(phone.release_us if status in ("released", "finished") else None),
+            "scheduled_release_at": spell(scheduled),
+            "assigned_at": spell(phone.assigned_us if now >= phone.assigned_us else None),
+            "inbound_agent_id": None if inbound is None else self._agents[inbound].id,
+            "outbound_agent_id": None if outbound is None else self._agents[outbound].id,
+        }
+        if current:
+            reserving = status in ("reserved", "pending_verification")
+            record["reservation_expires_at"] = spell(phone.reserved_us + 48 * HOUR_US if reserving else None)
+            record["region_codes"] = list(phone.region_codes)
+            record["sip_config"] = dict(phone.sip_config) if phone.sip_config is not None else None
+            record["checkout_url"] = (
+                f"https://checkout.diga.example/session/{phone.checkout_token}"
+                if reserving and phone.provider == "netelip"
+                else None
+            )
+        return record
+
+    def _phone_rows(self) -> list[tuple[int | None, str, str, dict[str, Any]]]:
+        """Visible phones as (ordering instant or None, raw sort text, id, record), sorted."""
+        now = self._now_us
+        parsed: list[tuple[int, str, str, dict[str, Any]]] = []
+        unparsed: list[tuple[str, str, dict[str, Any]]] = []
+        for phone in self._phone_specs:
+            record = self._phone_snapshot(phone, now)
+            if record is not None:
+                key = phone.assigned_us if now >= phone.assigned_us else phone.reserved_us
+                parsed.append((key, "", phone.id, record))
+        for record in self._planted_phones:
+            raw_id = record.get("id")
+            phone_id = raw_id if isinstance(raw_id, str) else ("" if raw_id is None else str(raw_id))
+            instant = parse_instant_us(record.get("assigned_at"))
+            if instant is None:
+                instant = parse_instant_us(record.get("created_date"))
+            if instant is None:
+                raw = record.get("assigned_at")
+                unparsed.append(("" if raw is None else str(raw), phone_id, record))
+            elif instant <= now:
+                parsed.append((instant, "", phone_id, record))
+        parsed.sort(key=lambda row: (row[0], row[2]))
+        unparsed.sort(key=lambda row: (row[0], row[1]))
+        rows: list[tuple[int | None, str, str, dict[str, Any]]] = list(parsed)
+        rows.extend((None, raw, phone_id, record) for raw, phone_id, record in unparsed)
+        return rows
+
+    def _phone_matcher(
+        self, rows: list[tuple[int | None, str, str, dict[str, Any]]], query: ListQuery
+    ) -> Callable[[int], bool] | None:
+        wanted = dict(query.filters)
+        start, end = query.start_us, query.end_us
+        if not wanted and start is None and end is None:
+            return None
+
+        def match(pos: int) -> bool:
+            record = rows[pos][3]
+            for name, value in wanted.items():
+                raw = record.get(name)
+                if name.endswith("_id"):
+                    raw = _canonical_uuid(raw)
+                if raw != value:
+                    return False
+            if start is not None or end is not None:
+                assigned = parse_instant_us(record.get("assigned_at"))
+                if assigned is None:
+                    return False
+                if start is not None and assigned < start:
+                    return False
+                if end is not None and assigned >= end:
+                    return False
+            return True
+
+        return match
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _cumulative(weights: Iterable[int]) -> Iterator[int]:
+    total = 0
+    for weight in weights:
+        total += weight
+        yield total
+
+
+def _planted_call_field(record: dict[str, Any], name: str) -> Any:
+    if name == "contact_id":
+        contact = record.get("contact")
+        return _canonical_uuid(contact.get("id")) if isinstance(contact, dict) else None
+    if name == "phone_id":
+        return _canonical_uuid(record.get("phone_register_id"))
+    if name == "agent_id":
+        return _canonical_uuid(record.get("agent_id"))
+    return record.get(name)
+
+
+def _dynamic_variables(draw: int, day: int, day_text: Callable[[int], str]) -> dict[str, Any] | None:
+    kind, rest = divmod(draw, 256)
+    if kind == 0:
+        return None
+    name = _FIRST_NAMES[rest % len(_FIRST_NAMES)]
+    if kind == 1:
+        appointment = day_text(day + 1 + rest % 9)
+        return {"customer_name": name, "appointment_date": appointment, "clinic": _CLINICS[rest % 4]}
+    if kind == 2:
+        return {"customer_name": name, "campaign": _CAMPAIGNS[rest % 4], "customer_id": 10_000 + rest * 37}
+    return {"order_id": f"PED-{rest * 7919 % 100_000:05d}", "amount_eur": round(9.9 + rest * 0.35, 2)}
+
+
+def select_positions(
+    lo: int,
+    hi: int,
+    match: Callable[[int], bool] | None,
+    *,
+    order: str,
+    limit: int,
+    page: int | None,
+    cursor_kind: str | None,
+    cursor_pos: int,
+) -> tuple[list[int], bool, int | None, int | None]:
+    """Choose the positions of one page within the ascending candidate range ``[lo, hi)``.
+
+    Cursor semantics follow Stripe: ``after=X`` returns the items that follow X in the requested
+    order; ``before=X`` returns the page that immediately precedes X in the requested order,
+    still served in the requested order, and ``has_more`` says whether more items lie beyond the
+    page in the direction of travel. ``cursor_pos`` is X's position in the unfiltered ascending
+    sequence, so a cursor keeps working when it does not itself match the filters.
+    Returns (positions in served order, has_more, current_page, total_pages).
+    """
+    if page is not None:
+        skip = (page - 1) * limit
+        if match is None:
+            count = max(0, hi - lo)
+            take = max(0, min(limit, count - skip))
+            if order == "asc":
+                positions = list(range(lo + skip, lo + skip + take))
+            else:
+                positions = list(range(hi - 1 - skip, hi - 1 - skip - take, -1))
+        else:
+            matched = [pos for pos in range(lo, hi) if match(pos)]
+            if order != "asc":
+                matched.reverse()
+            count = len(matched)
+            positions = matched[skip : skip + limit]
+        total_pages = -(-count // limit)
+        return positions, page < total_pages, page, total_pages
+
+    forward = order == "asc"
+    reverse_output = False
+    if cursor_kind is None:
+        start = lo if forward else hi - 1
+    else:
+        if cursor_kind == "before":
+            # Walk away from X against the requested order, then serve the page in that order.
+            forward = not forward
+            reverse_output = True
+        start = cursor_pos + 1 if forward else cursor_pos - 1
+    want = limit + 1
+    if forward:
+        start = max(start, lo)
+        if match is None:
+            found = list(range(start, min(hi, start + want)))
+        else:
+            found = []
+            for pos in range(start, hi):
+                if match(pos):
+                    found.append(pos)
+                    if len(found) == want:
+                        break
+    else:
+        start = min(start, hi - 1)
+        if match is None:
+            found = list(range(start, max(lo - 1, start - want), -1))
+        else:
+            found = []
+            for pos in range(start, lo - 1, -1):
+                if match(pos):
+                    found.append(pos)
+                    if len(found) == want:
+                        break
+    has_more = len(found) > limit
+    found = found[:limit]
+    if reverse_output:
+        found.reverse()
+    return found, has_more, None, None

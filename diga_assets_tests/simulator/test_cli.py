@@ -1,0 +1,98 @@
+"""The ``simulate`` command: starts, answers, never prints the key, stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import requests
+from click.testing import CliRunner
+
+from diga_assets.simulator.cli import simulate
+from diga_assets_tests.contract import validate_response
+from diga_assets_tests.simulator.conftest import CALLS
+
+
+def test_simulate_serves_in_the_foreground_and_stops_on_ctrl_c() -> None:
+    key = "cli-secret-key-31415"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "diga_assets.simulator.cli",
+            "--port",
+            "0",
+            "--days",
+            "2",
+            "--calls-per-day",
+            "30",
+            "--seed",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DIGA_API_KEY": key, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # the URL is printed once the port is bound
+            lines.append(line)
+            if line.startswith("export DIGA_API_BASE_URL="):
+                break
+        base_url = lines[-1].strip().split("=", 1)[1]
+        assert base_url.startswith("http://127.0.0.1:")
+        response = requests.get(base_url + CALLS, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        assert response.status_code == 200
+        validate_response(CALLS, 200, response.json())
+        assert response.json()["data"]
+        assert (
+            requests.get(base_url + CALLS, headers={"Authorization": "Bearer sim-test-key"}, timeout=10).status_code
+            == 403
+        )
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = "".join(lines) + out + err
+    assert process.returncode == 0, output
+    assert "from $DIGA_API_KEY" in output
+    assert key not in output
+    assert "Simulator stopped." in output
+
+
+def test_simulate_stops_on_sigterm_too() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "diga_assets.simulator.cli", "--port", "0", "--days", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "DIGA_API_KEY"} | {"PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        output = ""
+        for line in process.stdout:
+            output += line
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert "built-in default test key" in output and "sim-test-key" not in output
+        process.terminate()
+        output += process.communicate(timeout=20)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    assert "Simulator stopped." in output
+
+
+def test_simulate_refuses_non_loopback_hosts() -> None:
+    result = CliRunner().invoke(simulate, ["--host", "0.0.0.0"])
+    assert result.exit_code != 0
+    assert "loopback" in result.output
