@@ -483,13 +483,9 @@ class DigaClient:
                 )
             if exhausted_reason:
                 raise failure.exhausted(path, label, attempt, exhausted_reason)
+            # Pre-formatted: Dagster's log manager takes a message, not %-style arguments.
             self._log.warning(
-                "%s failed (%s); retry %d of %d in %.2fs",
-                label,
-                failure.summary,
-                attempt,
-                self.retry.max_attempts - 1,
-                delay,
+                f"{label} failed ({failure.summary}); retry {attempt} of {self.retry.max_attempts - 1} in {delay:.2f}s"
             )
             self._sleep(delay)
             waited += delay

@@ -102,19 +102,16 @@ class RecordTable:
                 options = prop.get("anyOf", [prop])
                 nullable = any(o.get("type") == "null" for o in options)
                 ref = next((o["$ref"] for o in options if "$ref" in o), None)
-                enum = None
-                if ref:
-                    target_name = ref.rsplit("/", 1)[-1]
-                    target = doc["components"]["schemas"][target_name]
-                    if "properties" in target:
-                        walk(target_name, (*prefix, name))
-                    enum = frozenset(target["enum"]) if "enum" in target else None
+                target = doc["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else {}
                 rules[(*prefix, name)] = FieldRule(
                     required=name in required,
                     nullable=nullable,
                     description=" ".join(prop.get("description", prop.get("title", "")).split()),
-                    enum=enum,
+                    enum=frozenset(target["enum"]) if "enum" in target else None,
                 )
+                # Parents before children, so a missing object is named rather than its first field.
+                if "properties" in target:
+                    walk(ref.rsplit("/", 1)[-1], (*prefix, name))
 
         walk(self.record_schema, ())
         return rules

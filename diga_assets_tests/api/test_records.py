@@ -1,0 +1,147 @@
+"""Record-to-Arrow conversion: one explicit schema per endpoint, offsets parsed exactly, unknown
+values and fields kept, and contract breaks named by record id, field and value."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from diga_assets.api.records import CALLS, PHONES, RecordError
+
+FETCHED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def call(**overrides):
+    record = {
+        "id": "5d1c1f2e-0000-4000-8000-000000000001",
+        "agent_id": "a0000000-0000-4000-8000-000000000001",
+        "agent_version_id": None,
+        "status": "completed",
+        "recording_url": "https://rec.example/1.mp3?sig=abc",
+        "start_time": "2026-11-01T10:00:00Z",
+        "end_time": "2026-11-01T10:02:05Z",
+        "duration": 125,
+        "type": "inbound",
+        "end_reason": "hangup",
+        "contact": {
+            "id": "c0000000-0000-4000-8000-000000000001",
+            "created_date": "2026-10-01T09:00:00+02:00",
+            "identifier": "+34910000001",
+            "contact_type": "call",
+        },
+        "phone_register_id": None,
+        "dynamic_variables": {"name": "Ana", "attempt": 2},
+        "created_date": "2026-11-01T10:00:00Z",
+    }
+    record.update(overrides)
+    return record
+
+
+def test_calls_schema_is_the_published_column_list():
+    assert CALLS.arrow_schema.names == [
+        "id", "agent_id", "agent_version_id", "status", "recording_url", "start_time", "end_time", "duration",
+        "type", "end_reason", "contact_id", "contact_identifier", "contact_type", "contact_created_date",
+        "phone_register_id", "dynamic_variables", "created_date", "extra_fields", "fetched_at",
+    ]  # fmt: skip
+    for name in ("start_time", "end_time", "contact_created_date", "created_date", "fetched_at"):
+        assert CALLS.arrow_schema.field(name).type == pa.timestamp("us", tz="UTC")
+    assert CALLS.arrow_schema.field("duration").type == pa.int64()
+    assert CALLS.arrow_schema.field("id").nullable is False
+    assert CALLS.arrow_schema.field("agent_id").nullable is True
+
+
+def test_phones_schema_is_the_published_column_list():
+    assert PHONES.arrow_schema.names == [
+        "id", "nickname", "number", "telephony_provider", "status", "released_at", "scheduled_release_at",
+        "assigned_at", "inbound_agent_id", "outbound_agent_id", "extra_fields", "observed_at",
+    ]  # fmt: skip
+
+
+def test_an_empty_page_has_the_full_schema():
+    batch = CALLS.to_record_batch([], FETCHED)
+    assert batch.num_rows == 0 and batch.schema == CALLS.arrow_schema
+
+
+@pytest.mark.parametrize(
+    ("spelled", "instant"),
+    [
+        ("2026-11-02T00:30:00+01:00", datetime(2026, 11, 1, 23, 30, tzinfo=UTC)),
+        ("2026-11-01T23:30:00Z", datetime(2026, 11, 1, 23, 30, tzinfo=UTC)),
+        ("2026-11-01T23:30:00.250000+00:00", datetime(2026, 11, 1, 23, 30, 0, 250000, tzinfo=UTC)),
+        ("2026-11-01T20:00:00-03:30", datetime(2026, 11, 1, 23, 30, tzinfo=UTC)),
+    ],
+)
+def test_any_rfc3339_offset_becomes_the_exact_utc_instant(spelled, instant):
+    row = CALLS.to_record_batch([call(created_date=spelled)], FETCHED).to_pylist()[0]
+    assert row["created_date"] == instant
+
+
+def test_a_record_round_trips_with_nested_contact_and_json_text():
+    row = CALLS.to_record_batch([call()], FETCHED).to_pylist()[0]
+    assert row["contact_id"] == "c0000000-0000-4000-8000-000000000001"
+    assert row["contact_created_date"] == datetime(2026, 10, 1, 7, 0, tzinfo=UTC)
+    assert json.loads(row["dynamic_variables"]) == {"name": "Ana", "attempt": 2}
+    assert row["extra_fields"] is None
+    assert row["fetched_at"] == FETCHED
+    assert row["duration"] == 125
+
+
+def test_unknown_enum_values_are_kept_as_they_came():
+    rows = CALLS.to_record_batch([call(status="voicemail", type="sms")], FETCHED).to_pylist()
+    assert (rows[0]["status"], rows[0]["type"]) == ("voicemail", "sms")
+
+
+def test_fields_the_spec_does_not_name_go_to_extra_fields():
+    record = call(cost_cents=42, sentiment="positive")
+    record["contact"] = {**record["contact"], "country": "ES"}
+    row = CALLS.to_record_batch([record], FETCHED).to_pylist()[0]
+    assert json.loads(row["extra_fields"]) == {"contact": {"country": "ES"}, "cost_cents": 42, "sentiment": "positive"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "problem"),
+    [
+        ({"created_date": "yesterday"}, "created_date", "not an RFC 3339 date-time"),
+        ({"created_date": "2026-11-01T10:00:00"}, "created_date", "not an RFC 3339 date-time"),
+        ({"end_time": "soon"}, "end_time", "not an RFC 3339 date-time"),
+        ({"duration": "125"}, "duration", "not an integer"),
+        ({"duration": 12.5}, "duration", "not an integer"),
+        ({"duration": True}, "duration", "not an integer"),
+        ({"status": None}, "status", "must not be null"),
+        ({"agent_id": 7}, "agent_id", "not a string"),
+        ({"dynamic_variables": [1, 2]}, "dynamic_variables", "not a JSON object"),
+    ],
+)
+def test_a_record_that_breaks_the_contract_names_id_field_and_value(overrides, field, problem):
+    bad = call(id="bad-call-1", **overrides)
+    with pytest.raises(RecordError) as info:
+        CALLS.to_record_batch([call(), bad], FETCHED)
+    message = str(info.value)
+    assert "bad-call-1" in message and repr(field) in message and problem in message
+    value = next(iter(overrides.values()))
+    if value is not None:
+        assert repr(value) in message
+
+
+@pytest.mark.parametrize("missing", ["agent_id", "phone_register_id", "created_date", "contact"])
+def test_a_missing_required_field_is_named(missing):
+    bad = call(id="bad-call-2")
+    del bad[missing]
+    with pytest.raises(RecordError, match=f"bad-call-2.*'{missing}' is required but missing"):
+        CALLS.to_record_batch([bad], FETCHED)
+
+
+def test_a_missing_nested_contact_field_is_named():
+    bad = call(id="bad-call-3")
+    del bad["contact"]["identifier"]
+    with pytest.raises(RecordError, match=r"bad-call-3.*'contact\.identifier' is required"):
+        CALLS.to_record_batch([bad], FETCHED)
+
+
+def test_enum_columns_and_values_come_from_the_spec():
+    assert CALLS.enum_columns == ("status", "type", "contact_type")
+    assert CALLS.enum_values("status") == {"dialing", "in_progress", "completed", "failed", "transferred", "no_answer"}
+    assert PHONES.enum_values("status") == {"reserved", "assigned", "released", "finished"}
