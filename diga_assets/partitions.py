@@ -1,0 +1,49 @@
+"""Daily partitions and the half-open instant window each day stands for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from diga_assets.settings import Settings
+
+
+def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """One partition per calendar day in the configured time zone, from ``DIGA_START_DATE``."""
+    return dg.DailyPartitionsDefinition(
+        start_date=settings.start_date.isoformat(), timezone=settings.timezone
+    )
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    """A partition day and the instants it covers: ``start <= t < end``, both in UTC.
+
+    The window is 23 or 25 hours long on daylight-saving days.
+    """
+
+    day: date
+    start: datetime
+    end: datetime
+
+    @property
+    def key(self) -> str:
+        """The partition key, ``YYYY-MM-DD``."""
+        return self.day.isoformat()
+
+    def contains(self, instant: datetime) -> bool:
+        """Whether an aware instant falls inside the window."""
+        return self.start <= instant < self.end
+
+
+def day_window(day: date | str, timezone: str) -> DayWindow:
+    """The window of one day (``date`` or partition key) in ``timezone``."""
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return DayWindow(day=day, start=start, end=end)

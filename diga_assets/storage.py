@@ -1,0 +1,135 @@
+"""Where the Parquet files live, and the one way they are written: beside, then renamed.
+
+A partition is one file. It is written under a temporary name that does not match
+``*.parquet`` and moved into place with ``os.replace`` (atomic on POSIX), so a reader globbing
+``*.parquet`` sees the old version or the new one, never half of one, and a killed run leaves
+the previous version intact.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import Field
+
+PARTITION_FILE = "part-0.parquet"
+_TEMP_SUFFIX = ".tmp"
+# Temp files older than this are debris of a killed run, not a write in progress.
+_STALE_TEMP_AGE_S = 6 * 3600
+
+
+class DigaStorage(dg.ConfigurableResource):
+    """The storage root (``DIGA_DATA_DIR``) and the layout of everything under it."""
+
+    data_dir: str = Field(description="Root folder for Parquet files, the DuckDB file and reports.")
+
+    @property
+    def root(self) -> Path:
+        """The storage root as an absolute path."""
+        return Path(self.data_dir).expanduser().resolve()
+
+    def raw_dir(self, dataset: str) -> Path:
+        """``{root}/raw/{dataset}``: all partitions of one raw dataset (``calls``, ``phones``)."""
+        return self.root / "raw" / dataset
+
+    def raw_partition_file(self, dataset: str, partition_key: str) -> Path:
+        """The one file of a raw partition, Hive style: ``raw/calls/date=2026-11-01/part-0.parquet``."""
+        return self.raw_dir(dataset) / f"date={partition_key}" / PARTITION_FILE
+
+    def raw_glob(self, dataset: str) -> str:
+        """A glob over every partition of a raw dataset, for DuckDB or pyarrow."""
+        return str(self.raw_dir(dataset) / "date=*" / "*.parquet")
+
+    def check_writable(self) -> None:
+        """Fail early, naming DIGA_DATA_DIR, when the root cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-probe-{uuid.uuid4().hex}{_TEMP_SUFFIX}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise PermissionError(
+                f"DIGA_DATA_DIR={str(self.root)!r} is not writable: {exc.strerror}"
+            ) from None
+
+
+class AtomicParquetWriter:
+    """Stream record batches into a Parquet file that appears only when complete.
+
+    Use as a context manager: on a clean exit the file is flushed, fsynced and renamed over
+    ``final_path``; on an exception the temporary file is removed and ``final_path`` is untouched.
+    """
+
+    def __init__(self, final_path: Path, schema: pa.Schema, *, compression: str = "zstd") -> None:
+        self.final_path = final_path
+        self.schema = schema
+        self.compression = compression
+        self.rows = 0
+        self._temp_path = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
+        self._writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> AtomicParquetWriter:
+        self.final_path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temp_files(self.final_path.parent)
+        self._writer = pq.ParquetWriter(self._temp_path, self.schema, compression=self.compression)
+        return self
+
+    def write_batch(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Append rows (schema must match exactly)."""
+        assert self._writer is not None, "use AtomicParquetWriter as a context manager"
+        if isinstance(batch, pa.RecordBatch):
+            self._writer.write_batch(batch)
+        else:
+            self._writer.write_table(batch)
+        self.rows += batch.num_rows
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._writer is not None
+        try:
+            self._writer.close()
+            if exc_type is not None:
+                return
+            with open(self._temp_path, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(self._temp_path, self.final_path)
+            _fsync_dir(self.final_path.parent)
+            # A partition is one file: anything else matching *.parquet is an older layout.
+            for other in self.final_path.parent.glob("*.parquet"):
+                if other != self.final_path:
+                    other.unlink(missing_ok=True)
+        finally:
+            self._temp_path.unlink(missing_ok=True)
+
+
+def write_table_atomically(final_path: Path, table: pa.Table) -> int:
+    """Write a whole table with the same guarantees as ``AtomicParquetWriter``; return its rows."""
+    with AtomicParquetWriter(final_path, table.schema) as writer:
+        writer.write_batch(table)
+    return table.num_rows
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temp_files(directory: Path) -> None:
+    cutoff = time.time() - _STALE_TEMP_AGE_S
+    for temp in directory.glob(f".*{_TEMP_SUFFIX}"):
+        try:
+            if temp.stat().st_mtime < cutoff:
+                temp.unlink()
+        except FileNotFoundError:
+            pass

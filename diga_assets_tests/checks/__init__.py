@@ -1,0 +1,1 @@
+"""Tests of the asset checks, one module per layer."""

@@ -1,0 +1,98 @@
+"""The code location loads from the environment, exposes the public asset names, keeps the key
+out of resource config, and refuses bad settings with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import pytest
+
+from diga_assets.definitions import build_definitions
+from diga_assets.settings import Settings, SettingsError
+from diga_assets_tests.assets.conftest import settings_for
+
+
+def test_the_code_location_loads_with_the_public_asset_names(tmp_path):
+    defs = build_definitions(settings_for(tmp_path))
+    dg.Definitions.validate_loadable(defs)
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"diga_calls", "diga_phones"} <= keys
+    calls = defs.resolve_assets_def("diga_calls")
+    assert calls.group_names_by_key[dg.AssetKey("diga_calls")] == "diga_raw"
+    assert calls.backfill_policy == dg.BackfillPolicy.single_run()
+    assert calls.partitions_def.timezone == "UTC"
+    assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily"}
+
+
+def test_the_module_loads_as_dagster_would_load_it(tmp_path):
+    env = {**os.environ, "DIGA_DATA_DIR": str(tmp_path), "DIGA_TIMEZONE": "Europe/Madrid"}
+    env.pop("DIGA_API_KEY", None)  # loading must not need the key; runs do
+    code = (
+        "from diga_assets.definitions import defs; print(defs.resolve_assets_def('diga_calls').partitions_def.timezone)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Europe/Madrid"
+
+
+def test_the_key_is_an_env_var_reference_in_resource_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGA_API_KEY", "dg_live_should_not_show")
+    defs = build_definitions(settings_for(tmp_path))
+    resource = defs.resources["diga"]
+    assert "dg_live_should_not_show" not in repr(resource)
+    assert "dg_live_should_not_show" not in str(resource._get_non_default_public_field_values())
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"DIGA_START_DATE": "2026-02-30"}, "DIGA_START_DATE"),
+        ({"DIGA_START_DATE": "1/11/2026"}, "DIGA_START_DATE"),
+        ({"DIGA_TIMEZONE": "Europe/Atlantis"}, "DIGA_TIMEZONE"),
+        ({"DIGA_API_BASE_URL": "http://api.diga.io"}, "DIGA_API_BASE_URL"),
+        ({"DIGA_API_BASE_URL": "ftp://api.diga.io"}, "DIGA_API_BASE_URL"),
+        ({"DIGA_TRAILING_DAYS": "-1"}, "DIGA_TRAILING_DAYS"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_the_variable(env, variable):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env(env)
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SettingsError, match="DIGA_DATA_DIR"):
+        Settings.from_env({"DIGA_DATA_DIR": str(blocker)})
+
+
+def test_defaults(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({"DIGA_DATA_DIR": "rel/data"})
+    assert settings.data_dir == tmp_path / "rel" / "data"
+    assert settings.start_date == date(2026, 1, 1)
+    assert settings.timezone == "UTC"
+    assert settings.api_base_url == "https://api.diga.io"
+
+
+def test_the_calls_schedule_asks_for_yesterday_and_the_trailing_days(tmp_path):
+    defs = build_definitions(settings_for(tmp_path, timezone="Europe/Madrid"))
+    schedule = defs.resolve_schedule_def("diga_calls_daily")
+    assert schedule.execution_timezone == "Europe/Madrid"
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 20, 0, 15, tzinfo=UTC)) as context:
+        [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key_range == dg.PartitionKeyRange("2026-11-17", "2026-11-19")
+
+
+def test_the_calls_schedule_never_asks_before_the_first_partition(tmp_path):
+    defs = build_definitions(settings_for(tmp_path))  # first partition 2026-10-01
+    schedule = defs.resolve_schedule_def("diga_calls_daily")
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 2, 0, 15, tzinfo=UTC)) as context:
+        [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key_range == dg.PartitionKeyRange("2026-10-01", "2026-10-01")
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 0, 15, tzinfo=UTC)) as context:
+        result = schedule.evaluate_tick(context)
+    assert result.run_requests == [] and "has not ended yet" in result.skip_message
