@@ -13,9 +13,7 @@ from diga_assets.settings import Settings
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     """One partition per calendar day in the configured time zone, from ``DIGA_START_DATE``."""
-    return dg.DailyPartitionsDefinition(
-        start_date=settings.start_date.isoformat(), timezone=settings.timezone
-    )
+    return dg.DailyPartitionsDefinition(start_date=settings.start_date.isoformat(), timezone=settings.timezone)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,7 @@ DEFAULT_MAX_CONCURRENCY = 4
 class DigaApiResource(dg.ConfigurableResource):
     """Connection to the Diga API (or the project's simulator): key, URL, timeouts, retries."""
 
-    api_key: str = Field(
-        description="Bearer key for the Diga API. Set it with the DIGA_API_KEY environment variable."
-    )
+    api_key: str = Field(description="Bearer key for the Diga API. Set it with the DIGA_API_KEY environment variable.")
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
         description="API root. Plain http is accepted only for loopback hosts (the simulator).",
@@ -43,9 +41,7 @@ class DigaApiResource(dg.ConfigurableResource):
         description="Cap on the seconds spent waiting between the attempts of one request.",
     )
     backoff_base_s: float = Field(default=0.5, ge=0, description="First backoff ceiling; doubles per retry.")
-    backoff_max_s: float = Field(
-        default=30.0, ge=0, description="Largest backoff ceiling (full jitter below it)."
-    )
+    backoff_max_s: float = Field(default=30.0, ge=0, description="Largest backoff ceiling (full jitter below it).")
     calls_page_size: int = Field(
         default=DEFAULT_CALLS_PAGE_SIZE, ge=1, le=1000, description="Calls per page (the API allows 1..1000)."
     )

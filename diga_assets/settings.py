@@ -81,9 +81,7 @@ class Settings:
             if not 0 <= trailing_days <= 31:
                 raise ValueError
         except ValueError:
-            raise SettingsError(
-                f"DIGA_TRAILING_DAYS={raw_trailing!r} must be a whole number from 0 to 31"
-            ) from None
+            raise SettingsError(f"DIGA_TRAILING_DAYS={raw_trailing!r} must be a whole number from 0 to 31") from None
 
         return cls(
             data_dir=data_dir,

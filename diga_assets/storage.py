@@ -55,9 +55,7 @@ class DigaStorage(dg.ConfigurableResource):
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise PermissionError(
-                f"DIGA_DATA_DIR={str(self.root)!r} is not writable: {exc.strerror}"
-            ) from None
+            raise PermissionError(f"DIGA_DATA_DIR={str(self.root)!r} is not writable: {exc.strerror}") from None
 
 
 class AtomicParquetWriter:

@@ -146,9 +146,7 @@ def validate_params(path: str, params: Mapping[str, Any] | None) -> dict[str, st
         if value is None:
             continue
         if name not in declared:
-            raise DigaRequestValidationError(
-                path, name, f"not a parameter of this endpoint; known: {sorted(declared)}"
-            )
+            raise DigaRequestValidationError(path, name, f"not a parameter of this endpoint; known: {sorted(declared)}")
         clean[name] = _format_param(path, declared[name], value)
     if "before" in clean and "after" in clean:
         raise DigaRequestValidationError(path, "before/after", "give 'before' or 'after', not both")
@@ -188,9 +186,7 @@ def format_datetime(value: datetime | str, *, path: str = "", parameter: str = "
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise DigaRequestValidationError(
-                path, parameter, f"{value!r} is not an RFC 3339 date-time"
-            ) from None
+            raise DigaRequestValidationError(path, parameter, f"{value!r} is not an RFC 3339 date-time") from None
     if not isinstance(value, datetime):
         raise DigaRequestValidationError(path, parameter, f"{value!r} is not a date-time")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -293,9 +289,7 @@ class DigaClient:
         """
         clean = validate_params(path, params)
         if "page" in clean:
-            raise DigaRequestValidationError(
-                path, "page", "iter_pages walks the cursor; use get_page for page=N"
-            )
+            raise DigaRequestValidationError(path, "page", "iter_pages walks the cursor; use get_page for page=N")
         direction: Literal["after", "before"] = "before" if "before" in clean else "after"
         seen_cursors: set[str] = {clean[direction]} if direction in clean else set()
         while True:
@@ -509,9 +503,7 @@ class DigaClient:
             "attempts": attempt,
         }
         if status in (401, 403):
-            return DigaAuthError(
-                f"the API key was refused ({detail}) on {label}: check DIGA_API_KEY", **kwargs
-            )
+            return DigaAuthError(f"the API key was refused ({detail}) on {label}: check DIGA_API_KEY", **kwargs)
         if status == 429:
             return DigaRateLimitError(f"rate limited ({detail}) on {label}", **kwargs)
         if status >= 500:
@@ -545,9 +537,7 @@ class _Failure:
                 api_message=e.api_message,
                 attempts=attempts,
             )
-        return self.error(
-            f"{label}: {self.summary} ({reason})", path=path, status=self.status, attempts=attempts
-        )
+        return self.error(f"{label}: {self.summary} ({reason})", path=path, status=self.status, attempts=attempts)
 
 
 def _decode_error_body(response: requests.Response) -> tuple[str | None, str | None]:

@@ -146,9 +146,7 @@ class RecordTable:
         for col in self.columns:
             rule = self.rules.get(col.source)
             if col.name == "extra_fields":
-                doc = (
-                    "Fields the API sent that the published spec does not name, as JSON text (NULL if none)."
-                )
+                doc = "Fields the API sent that the published spec does not name, as JSON text (NULL if none)."
                 nullable = True
             else:
                 assert rule is not None, f"{col.source} is not in the spec"
@@ -156,12 +154,8 @@ class RecordTable:
                 nullable = rule.nullable or not rule.required
                 if col.kind == "json":
                     doc += " (JSON text)"
-            fields.append(
-                pa.field(col.name, _ARROW_TYPES[col.kind], nullable=nullable, metadata={"doc": doc})
-            )
-        fields.append(
-            pa.field(self.stamp_column, UTC_MICROS, nullable=False, metadata={"doc": self.stamp_description})
-        )
+            fields.append(pa.field(col.name, _ARROW_TYPES[col.kind], nullable=nullable, metadata={"doc": doc}))
+        fields.append(pa.field(self.stamp_column, UTC_MICROS, nullable=False, metadata={"doc": self.stamp_description}))
         return pa.schema(fields)
 
     def column_docs(self) -> dict[str, str]:
@@ -192,9 +186,7 @@ class RecordTable:
                         self.endpoint, record.get("id"), ".".join(path), _MISSING, "is required but missing"
                     )
                 if value is None and not self.rules[path].nullable:
-                    raise RecordError(
-                        self.endpoint, record.get("id"), ".".join(path), None, "must not be null"
-                    )
+                    raise RecordError(self.endpoint, record.get("id"), ".".join(path), None, "must not be null")
 
     def _column_array(self, col: Column, records: Sequence[dict[str, Any]]) -> pa.Array:
         if col.name == "extra_fields":
@@ -214,11 +206,7 @@ class RecordTable:
         try:
             strings = pa.array(values, type=pa.string())
         except (pa.ArrowTypeError, pa.ArrowInvalid):
-            bad = next(
-                (r, v)
-                for r, v in zip(records, values, strict=True)
-                if v is not None and not isinstance(v, str)
-            )
+            bad = next((r, v) for r, v in zip(records, values, strict=True) if v is not None and not isinstance(v, str))
             raise RecordError(self.endpoint, bad[0].get("id"), col.name, bad[1], "is not a string") from None
         if col.kind == "string":
             return strings

@@ -4,7 +4,6 @@ Pure fetch-and-write functions (``fetch_calls_day``, ``run_days``) sit apart fro
 functions that take a Dagster context, so they are tested without Dagster.
 """
 
-
 import threading
 import time
 from collections import Counter
@@ -199,9 +198,7 @@ def run_days(
                 raise fatal
 
     run_round(windows)
-    retry = [
-        w for w in windows if w.key in failures and isinstance(failures[w.key].error, _RETRYABLE_DAY_ERRORS)
-    ]
+    retry = [w for w in windows if w.key in failures and isinstance(failures[w.key].error, _RETRYABLE_DAY_ERRORS)]
     for window in retry:
         on_retry(failures[window.key])
     if retry:
@@ -252,10 +249,7 @@ def column_schema(table: RecordTable) -> dg.TableSchema:
     """The Dagster column schema of a raw table, from its Arrow schema and the spec's docs."""
     docs = table.column_docs()
     return dg.TableSchema(
-        columns=[
-            dg.TableColumn(name=f.name, type=str(f.type), description=docs[f.name])
-            for f in table.arrow_schema
-        ]
+        columns=[dg.TableColumn(name=f.name, type=str(f.type), description=docs[f.name]) for f in table.arrow_schema]
     )
 
 
@@ -309,9 +303,7 @@ def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         with diga.make_client(logger=context.log) as client:
 
             def fetch(window: DayWindow, cancelled: threading.Event) -> DayResult:
-                return fetch_calls_day(
-                    client, storage, window, page_size=diga.calls_page_size, cancelled=cancelled
-                )
+                return fetch_calls_day(client, storage, window, page_size=diga.calls_page_size, cancelled=cancelled)
 
             try:
                 results, failures = run_days(
@@ -387,9 +379,7 @@ def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         storage.check_writable()
         with diga.make_client(logger=context.log) as client:
             snapshot, pages, retries = fetch_phone_snapshot(client, page_size=diga.phones_page_size)
-        observed_at: datetime = (
-            snapshot.column("observed_at")[0].as_py() if snapshot.num_rows else datetime.now(UTC)
-        )
+        observed_at: datetime = snapshot.column("observed_at")[0].as_py() if snapshot.num_rows else datetime.now(UTC)
         kept = written = 0
         for key in context.partition_keys:
             window = day_window(key, timezone)
