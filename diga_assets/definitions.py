@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from diga_assets.analysis_db import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE, resolve_outcome_map
+from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
+from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.partitions import daily_partitions
 from diga_assets.resources import DigaApiResource
@@ -12,25 +15,29 @@ from diga_assets.schedules import build_schedules
 from diga_assets.settings import Settings
 from diga_assets.storage import DigaStorage
 
+CALLS_JOB_ASSETS = ("diga_calls", *DAILY_METRICS)
+PHONES_JOB_ASSETS = ("diga_phones", PHONE_ASSIGNMENT_TIMELINE)
+
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Build the code location from ``settings`` (read from ``DIGA_*`` variables by default)."""
     settings = settings or Settings.from_env()
+    # A broken DIGA_OUTCOME_MAP fails the load with the variable and line named, not the first run.
+    resolve_outcome_map()
     partitions = daily_partitions(settings)
-    raw_assets = build_raw_assets(partitions)
     calls_job = dg.define_asset_job(
         "diga_calls_job",
-        selection=dg.AssetSelection.assets("diga_calls"),
-        description="diga_calls for a day or a range of days (one run).",
+        selection=dg.AssetSelection.assets(*CALLS_JOB_ASSETS),
+        description="Calls for a day or a range of days (one run), then the daily metrics of those days.",
     )
     phones_job = dg.define_asset_job(
         "diga_phones_job",
-        selection=dg.AssetSelection.assets("diga_phones"),
-        description="diga_phones for a day.",
+        selection=dg.AssetSelection.assets(*PHONES_JOB_ASSETS),
+        description="The phone register snapshot for a day, then the assignment timeline rebuilt from all snapshots.",
     )
     return dg.Definitions(
-        assets=raw_assets,
-        asset_checks=build_raw_checks(partitions),
+        assets=[*build_raw_assets(partitions), *build_metric_assets(partitions)],
+        asset_checks=[*build_raw_checks(partitions), *build_metric_checks(partitions)],
         jobs=[calls_job, phones_job],
         schedules=build_schedules(
             calls_job,

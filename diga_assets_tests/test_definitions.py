@@ -19,13 +19,45 @@ from diga_assets_tests.assets.conftest import settings_for
 def test_the_code_location_loads_with_the_public_asset_names(tmp_path):
     defs = build_definitions(settings_for(tmp_path))
     dg.Definitions.validate_loadable(defs)
-    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"diga_calls", "diga_phones"} <= keys
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {
+        "diga_calls": "diga_raw",
+        "diga_phones": "diga_raw",
+        "call_outcome_rates": "diga_metrics",
+        "call_duration_stats": "diga_metrics",
+        "agent_version_outcomes": "diga_metrics",
+        "phone_assignment_timeline": "diga_metrics",
+    }
     calls = defs.resolve_assets_def("diga_calls")
-    assert calls.group_names_by_key[dg.AssetKey("diga_calls")] == "diga_raw"
     assert calls.backfill_policy == dg.BackfillPolicy.single_run()
     assert calls.partitions_def.timezone == "UTC"
     assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily"}
+
+
+def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path):
+    defs = build_definitions(settings_for(tmp_path))
+
+    def assets_of(job: str) -> set[str]:
+        return {key.to_user_string() for key in defs.resolve_job_def(job).asset_layer.executable_asset_keys}
+
+    assert assets_of("diga_calls_job") == {
+        "diga_calls",
+        "call_outcome_rates",
+        "call_duration_stats",
+        "agent_version_outcomes",
+    }
+    assert assets_of("diga_phones_job") == {"diga_phones", "phone_assignment_timeline"}
+    checks = {key.name for key in defs.resolve_job_def("diga_calls_job").asset_layer.asset_graph.asset_check_keys}
+    assert {"call_ids_unique", "outcome_counts_add_up", "completion_rate_within_trailing_range"} <= checks
+
+
+def test_a_broken_outcome_map_fails_the_load_naming_the_variable(tmp_path, monkeypatch):
+    broken = tmp_path / "outcomes.csv"
+    broken.write_text("status,outcome\ncompleted,completed\n")
+    monkeypatch.setenv("DIGA_OUTCOME_MAP", str(broken))
+    with pytest.raises(ValueError, match="DIGA_OUTCOME_MAP"):
+        build_definitions(settings_for(tmp_path))
 
 
 def test_the_module_loads_as_dagster_would_load_it(tmp_path):

@@ -1,0 +1,201 @@
+"""Asset checks on the metric layer (call_outcome_rates, agent_version_outcomes).
+
+Checks read the metric files of the days the run covers through an in-memory DuckDB
+(``assets/sql/select_*.sql``) and name what they found: the day, the group, the value. The
+integrity checks block the metric's downstream assets, since a rate above 1 or calls counted
+twice would make every report built on them wrong; the anomaly check only warns, since a bad day
+for the calls is news, not a bug.
+"""
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from diga_assets.analysis_db import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES, load_sql, metric_partition_file
+from diga_assets.storage import DigaStorage
+
+# The anomaly check compares a day with the days before it.
+TRAILING_DAYS = 14
+ANOMALY_STDDEVS = 3.0
+# Fewer days of history give a standard deviation too noisy to call a day anomalous.
+MIN_HISTORY_DAYS = 7
+# How many failing rows a check's description lists (the metadata counts them all).
+_SHOWN = 10
+
+
+def _existing_files(storage: DigaStorage, asset: str, days: Sequence[date]) -> list[str]:
+    paths = (metric_partition_file(storage, asset, day.isoformat()) for day in days)
+    return [str(path) for path in paths if path.exists()]
+
+
+def _rows(statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with duckdb.connect() as con:
+        relation = con.sql(load_sql(statement), params=params)
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _group(row: dict[str, Any], columns: Sequence[str]) -> str:
+    return f"{row['day']} " + " ".join(f"{c}={row[c] if row[c] is not None else 'NULL'}" for c in columns)
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = "; ".join(items[:_SHOWN])
+    return shown + (f"; and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
+def rates_check(
+    asset: str, group_columns: Sequence[str], storage: DigaStorage, keys: Sequence[str]
+) -> dg.AssetCheckResult:
+    """Every ``*_rate`` of the days' files lies in [0, 1] (NULL allowed); failures name day and group."""
+    files = _existing_files(storage, asset, [date.fromisoformat(k) for k in keys])
+    rows = _rows("select_rates_outside_unit_interval", {"files": files}) if files else []
+    failures = [f"{_group(row, group_columns)}: {row['rate']}={row['value']}" for row in rows]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        description=(
+            f"rates outside [0, 1]: {_listed(failures)}"
+            if rows
+            else f"every rate lies in [0, 1] in {len(files)} day file(s)"
+        ),
+        metadata={
+            "rates_outside_unit_interval": len(rows),
+            "days_failing": dg.MetadataValue.json(sorted({str(row["day"]) for row in rows})),
+            "files_checked": len(files),
+        },
+    )
+
+
+def counts_check(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
+    """The outcome counts of each call_outcome_rates group add up to its ``total_calls``."""
+    files = _existing_files(storage, CALL_OUTCOME_RATES, [date.fromisoformat(k) for k in keys])
+    rows = _rows("select_outcome_counts_not_adding_up", {"files": files}) if files else []
+    failures = [
+        f"{_group(row, ('agent_id', 'call_type'))}: outcomes add up to {row['outcome_calls']}, "
+        f"total_calls={row['total_calls']}"
+        for row in rows
+    ]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        description=(
+            f"outcome counts do not add up: {_listed(failures)}"
+            if rows
+            else f"outcome counts add up to total_calls in {len(files)} day file(s)"
+        ),
+        metadata={
+            "groups_not_adding_up": len(rows),
+            "days_failing": dg.MetadataValue.json(sorted({str(row["day"]) for row in rows})),
+            "files_checked": len(files),
+        },
+    )
+
+
+def completion_anomaly_check(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
+    """WARN when a day's completion rate is more than ``ANOMALY_STDDEVS`` standard deviations below
+    the mean of the ``TRAILING_DAYS`` days before it (needs ``MIN_HISTORY_DAYS`` days with a rate)."""
+    checked = sorted(date.fromisoformat(k) for k in keys)
+    first = checked[0] - timedelta(days=TRAILING_DAYS)
+    span = [first + timedelta(days=n) for n in range((checked[-1] - first).days + 1)]
+    files = _existing_files(storage, CALL_OUTCOME_RATES, span)
+    rows = _rows("select_completion_rate_history", {"files": files, "trailing_days": TRAILING_DAYS}) if files else []
+    judged: list[dict[str, Any]] = []
+    low: list[str] = []
+    for row in rows:
+        if row["day"] not in checked or row["completion_rate"] is None or row["trailing_days"] < MIN_HISTORY_DAYS:
+            continue
+        floor = row["trailing_mean"] - ANOMALY_STDDEVS * row["trailing_stddev"]
+        judged.append(row)
+        if row["completion_rate"] < floor:
+            low.append(
+                f"{row['day']}: completion rate {row['completion_rate']:.3f} is below {floor:.3f} (mean "
+                f"{row['trailing_mean']:.3f} - {ANOMALY_STDDEVS:g} x stddev {row['trailing_stddev']:.3f} over "
+                f"{row['trailing_days']} days)"
+            )
+    latest = judged[-1] if judged else None
+    return dg.AssetCheckResult(
+        passed=not low,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"completion rate far below its trailing {TRAILING_DAYS}-day mean: {_listed(low)}"
+            if low
+            else f"{len(judged)} day(s) within {ANOMALY_STDDEVS:g} standard deviations of their trailing "
+            f"{TRAILING_DAYS}-day mean; {len(checked) - len(judged)} day(s) without enough history or ended calls"
+        ),
+        metadata={
+            "days_anomalous": len(low),
+            "days_judged": len(judged),
+            **(
+                {
+                    "completion_rate": latest["completion_rate"],
+                    "trailing_mean": latest["trailing_mean"],
+                    "trailing_stddev": latest["trailing_stddev"],
+                }
+                if latest
+                else {}
+            ),
+        },
+    )
+
+
+def build_metric_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    """Checks for the daily metric assets, on the same partitions as the assets."""
+
+    @dg.asset_check(
+        asset=CALL_OUTCOME_RATES,
+        name="rates_within_unit_interval",
+        partitions_def=partitions_def,
+        blocking=True,
+        description="Every rate of call_outcome_rates lies in [0, 1] (NULL where no call ended).",
+    )
+    def outcome_rates_within_unit_interval(
+        context: dg.AssetCheckExecutionContext, storage: DigaStorage
+    ) -> dg.AssetCheckResult:
+        return rates_check(CALL_OUTCOME_RATES, ("agent_id", "call_type"), storage, context.partition_keys)
+
+    @dg.asset_check(
+        asset=CALL_OUTCOME_RATES,
+        name="outcome_counts_add_up",
+        partitions_def=partitions_def,
+        blocking=True,
+        description=(
+            "In each (day, agent_id, call_type) group, completed + failed + no_answer + transferred + voicemail "
+            "+ unfinished + other_status = total_calls: every call is counted once."
+        ),
+    )
+    def outcome_counts_add_up(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
+        return counts_check(storage, context.partition_keys)
+
+    @dg.asset_check(
+        asset=CALL_OUTCOME_RATES,
+        name="completion_rate_within_trailing_range",
+        partitions_def=partitions_def,
+        description=(
+            f"WARN when a day's completion rate falls more than {ANOMALY_STDDEVS:g} standard deviations below "
+            f"the mean of the {TRAILING_DAYS} days before it (judged once {MIN_HISTORY_DAYS} of them have a rate)."
+        ),
+    )
+    def completion_rate_within_trailing_range(
+        context: dg.AssetCheckExecutionContext, storage: DigaStorage
+    ) -> dg.AssetCheckResult:
+        return completion_anomaly_check(storage, context.partition_keys)
+
+    @dg.asset_check(
+        asset=AGENT_VERSION_OUTCOMES,
+        name="rates_within_unit_interval",
+        partitions_def=partitions_def,
+        blocking=True,
+        description="Every rate of agent_version_outcomes lies in [0, 1] (NULL where no call ended).",
+    )
+    def version_rates_within_unit_interval(
+        context: dg.AssetCheckExecutionContext, storage: DigaStorage
+    ) -> dg.AssetCheckResult:
+        return rates_check(AGENT_VERSION_OUTCOMES, ("agent_id", "agent_version_id"), storage, context.partition_keys)
+
+    return [
+        outcome_rates_within_unit_interval,
+        outcome_counts_add_up,
+        completion_rate_within_trailing_range,
+        version_rates_within_unit_interval,
+    ]

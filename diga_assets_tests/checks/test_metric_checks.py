@@ -1,0 +1,129 @@
+"""The metric checks, each in a run where it passes and one where it fails: rates within [0, 1]
+(call_outcome_rates and agent_version_outcomes), outcome counts adding up to total_calls, and the
+WARN when a day's completion rate falls more than three standard deviations below its trailing
+14-day mean. Failures must name the day and the group.
+
+The integrity checks cannot fail on files the assets computed correctly, so their failing cases
+tamper with a stored metric file (as a bug or a hand edit would) and run the checks alone.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pyarrow as pa
+
+from diga_assets.analysis_db import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES, metric_partition_file
+from diga_assets.storage import write_table_atomically
+from diga_assets_tests.assets.conftest import storage_for
+from diga_assets_tests.metric_data import call, materialize_metrics, read_metric_day, run_checks, write_raw_calls
+
+FIRST = date(2026, 11, 1)
+DAY = "2026-11-05"
+
+
+def write_days(tmp_path, completed_per_day: list[int], calls_per_day: int = 20) -> list[str]:
+    """Raw calls for consecutive days: ``completed`` completed calls, the rest failed."""
+    keys = []
+    for n, completed in enumerate(completed_per_day):
+        key = (FIRST + timedelta(days=n)).isoformat()
+        records = [
+            call(
+                f"{key}-{i}",
+                f"{key}T{8 + i % 10:02d}:{i:02d}:00Z",
+                status="completed" if i < completed else "failed",
+                end_reason="hangup" if i < completed else "error",
+                agent_id="agent-a" if i % 2 else "agent-b",
+                version="v1" if i % 4 < 2 else "v2",
+                call_type="outbound" if i % 3 else "inbound",
+            )
+            for i in range(calls_per_day)
+        ]
+        write_raw_calls(storage_for(tmp_path), key, records)
+        keys.append(key)
+    return keys
+
+
+def tamper(tmp_path, asset: str, key: str, match: dict, **changes) -> None:
+    """Rewrite one row of a stored metric day, as a bug or a hand edit would."""
+    path = metric_partition_file(storage_for(tmp_path), asset, key)
+    table = read_metric_day(storage_for(tmp_path), asset, key)
+    rows = table.to_pylist()
+    [row] = [r for r in rows if all(r[k] == v for k, v in match.items())]
+    row.update(changes)
+    write_table_atomically(path, pa.Table.from_pylist(rows, schema=table.schema))
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+# Around 80% with a little spread; 15 days, so the last ones have 14 days of history.
+STEADY = [16, 17, 15, 16, 16, 17, 15, 16, 17, 16, 15, 16, 17, 16, 16]
+
+
+def test_every_metric_check_passes_on_a_normal_range_run(tmp_path):
+    keys = write_days(tmp_path, STEADY)
+
+    result = materialize_metrics(tmp_path, [CALL_OUTCOME_RATES, AGENT_VERSION_OUTCOMES], first=keys[0], last=keys[-1])
+
+    found = evaluations(result)
+    assert set(found) == {
+        (CALL_OUTCOME_RATES, "rates_within_unit_interval"),
+        (CALL_OUTCOME_RATES, "outcome_counts_add_up"),
+        (CALL_OUTCOME_RATES, "completion_rate_within_trailing_range"),
+        (AGENT_VERSION_OUTCOMES, "rates_within_unit_interval"),
+    }
+    assert all(e.passed for e in found.values()), [e.description for e in found.values()]
+    anomaly = found[(CALL_OUTCOME_RATES, "completion_rate_within_trailing_range")]
+    # Days 8..15 have at least 7 days of history with a rate; the first 7 are not judged.
+    assert anomaly.metadata["days_judged"].value == 8
+    assert anomaly.metadata["completion_rate"].value == 0.8
+
+
+def test_completion_rate_far_below_its_trailing_mean_warns_naming_the_day(tmp_path):
+    keys = write_days(tmp_path, [*STEADY[:14], 9])
+
+    result = materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first=keys[0], last=keys[-1])
+
+    assert result.success  # a WARN does not fail the run
+    anomaly = evaluations(result)[(CALL_OUTCOME_RATES, "completion_rate_within_trailing_range")]
+    assert not anomaly.passed
+    assert anomaly.severity == dg.AssetCheckSeverity.WARN
+    assert f"{keys[-1]}: completion rate 0.450 is below" in anomaly.description
+    assert "14 days" in anomaly.description
+    assert anomaly.metadata["days_anomalous"].value == 1
+
+
+def test_rates_outside_the_unit_interval_fail_naming_the_day_and_group(tmp_path):
+    [key] = write_days(tmp_path, [16])
+    materialize_metrics(tmp_path, [CALL_OUTCOME_RATES, AGENT_VERSION_OUTCOMES], first=key)
+    assert all(e.passed for e in run_checks(tmp_path, CALL_OUTCOME_RATES, key).values())
+
+    tamper(tmp_path, CALL_OUTCOME_RATES, key, {"agent_id": "agent-b", "call_type": "outbound"}, completion_rate=1.25)
+    tamper(tmp_path, AGENT_VERSION_OUTCOMES, key, {"agent_id": "agent-a", "agent_version_id": "v2"}, transfer_rate=-0.5)
+
+    rates = run_checks(tmp_path, CALL_OUTCOME_RATES, key)["rates_within_unit_interval"]
+    assert not rates.passed and rates.severity == dg.AssetCheckSeverity.ERROR
+    assert f"{key} agent_id=agent-b call_type=outbound: completion_rate=1.25" in rates.description
+    assert rates.metadata["days_failing"].value == [key]
+    versions = run_checks(tmp_path, AGENT_VERSION_OUTCOMES, key)["rates_within_unit_interval"]
+    assert not versions.passed
+    assert f"{key} agent_id=agent-a agent_version_id=v2: transfer_rate=-0.5" in versions.description
+
+
+def test_outcome_counts_that_do_not_add_up_fail_naming_the_day_and_group(tmp_path):
+    [key] = write_days(tmp_path, [16])
+    materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first=key)
+    row = {"agent_id": "agent-a", "call_type": "inbound"}
+    [original] = [r for r in read_metric_day(storage_for(tmp_path), CALL_OUTCOME_RATES, key).to_pylist()
+                  if all(r[k] == v for k, v in row.items())]  # fmt: skip
+    assert run_checks(tmp_path, CALL_OUTCOME_RATES, key)["outcome_counts_add_up"].passed
+
+    tamper(tmp_path, CALL_OUTCOME_RATES, key, row, total_calls=original["total_calls"] + 2)
+
+    counts = run_checks(tmp_path, CALL_OUTCOME_RATES, key)["outcome_counts_add_up"]
+    assert not counts.passed
+    assert (
+        f"{key} agent_id=agent-a call_type=inbound: outcomes add up to {original['total_calls']}, "
+        f"total_calls={original['total_calls'] + 2}"
+    ) in counts.description

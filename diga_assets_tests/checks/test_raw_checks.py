@@ -1,0 +1,112 @@
+"""The raw-layer checks, each against stored files where it passes and where it fails.
+
+The asset refuses most bad records before they are stored, so the failing cases write a
+partition file directly (as an older version of the project, a hand edit or a restore would)
+and run the checks alone.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from diga_assets.checks.raw import build_raw_checks
+from diga_assets.partitions import daily_partitions
+from diga_assets_tests.assets.conftest import settings_for, storage_for
+from diga_assets_tests.metric_data import call, phone, write_raw_calls, write_raw_phones
+
+DAY = "2026-11-05"
+
+
+def run_raw_checks(tmp_path, asset: str, key: str = DAY) -> dict[str, dg.AssetCheckEvaluation]:
+    """Run only the checks of ``asset`` for one day, against the files already stored."""
+    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    result = dg.materialize(
+        build_raw_checks(partitions),
+        selection=dg.AssetSelection.checks_for_assets(asset),
+        resources={"storage": storage_for(tmp_path)},
+        tags={"dagster/partition": key},
+        raise_on_error=False,
+    )
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def clean_day(tmp_path, key: str = DAY, prefix: str = "c") -> None:
+    write_raw_calls(storage_for(tmp_path), key, [call(f"{prefix}-{i}", f"{key}T10:{i:02d}:00Z") for i in range(5)])
+
+
+def test_every_calls_check_passes_on_clean_days(tmp_path):
+    clean_day(tmp_path, "2026-11-04", prefix="a")
+    clean_day(tmp_path, DAY, prefix="b")
+
+    checks = run_raw_checks(tmp_path, "diga_calls")
+
+    assert {name for name, e in checks.items() if e.passed} == {
+        "call_ids_unique",
+        "required_fields_present",
+        "call_times_consistent",
+        "enum_values_within_spec",
+    }
+    assert checks["call_ids_unique"].metadata["files_checked"].value == 2
+
+
+def test_an_id_stored_on_a_neighbouring_day_fails_uniqueness_naming_id_and_days(tmp_path):
+    write_raw_calls(storage_for(tmp_path), "2026-11-06", [call("dup-1", "2026-11-06T00:00:00Z")])
+    write_raw_calls(storage_for(tmp_path), DAY, [call("dup-1", f"{DAY}T23:59:59Z"), call("ok", f"{DAY}T10:00:00Z")])
+
+    check = run_raw_checks(tmp_path, "diga_calls")["call_ids_unique"]
+
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.ERROR
+    assert "dup-1 x2 in 2026-11-05, 2026-11-06" in check.description
+
+
+def test_a_null_in_a_required_column_fails_naming_the_column(tmp_path):
+    path = write_raw_calls(storage_for(tmp_path), DAY, [call("a", f"{DAY}T10:00:00Z"), call("b", f"{DAY}T11:00:00Z")])
+    table = pq.read_table(path)
+    index = table.schema.get_field_index("status")
+    nullable_status = table.schema.field("status").with_nullable(True)
+    pq.write_table(table.set_column(index, nullable_status, pa.array([None, "completed"], pa.string())), path)
+
+    check = run_raw_checks(tmp_path, "diga_calls")["required_fields_present"]
+
+    assert not check.passed
+    assert "status (1 rows)" in check.description
+
+
+def test_contradictory_call_times_fail_naming_the_call(tmp_path):
+    negative = call("negative", f"{DAY}T10:00:00Z", duration=-5)
+    backwards = call("backwards", f"{DAY}T11:00:00Z") | {"end_time": f"{DAY}T10:59:00Z"}
+    write_raw_calls(storage_for(tmp_path), DAY, [negative, backwards, call("fine", f"{DAY}T12:00:00Z")])
+
+    check = run_raw_checks(tmp_path, "diga_calls")["call_times_consistent"]
+
+    assert not check.passed
+    assert "negative (duration=-5" in check.description and "backwards (" in check.description
+    assert "fine" not in check.description
+
+
+def test_phone_checks_pass_on_a_snapshot_taken_right_after_its_day(tmp_path):
+    observed = datetime(2026, 11, 6, 0, 15, tzinfo=UTC)
+    write_raw_phones(storage_for(tmp_path), DAY, [phone("p1", "assigned"), phone("p2", "reserved")], observed)
+
+    checks = run_raw_checks(tmp_path, "diga_phones")
+
+    assert checks["enum_values_within_spec"].passed
+    assert checks["observed_near_day_end"].passed
+    assert checks["observed_near_day_end"].metadata["max_lag_hours"].value == 0.25
+
+
+def test_phone_checks_warn_on_unknown_status_and_on_a_late_snapshot(tmp_path):
+    observed = datetime(2026, 11, 6, tzinfo=UTC) + timedelta(days=3)
+    write_raw_phones(storage_for(tmp_path), DAY, [phone("p1", "pending_verification")], observed)
+
+    checks = run_raw_checks(tmp_path, "diga_phones")
+
+    assert not checks["enum_values_within_spec"].passed
+    assert checks["enum_values_within_spec"].severity == dg.AssetCheckSeverity.WARN
+    assert "'pending_verification' (1)" in checks["enum_values_within_spec"].description
+    late = checks["observed_near_day_end"]
+    assert not late.passed and late.severity == dg.AssetCheckSeverity.WARN
+    assert "2026-11-05 (+72.0 h)" in late.description

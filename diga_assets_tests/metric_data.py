@@ -1,0 +1,342 @@
+"""Shared by the metric, check and analysis-database tests: raw Parquet written straight to disk
+with controlled values, a run helper for the metric assets, and an independent computation of
+every metric in plain Python (no DuckDB, no project SQL) to compare the assets with."""
+
+from __future__ import annotations
+
+import glob
+import math
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from diga_assets.analysis_db import PHONE_ASSIGNMENT_TIMELINE, metric_partition_file
+from diga_assets.api.records import CALLS, PHONES
+from diga_assets.assets.metrics import build_metric_assets
+from diga_assets.checks.metrics import build_metric_checks
+from diga_assets.partitions import daily_partitions
+from diga_assets.storage import DigaStorage, write_table_atomically
+from diga_assets_tests.assets.conftest import range_tags, settings_for, storage_for
+
+FETCHED_AT = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+
+# The outcome rules of issue 4, written out independently of assets/outcomes.csv.
+_VOICEMAIL_REASONS = {"voicemail_left", "answering_machine_detected", "mailbox_unavailable"}
+_NO_ANSWER_REASONS = {"ivr_no_answer", "ivr_unreachable"}
+TERMINAL = ("completed", "failed", "no_answer", "transferred", "voicemail")
+
+
+# ------------------------------------------------------------------------------ raw data
+
+
+def call(
+    call_id: str,
+    created: str,
+    *,
+    status: str = "completed",
+    end_reason: str | None = "hangup",
+    agent_id: str | None = "agent-a",
+    version: str | None = "agent-a-v1",
+    call_type: str = "inbound",
+    duration: int | None = 60,
+) -> dict[str, Any]:
+    """One call record as the API sends it (the fields the spec requires, plus the metric ones)."""
+    return {
+        "id": call_id,
+        "agent_id": agent_id,
+        "agent_version_id": version if agent_id else None,
+        "status": status,
+        "recording_url": None,
+        "start_time": created,
+        "end_time": None,
+        "duration": duration,
+        "type": call_type,
+        "end_reason": end_reason,
+        "contact": {
+            "id": "contact-1",
+            "identifier": "+34600000001",
+            "contact_type": "call",
+            "created_date": "2026-01-01T00:00:00Z",
+        },
+        "phone_register_id": None,
+        "dynamic_variables": None,
+        "created_date": created,
+    }
+
+
+def write_raw_calls(
+    storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], fetched_at: datetime = FETCHED_AT
+) -> Path:
+    """Store ``records`` as the raw calls partition ``key`` (what diga_calls would write)."""
+    path = storage.raw_partition_file("calls", key)
+    write_table_atomically(path, pa.Table.from_batches([CALLS.to_record_batch(records, fetched_at)]))
+    return path
+
+
+def phone(
+    phone_id: str,
+    status: str,
+    *,
+    inbound: str | None = None,
+    outbound: str | None = None,
+    assigned_at: str | None = None,
+    released_at: str | None = None,
+    scheduled_release_at: str | None = None,
+    nickname: str | None = None,
+) -> dict[str, Any]:
+    """One phone register record as the API sends it."""
+    return {
+        "id": phone_id,
+        "nickname": nickname,
+        "number": f"+3491{zlib.crc32(phone_id.encode()) % 10**7:07d}",
+        "telephony_provider": "netelip",
+        "status": status,
+        "released_at": released_at,
+        "scheduled_release_at": scheduled_release_at,
+        "assigned_at": assigned_at,
+        "inbound_agent_id": inbound,
+        "outbound_agent_id": outbound,
+    }
+
+
+def write_raw_phones(storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], observed_at: datetime) -> Path:
+    """Store a phone snapshot observed at ``observed_at`` as the raw phones partition ``key``."""
+    path = storage.raw_partition_file("phones", key)
+    write_table_atomically(path, pa.Table.from_batches([PHONES.to_record_batch(records, observed_at)]))
+    return path
+
+
+def days_between(first: str, last: str) -> list[str]:
+    """Partition keys from ``first`` to ``last`` inclusive."""
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def materialize_metrics(
+    tmp_path: Path,
+    assets: Sequence[str],
+    *,
+    first: str,
+    last: str | None = None,
+    timezone: str = "UTC",
+    checks: bool = True,
+    instance: dg.DagsterInstance | None = None,
+    raise_on_error: bool = True,
+) -> dg.ExecuteInProcessResult:
+    """Materialize metric assets (and their checks) from the raw files under ``tmp_path/data``."""
+    partitions = daily_partitions(settings_for(tmp_path / "data", timezone))
+    selection = dg.AssetSelection.assets(*assets).without_checks()
+    if checks:
+        selection = selection | dg.AssetSelection.checks_for_assets(*assets)
+    kwargs: dict[str, Any] = {"tags": range_tags(first, last)} if last else {"partition_key": first}
+    return dg.materialize(
+        [*build_metric_assets(partitions), *build_metric_checks(partitions)],
+        selection=selection,
+        resources={"storage": storage_for(tmp_path)},
+        instance=instance,
+        raise_on_error=raise_on_error,
+        **kwargs,
+    )
+
+
+def materialize_timeline(tmp_path: Path) -> dg.ExecuteInProcessResult:
+    """Materialize phone_assignment_timeline (unpartitioned) from the raw phone snapshots."""
+    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    return dg.materialize(
+        build_metric_assets(partitions),
+        selection=[PHONE_ASSIGNMENT_TIMELINE],
+        resources={"storage": storage_for(tmp_path)},
+    )
+
+
+def run_checks(tmp_path: Path, asset: str, key: str, timezone: str = "UTC") -> dict[str, dg.AssetCheckEvaluation]:
+    """Run only the checks of ``asset`` for one day, against the files already stored."""
+    partitions = daily_partitions(settings_for(tmp_path / "data", timezone))
+    result = dg.materialize(
+        [*build_metric_assets(partitions), *build_metric_checks(partitions)],
+        selection=dg.AssetSelection.checks_for_assets(asset),
+        resources={"storage": storage_for(tmp_path)},
+        # A run of checks alone has no asset to take the partition from; the tag carries it.
+        tags={"dagster/partition": key},
+        # A failing blocking check fails its step; its evaluation is recorded all the same.
+        raise_on_error=False,
+    )
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def partition_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, dict[str, Any]]:
+    """Partition key to the plain metadata values of ``asset``'s materializations in ``result``."""
+    found = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key.path[-1] == asset:
+            found[materialization.partition] = {k: v.value for k, v in materialization.metadata.items()}
+    return found
+
+
+def read_metric_day(storage: DigaStorage, asset: str, key: str) -> pa.Table:
+    """The stored file of one day of a daily metric."""
+    return pq.read_table(metric_partition_file(storage, asset, key))
+
+
+# ------------------------------------------------------------------------------ independent metrics
+
+
+def outcome_of(status: str, end_reason: str | None) -> str:
+    """Issue 4's outcome rules, in plain Python."""
+    if status in ("failed", "transferred", "no_answer"):
+        return status
+    if status == "completed":
+        if end_reason in _VOICEMAIL_REASONS:
+            return "voicemail"
+        if end_reason in _NO_ANSWER_REASONS:
+            return "no_answer"
+        return "completed"
+    if status in ("dialing", "in_queue", "in_progress"):
+        return "unfinished"
+    return "other"
+
+
+def latest_calls(storage: DigaStorage, timezone: str) -> list[dict[str, Any]]:
+    """Every stored call once (latest fetched_at), with ``day`` and ``outcome``, read with pyarrow."""
+    latest: dict[str, dict[str, Any]] = {}
+    for path in glob.glob(storage.raw_glob("calls")):
+        for row in pq.read_table(path).to_pylist():
+            kept = latest.get(row["id"])
+            if kept is None or row["fetched_at"] > kept["fetched_at"]:
+                latest[row["id"]] = row
+    zone = ZoneInfo(timezone)
+    for row in latest.values():
+        row["day"] = row["created_date"].astimezone(zone).date()
+        row["outcome"] = outcome_of(row["status"], row["end_reason"])
+    return list(latest.values())
+
+
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    """Continuous quantile, linear interpolation between closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _group(calls: Iterable[dict[str, Any]], *columns: str) -> dict[tuple, list[dict[str, Any]]]:
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for row in calls:
+        groups[tuple(row[c] for c in columns)].append(row)
+    return groups
+
+
+def expected_outcome_rates(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+    """call_outcome_rates for ``day``, one dict per group."""
+    rows = []
+    for (agent_id, call_type), group in _group((c for c in calls if c["day"] == day), "agent_id", "type").items():
+        counts = {o: sum(1 for c in group if c["outcome"] == o) for o in (*TERMINAL, "unfinished", "other")}
+        ended = sum(counts[o] for o in TERMINAL)
+        rows.append(
+            {
+                "day": day,
+                "agent_id": agent_id,
+                "call_type": call_type,
+                "total_calls": len(group),
+                **{o: counts[o] for o in (*TERMINAL, "unfinished")},
+                "other_status": counts["other"],
+                "completion_rate": _ratio(counts["completed"], ended),
+                "failure_rate": _ratio(counts["failed"], ended),
+                "no_answer_rate": _ratio(counts["no_answer"], ended),
+                "transfer_rate": _ratio(counts["transferred"], ended),
+                "voicemail_rate": _ratio(counts["voicemail"], ended),
+            }
+        )
+    return rows
+
+
+def expected_duration_stats(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+    """call_duration_stats for ``day``, one dict per group."""
+    timed = (c for c in calls if c["day"] == day and c["duration"] is not None)
+    rows = []
+    for (agent_id, call_type), group in _group(timed, "agent_id", "type").items():
+        durations = [c["duration"] for c in group]
+        rows.append(
+            {
+                "day": day,
+                "agent_id": agent_id,
+                "call_type": call_type,
+                "calls_with_duration": len(durations),
+                "avg_duration_s": sum(durations) / len(durations),
+                "median_duration_s": _quantile(durations, 0.5),
+                "p90_duration_s": _quantile(durations, 0.9),
+                "max_duration_s": max(durations),
+                "total_duration_s": sum(durations),
+            }
+        )
+    return rows
+
+
+def expected_version_outcomes(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+    """agent_version_outcomes for ``day``, one dict per group."""
+    rows = []
+    groups = _group((c for c in calls if c["day"] == day), "agent_id", "agent_version_id")
+    for (agent_id, version), group in groups.items():
+        ended = sum(1 for c in group if c["outcome"] in TERMINAL)
+        rows.append(
+            {
+                "day": day,
+                "agent_id": agent_id,
+                "agent_version_id": version,
+                "total_calls": len(group),
+                "completion_rate": _ratio(sum(1 for c in group if c["outcome"] == "completed"), ended),
+                "transfer_rate": _ratio(sum(1 for c in group if c["outcome"] == "transferred"), ended),
+                "median_duration_s": _quantile([c["duration"] for c in group if c["duration"] is not None], 0.5),
+            }
+        )
+    return rows
+
+
+def expected_day_headlines(calls: Sequence[dict[str, Any]], day: date) -> dict[str, Any]:
+    """The day's completion rate and median duration over all its calls."""
+    of_day = [c for c in calls if c["day"] == day]
+    ended = sum(1 for c in of_day if c["outcome"] in TERMINAL)
+    return {
+        "total_calls": len(of_day),
+        "completion_rate": _ratio(sum(1 for c in of_day if c["outcome"] == "completed"), ended),
+        "median_duration_s": _quantile([c["duration"] for c in of_day if c["duration"] is not None], 0.5),
+    }
+
+
+def assert_rows_equal(actual: pa.Table, expected: list[dict[str, Any]], key: Sequence[str]) -> None:
+    """Same groups, same columns, every value equal (floats to 1e-9 relative)."""
+
+    def sort_key(row: dict[str, Any]) -> tuple:
+        return tuple((row[k] is None, row[k] or "") for k in key)
+
+    actual_rows = sorted(actual.to_pylist(), key=sort_key)
+    expected_rows = sorted(expected, key=sort_key)
+    assert [tuple(r[k] for k in key) for r in actual_rows] == [tuple(r[k] for k in key) for r in expected_rows]
+    if expected_rows:
+        assert actual.column_names == list(expected_rows[0])
+    for got, want in zip(actual_rows, expected_rows, strict=True):
+        for column, value in want.items():
+            if isinstance(value, float):
+                assert got[column] == pytest.approx(value, rel=1e-9), (column, want)
+            else:
+                assert got[column] == value, (column, want)
