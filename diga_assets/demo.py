@@ -1,97 +1,172 @@
 """``diga-assets demo``: the whole pipeline against a simulator on loopback, no key needed.
 
-It starts the simulator on a free port, backfills the last days of ``diga_calls`` as one run,
-snapshots the phone register, and prints what landed where.
+It starts the simulator on a free port and, with the project's own definitions:
+
+1. takes three daily phone snapshots, moving the simulator's clock a day between them so the
+   register changes (agents reassigned, numbers released);
+2. backfills the last ``days`` days of ``diga_calls`` as one run, with the daily metrics and every
+   check of those assets in the same run, and rebuilds ``phone_assignment_timeline``;
+3. prints a summary read back from the analysis database.
+
+Runs are recorded in the project's ``.dagster_home``, so ``dagster dev`` shows them afterwards.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
 
-from diga_assets.assets.raw import build_raw_assets
-from diga_assets.checks.raw import build_raw_checks
-from diga_assets.partitions import daily_partitions
+from diga_assets.analysis_db import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE, analysis_db_path, load_sql
+from diga_assets.definitions import build_definitions
 from diga_assets.resources import DigaApiResource
-from diga_assets.settings import Settings
+from diga_assets.settings import Settings, project_root
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage
 
 DEMO_DAYS = 14
+PHONE_SNAPSHOTS = 3
+CALLS_PER_DAY = 400
+PROJECT_DAGSTER_HOME = project_root() / ".dagster_home"
 
-SUMMARY_SQL = """
-SELECT date AS day,
-       count(*) AS calls,
-       round(avg(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 3) AS completed_share,
-       median(duration) AS median_duration_s
-FROM read_parquet(?, hive_partitioning = true)
-GROUP BY day ORDER BY day
-"""
+# Dagster's console logger at INFO shows the assets' progress lines without the DEBUG event stream.
+_QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+EXAMPLE_QUERIES = (
+    "SELECT day, sum(total_calls) AS calls, round(sum(completed) / sum(completed + failed + no_answer"
+    " + transferred + voicemail), 3) AS completion FROM call_outcome_rates GROUP BY day ORDER BY day",
+    "SELECT agent_id, agent_version_id, sum(total_calls) AS calls, round(avg(completion_rate), 3) AS"
+    " completion FROM agent_version_outcomes GROUP BY ALL ORDER BY agent_id, agent_version_id",
+)
 
 
-def run_demo(days: int = DEMO_DAYS, data_dir: Path | None = None, dagster_home: Path | None = None) -> None:
-    """Run the demo end to end and print a summary."""
-    settings = Settings.from_env()
-    data_dir = data_dir or settings.data_dir
-    project_home = dagster_home or Path(__file__).resolve().parent.parent / ".dagster_home"
-    project_home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("DAGSTER_HOME", str(project_home))
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo left behind, for the summary and for tests."""
 
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    last_day = (now - timedelta(days=1)).date()
+    first_day: date
+    last_day: date
+    data_dir: Path
+    analysis_db: Path
+    dagster_home: Path
+    headlines: list[tuple[date, int, float | None, float | None]]
+
+
+def run_demo(
+    days: int = DEMO_DAYS,
+    *,
+    data_dir: Path | None = None,
+    dagster_home: Path = PROJECT_DAGSTER_HOME,
+    echo: Callable[[str], None] = print,
+) -> DemoResult:
+    """Run the demo end to end; raise if any run fails; return where everything landed."""
+    env_settings = Settings.from_env()
+    zone = ZoneInfo(env_settings.timezone)
+    today = datetime.now(zone).date()
+    last_day = today - timedelta(days=1)
     first_day = last_day - timedelta(days=days - 1)
+    settings = Settings(
+        data_dir=data_dir or env_settings.data_dir,
+        start_date=first_day - timedelta(days=PHONE_SNAPSHOTS),
+        timezone=env_settings.timezone,
+        api_base_url="http://127.0.0.1",
+        trailing_days=env_settings.trailing_days,
+    )
+    defs = build_definitions(settings)
+    graph = list(defs.assets or []) + list(defs.asset_checks or [])
+    storage = DigaStorage(data_dir=str(settings.data_dir))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+
     # The simulator's key is made up per run: it is loopback-only and guards nothing.
     sim_key = "sim-" + secrets.token_hex(8)
-    world = World(seed=7, now=now, days=days + 2, calls_per_day=400)
-    settings = Settings(
-        data_dir=data_dir,
-        start_date=first_day,
-        timezone="UTC",
-        api_base_url="http://127.0.0.1",
-        trailing_days=settings.trailing_days,
-    )
-    partitions = daily_partitions(settings)
-    storage = DigaStorage(data_dir=str(data_dir))
+    # Start the simulated company's clock a few days back, so the phone snapshots can move it on.
+    sim_now = datetime.now(zone).replace(microsecond=0) - timedelta(days=PHONE_SNAPSHOTS - 1)
+    world = World(seed=7, now=sim_now, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY)
     with DigaSimulator(world, api_key=sim_key) as sim:
-        print(f"Simulator on {sim.base_url} with {len(world.calls_visible())} calls over {days + 2} days")
+        echo(f"Diga API simulator on {sim.base_url} (a synthetic company, {CALLS_PER_DAY} calls a day)")
         resources = {"diga": DigaApiResource(api_key=sim_key, base_url=sim.base_url), "storage": storage}
-        assets = build_raw_assets(partitions)
-        checks = build_raw_checks(partitions)
-        instance = dg.DagsterInstance.get()
-        print(f"Backfilling diga_calls {first_day}...{last_day} as one run ...")
-        calls = dg.materialize(
-            [*assets, *checks],
-            selection=dg.AssetSelection.assets("diga_calls") | dg.AssetSelection.checks_for_assets("diga_calls"),
-            resources=resources,
-            instance=instance,
+
+        def run(title: str, selection: dg.AssetSelection, **kwargs: object) -> None:
+            echo(f"\n== {title}")
+            dg.materialize(
+                graph,
+                selection=selection,
+                resources=resources,
+                instance=instance,
+                run_config=_QUIET_RUN_CONFIG,
+                **kwargs,
+            )
+
+        for n in range(PHONE_SNAPSHOTS):
+            day = last_day - timedelta(days=PHONE_SNAPSHOTS - 1 - n)
+            if n:
+                world.advance(timedelta(days=1))
+            run(
+                f"diga_phones {day}: snapshot {n + 1} of {PHONE_SNAPSHOTS}, simulator clock {world.now:%Y-%m-%d %H:%M}",
+                _with_checks("diga_phones"),
+                partition_key=day.isoformat(),
+            )
+        run(
+            f"diga_calls {first_day}...{last_day} as one run, with the daily metrics and their checks",
+            _with_checks("diga_calls", *DAILY_METRICS),
             tags={
                 "dagster/asset_partition_range_start": first_day.isoformat(),
                 "dagster/asset_partition_range_end": last_day.isoformat(),
             },
         )
-        print(f"Snapshotting diga_phones for {last_day} ...")
-        phones = dg.materialize(
-            [*assets, *checks],
-            selection=dg.AssetSelection.assets("diga_phones") | dg.AssetSelection.checks_for_assets("diga_phones"),
-            resources=resources,
-            instance=instance,
-            partition_key=last_day.isoformat(),
-        )
-    rows = duckdb.execute(SUMMARY_SQL, [storage.raw_glob("calls")]).fetchall()
-    print()
-    print(f"{'day':<12}{'calls':>8}{'completed':>11}{'median s':>10}")
-    for day, count, share, median in rows:
-        print(f"{day!s:<12}{count:>8}{share:>11.1%}{median or 0:>10.0f}")
-    print()
-    outcome = {True: "succeeded", False: "FAILED"}
-    print(f"Runs: calls {outcome[calls.success]}, phones {outcome[phones.success]}")
-    print(f"Parquet: {storage.raw_dir('calls')}/date=*/part-0.parquet and {storage.raw_dir('phones')}/")
-    home = os.environ["DAGSTER_HOME"]
-    print(f"Dagster home: {home}  (open the UI with: DAGSTER_HOME={home} .venv/bin/dagster dev)")
-    print("Try:")
-    print(f"  duckdb -c \"SELECT status, count(*) FROM read_parquet('{storage.raw_glob('calls')}') GROUP BY ALL\"")
+        run(f"{PHONE_ASSIGNMENT_TIMELINE} from every phone snapshot", _with_checks(PHONE_ASSIGNMENT_TIMELINE))
+
+    result = DemoResult(
+        first_day=first_day,
+        last_day=last_day,
+        data_dir=storage.root,
+        analysis_db=analysis_db_path(storage),
+        dagster_home=dagster_home,
+        headlines=_headlines(analysis_db_path(storage), first_day, last_day),
+    )
+    echo(summary(result))
+    return result
+
+
+def _with_checks(*assets: str) -> dg.AssetSelection:
+    return dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*assets)
+
+
+def _headlines(db: Path, first: date, last: date) -> list[tuple[date, int, float | None, float | None]]:
+    """Per day: total calls, completion rate over ended calls, median duration (from the views)."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    with duckdb.connect(str(db), read_only=True) as con:
+        headlines = con.sql(load_sql("select_daily_headlines"), params={"days": days})
+        rows = headlines.select("day, total_calls, completion_rate, median_duration_s").fetchall()
+    return [(day, calls, completion, median) for day, calls, completion, median in rows]
+
+
+def summary(result: DemoResult) -> str:
+    """The closing summary a person reads: per-day figures, where things are, what to try next."""
+    lines = ["", f"{'day':<12}{'calls':>7}{'completion':>12}{'median s':>10}"]
+    for day, calls, completion, median in result.headlines:
+        rate = f"{completion:.1%}" if completion is not None else "-"
+        med = f"{median:.0f}" if median is not None else "-"
+        lines.append(f"{day!s:<12}{calls:>7}{rate:>12}{med:>10}")
+    data = result.data_dir
+    lines += [
+        "",
+        f"Parquet:  {data / 'raw'}/{{calls,phones}}/date=YYYY-MM-DD/  and  {data / 'metrics'}/<metric>/",
+        f"DuckDB:   {result.analysis_db}  (views only: calls, phones, call_outcome_map, one per metric)",
+        f"UI:       DAGSTER_HOME={result.dagster_home} .venv/bin/dagster dev   (then open http://127.0.0.1:3000)",
+        "Try:",
+    ]
+    for query in EXAMPLE_QUERIES:
+        lines.append(f'  duckdb -readonly {result.analysis_db} "{query}"')
+    lines.append(
+        f"  (no duckdb CLI? .venv/bin/python -c \"import duckdb; print(duckdb.connect('{result.analysis_db}',"
+        " read_only=True).sql('SELECT * FROM call_outcome_rates LIMIT 5'))\")"
+    )
+    return "\n".join(lines)

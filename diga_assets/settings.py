@@ -26,7 +26,7 @@ class SettingsError(ValueError):
     """An environment variable holds a value the project cannot use."""
 
 
-def _project_root() -> Path:
+def project_root() -> Path:
     """The checkout holding this package (editable install), else the working directory."""
     candidate = PACKAGE_DIR.parent
     return candidate if (candidate / "pyproject.toml").exists() else Path.cwd()
@@ -46,7 +46,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``DIGA_*`` variables; raise ``SettingsError`` naming the first bad one."""
         env = os.environ if env is None else env
-        raw_dir = env.get("DIGA_DATA_DIR") or str(_project_root() / "data")
+        raw_dir = env.get("DIGA_DATA_DIR") or str(project_root() / "data")
         data_dir = Path(raw_dir).expanduser()
         if not data_dir.is_absolute():
             data_dir = Path.cwd() / data_dir

@@ -11,9 +11,12 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from diga_assets.analysis_db import metric_partition_file
+from diga_assets.assets.metrics import build_metric_assets
+from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.partitions import daily_partitions
-from diga_assets_tests.assets.conftest import settings_for, storage_for
+from diga_assets_tests.assets.conftest import api_resource, settings_for, storage_for
 from diga_assets_tests.metric_data import call, phone, write_raw_calls, write_raw_phones
 
 DAY = "2026-11-05"
@@ -110,3 +113,28 @@ def test_phone_checks_warn_on_unknown_status_and_on_a_late_snapshot(tmp_path):
     late = checks["observed_near_day_end"]
     assert not late.passed and late.severity == dg.AssetCheckSeverity.WARN
     assert "2026-11-05 (+72.0 h)" in late.description
+
+
+def test_a_duplicate_id_blocks_the_metrics_of_the_run(start_simulator, tmp_path):
+    sim = start_simulator()
+    served = sim.world.calls_created_between(datetime(2026, 11, 18, tzinfo=UTC), datetime(2026, 11, 19, tzinfo=UTC))
+    # The neighbouring day already holds one of the calls the API now files under 2026-11-18
+    # (say its created_date was corrected after the first fetch).
+    moved = served[0] | {"created_date": "2026-11-17T23:59:00Z"}
+    write_raw_calls(storage_for(tmp_path), "2026-11-17", [moved])
+    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    assets = ("diga_calls", "call_outcome_rates")
+
+    result = dg.materialize(
+        [*build_raw_assets(partitions), *build_metric_assets(partitions), *build_raw_checks(partitions)],
+        selection=dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*assets),
+        resources={"diga": api_resource(sim), "storage": storage_for(tmp_path)},
+        partition_key="2026-11-18",
+        raise_on_error=False,
+    )
+
+    unique = {e.check_name: e for e in result.get_asset_check_evaluations()}["call_ids_unique"]
+    assert not unique.passed and served[0]["id"] in unique.description
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert materialized == {"diga_calls"}
+    assert not metric_partition_file(storage_for(tmp_path), "call_outcome_rates", "2026-11-18").exists()
