@@ -7,6 +7,7 @@ runs it on its own. The API key is never printed, only where it came from.
 from __future__ import annotations
 
 import signal
+from datetime import datetime
 from types import FrameType
 
 import click
@@ -29,6 +30,18 @@ def _rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise click.BadParameter("must be within [0, 1]")
     return value
+
+
+def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date-time (e.g. 2026-11-20T12:00:00Z)") from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no offset; add Z or +HH:MM")
+    return parsed
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -59,6 +72,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     show_default=False,
     help=f"Bearer key clients must send (default: ${API_KEY_ENV}, else the built-in test key).",
 )
+@click.option(
+    "--now",
+    callback=_instant,
+    help="The synthetic company's clock at start (ISO 8601 with offset; default: the current time). "
+    "With --seed it makes the served data reproducible.",
+)
 @click.option("--end-date-exclusive", is_flag=True, help="Read end_* date filters as exclusive bounds.")
 @click.pass_context
 def simulate(
@@ -73,6 +92,7 @@ def simulate(
     rate_429: float,
     rate_5xx: float,
     api_key: str,
+    now: datetime | None,
     end_date_exclusive: bool,
 ) -> None:
     """Serve a synthetic Diga API on loopback until Ctrl-C."""
@@ -87,6 +107,7 @@ def simulate(
         key_origin = f"the built-in default test key (set ${API_KEY_ENV} to change it)"
     world = World(
         seed=seed,
+        now=now,
         days=days,
         calls_per_day=calls_per_day,
         status_model="current" if status_model == "current" else "seed",
