@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from diga_assets.simulator import DigaSimulator, FaultConfig, World
-from diga_assets_tests.contract import validate_response
+from diga_assets_tests.contract import validate_served_bodies
 
 # A fixed clock so every test sees the same synthetic company.
 SIM_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -47,6 +47,4 @@ def start_simulator() -> Iterator[StartSimulator]:
         sim.stop()
     for sim, validate in started:
         if validate:
-            model = sim.world.status_model
-            for path, status, body in sim.served_bodies:
-                validate_response(path, status, body, newer_model=model == "current")
+            validate_served_bodies(sim)

@@ -62,7 +62,7 @@ def check_base_url(base_url: str) -> str:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"DIGA_API_BASE_URL must be an http(s) URL with a host, got {base_url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError(
             f"DIGA_API_BASE_URL {base_url!r} uses plain http to a non-loopback host: the API key "
             "would travel in clear. Use https (plain http is allowed only for 127.0.0.1/localhost)."
@@ -72,7 +72,8 @@ def check_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (where plain http cannot leak the key)."""
     if host == "localhost":
         return True
     try:

@@ -256,16 +256,20 @@ def column_schema(table: RecordTable) -> dg.TableSchema:
 def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """The raw assets on the project's daily partitions (built at load time from settings)."""
     timezone = getattr(partitions_def, "timezone", None) or "UTC"
+    # Both raw assets fetch from the API: one pool, so backfills and schedules queue for it.
+    shared: dict[str, Any] = {
+        "group_name": RAW_GROUP,
+        "partitions_def": partitions_def,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "pool": API_POOL,
+        "kinds": {"python", "parquet"},
+        "owners": ["team:analytics"],
+        "tags": {"layer": "raw", "source": "diga_api"},
+    }
 
     @dg.asset(
         name="diga_calls",
-        group_name=RAW_GROUP,
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=API_POOL,
-        kinds={"python", "parquet"},
-        owners=["team:analytics"],
-        tags={"layer": "raw", "source": "diga_api"},
+        **shared,
         metadata={
             "dagster/column_schema": column_schema(CALLS),
             "layout": "raw/calls/date=YYYY-MM-DD/part-0.parquet",
@@ -354,13 +358,7 @@ def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
 
     @dg.asset(
         name="diga_phones",
-        group_name=RAW_GROUP,
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=API_POOL,
-        kinds={"python", "parquet"},
-        owners=["team:analytics"],
-        tags={"layer": "raw", "source": "diga_api"},
+        **shared,
         metadata={
             "dagster/column_schema": column_schema(PHONES),
             "layout": "raw/phones/date=YYYY-MM-DD/part-0.parquet",

@@ -12,8 +12,9 @@ from types import FrameType
 
 import click
 
+from diga_assets.api.client import is_loopback_host
 from diga_assets.simulator.faults import FaultConfig
-from diga_assets.simulator.server import DigaSimulator, is_loopback_host
+from diga_assets.simulator.server import DigaSimulator
 from diga_assets.simulator.world import World
 
 DEFAULT_API_KEY = "sim-test-key"

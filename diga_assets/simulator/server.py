@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import logging
 import re
 import socket
@@ -27,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from diga_assets.api.client import is_loopback_host
 from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, QueryParameter, load_openapi, query_parameters
 from diga_assets.simulator.faults import Fault, FaultConfig
 from diga_assets.simulator.world import ListQuery, Page, UnknownCursorError, World
@@ -152,16 +152,6 @@ def parse_rfc3339_ns(text: str) -> int:
         offset_s = sign * (off_h * 3600 + off_m * 60)
     seconds = (moment - datetime(1970, 1, 1)) // timedelta(seconds=1) - offset_s
     return seconds * 1_000_000_000 + int(fraction)
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses: the simulator never listens beyond them."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Server(ThreadingHTTPServer):
