@@ -7,6 +7,7 @@ import dagster as dg
 from diga_assets.analysis_db import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE, resolve_outcome_map
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
+from diga_assets.assets.report import build_report_asset
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.partitions import daily_partitions
@@ -36,7 +37,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         description="The phone register snapshot for a day, then the assignment timeline rebuilt from all snapshots.",
     )
     return dg.Definitions(
-        assets=[*build_raw_assets(partitions), *build_metric_assets(partitions)],
+        assets=[*build_raw_assets(partitions), *build_metric_assets(partitions), build_report_asset(partitions)],
         asset_checks=[*build_raw_checks(partitions), *build_metric_checks(partitions)],
         jobs=[calls_job, phones_job],
         schedules=build_schedules(

@@ -70,7 +70,7 @@ class AtomicParquetWriter:
         self.schema = schema
         self.compression = compression
         self.rows = 0
-        self._temp_path = final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
+        self._temp_path = _temp_path_for(final_path)
         self._writer: pq.ParquetWriter | None = None
 
     def __enter__(self) -> AtomicParquetWriter:
@@ -96,10 +96,7 @@ class AtomicParquetWriter:
             self._writer.close()
             if exc_type is not None:
                 return
-            with open(self._temp_path, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(self._temp_path, self.final_path)
-            _fsync_dir(self.final_path.parent)
+            _commit(self._temp_path, self.final_path)
             # A partition is one file: anything else matching *.parquet is an older layout.
             for other in self.final_path.parent.glob("*.parquet"):
                 if other != self.final_path:
@@ -113,6 +110,31 @@ def write_table_atomically(final_path: Path, table: pa.Table) -> int:
     with AtomicParquetWriter(final_path, table.schema) as writer:
         writer.write_batch(table)
     return table.num_rows
+
+
+def write_bytes_atomically(final_path: Path, content: bytes) -> None:
+    """Write a non-Parquet file (the HTML report) beside its final name, then rename it into place."""
+    final_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(final_path.parent)
+    temp_path = _temp_path_for(final_path)
+    try:
+        temp_path.write_bytes(content)
+        _commit(temp_path, final_path)
+    finally:
+        temp_path.unlink(missing_ok=True)
+
+
+def _temp_path_for(final_path: Path) -> Path:
+    # Hidden and not ending in the final suffix, so no glob of readers ever matches it.
+    return final_path.with_name(f".{final_path.name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
+
+
+def _commit(temp_path: Path, final_path: Path) -> None:
+    """Make the finished temp file durable, then move it over ``final_path`` in one step."""
+    with open(temp_path, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp_path, final_path)
+    _fsync_dir(final_path.parent)
 
 
 def _fsync_dir(path: Path) -> None:

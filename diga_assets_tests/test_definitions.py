@@ -28,6 +28,7 @@ def test_the_code_location_loads_with_the_public_asset_names(tmp_path):
         "call_duration_stats": "diga_metrics",
         "agent_version_outcomes": "diga_metrics",
         "phone_assignment_timeline": "diga_metrics",
+        "call_report": "diga_metrics",
     }
     calls = defs.resolve_assets_def("diga_calls")
     assert calls.backfill_policy == dg.BackfillPolicy.single_run()

@@ -261,7 +261,8 @@ def table_schema(schema: pa.Schema) -> dg.TableSchema:
     )
 
 
-def _outcome_map() -> Path:
+def outcome_map_or_fail() -> Path:
+    """The validated outcome map, or a ``dg.Failure`` naming DIGA_OUTCOME_MAP and the bad line."""
     try:
         return resolve_outcome_map()
     except OutcomeMapError as exc:
@@ -273,7 +274,7 @@ def _materialize_daily(
 ) -> dg.MaterializeResult:
     """Compute every day of the run at once, replace each day's file, report each day, refresh views."""
     storage.check_writable()
-    outcome_map = _outcome_map()
+    outcome_map = outcome_map_or_fail()
     keys = context.partition_keys
     # A day without its raw file would be written as a day without calls: refuse, say how to fix.
     missing = [key for key in keys if not storage.raw_partition_file(CALLS_DATASET, key).exists()]
@@ -416,7 +417,7 @@ def build_metric_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
         holds). Rebuilt whole from all snapshots on every run.
         """
         storage.check_writable()
-        outcome_map = _outcome_map()
+        outcome_map = outcome_map_or_fail()
         table = compute_phone_timeline(storage)
         path = metric_file(storage, PHONE_ASSIGNMENT_TIMELINE)
         write_table_atomically(path, table)

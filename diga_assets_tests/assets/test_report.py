@@ -1,0 +1,129 @@
+"""``call_report``: a self-contained HTML page with every chart the issue lists, readable offline,
+whose materialization links the file and carries the headline chart for the UI."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from diga_assets.assets.report import CALL_REPORT, REPORT_FILE, build_report_asset
+from diga_assets.partitions import daily_partitions
+from diga_assets_tests.assets.conftest import settings_for, storage_for
+from diga_assets_tests.metric_data import (
+    call,
+    materialize_metrics,
+    materialize_timeline,
+    phone,
+    write_raw_calls,
+    write_raw_phones,
+)
+
+DAYS = ("2026-11-03", "2026-11-04", "2026-11-05")
+CHARTS = ("volume", "completion", "duration", "versions", "phones")
+
+
+def materialize_report(tmp_path) -> dg.ExecuteInProcessResult:
+    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    return dg.materialize([build_report_asset(partitions)], resources={"storage": storage_for(tmp_path)})
+
+
+def report_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    [event] = result.get_asset_materialization_events()
+    return event.event_specific_data.materialization.metadata
+
+
+def store_three_days_and_two_snapshots(tmp_path) -> int:
+    """Raw calls over three days (two agents, two versions, mixed outcomes) and phone snapshots."""
+    stored = 0
+    for n, day in enumerate(DAYS):
+        records = [
+            call(
+                f"{day}-{i}",
+                f"{day}T{9 + i % 8:02d}:00:00Z",
+                status=("completed", "failed", "no_answer", "transferred")[i % 4],
+                agent_id=("agent-a", "agent-b", None)[i % 3],
+                version=("v1", "v2")[(i + n) % 2],
+                duration=30 + 7 * i,
+            )
+            for i in range(12 + n)
+        ]
+        write_raw_calls(storage_for(tmp_path), day, records)
+        stored += len(records)
+    write_raw_phones(
+        storage_for(tmp_path),
+        "2026-11-04",
+        [phone("p1", "assigned", inbound="agent-a"), phone("p2", "assigned", inbound="agent-b")],
+        datetime(2026, 11, 5, 0, 10, tzinfo=UTC),
+    )
+    write_raw_phones(
+        storage_for(tmp_path),
+        "2026-11-05",
+        [phone("p1", "assigned", inbound="agent-b"), phone("p2", "released", released_at="2026-11-05T12:00:00Z")],
+        datetime(2026, 11, 6, 0, 10, tzinfo=UTC),
+    )
+    materialize_metrics(
+        tmp_path,
+        ["call_outcome_rates", "call_duration_stats", "agent_version_outcomes"],
+        first=DAYS[0],
+        last=DAYS[-1],
+        checks=False,
+    )
+    materialize_timeline(tmp_path)
+    return stored
+
+
+def test_the_report_has_every_chart_inline_and_nothing_to_fetch(tmp_path):
+    calls = store_three_days_and_two_snapshots(tmp_path)
+
+    result = materialize_report(tmp_path)
+
+    html = (tmp_path / "data" / REPORT_FILE).read_text(encoding="utf-8")
+    for anchor in CHARTS:
+        section = re.search(rf'<section id="{anchor}" class="chart">(.*?)</section>', html, re.S)
+        assert section, f"chart {anchor} missing"
+        assert "<svg" in section.group(1), f"chart {anchor} is not an inline SVG"
+    assert html.count("<svg") == len(CHARTS)
+    # Offline: no scripts, and nothing loaded from elsewhere (SVG namespace URIs are not fetched).
+    assert "<script" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "url(http" not in html and "@import" not in html
+    assert f"{calls:,}" in html and f"{DAYS[0]} to {DAYS[-1]} (3)" in html
+    # The charts carry their data as text: days on the axes, every agent version, every phone.
+    texts = set(re.findall(r"<text[^>]*>([^<]+)</text>", html))
+    volume = re.search(r'<section id="volume".*?</section>', html, re.S).group(0)
+    day_ticks = [t for t in re.findall(r"<text[^>]*>([^<]+)</text>", volume) if t.endswith(" Nov")]
+    assert day_ticks == ["03 Nov", "04 Nov", "05 Nov"], "one tick per day, each day once"
+    for label in ("03 Nov", "05 Nov", "agent-a · v1", "agent-b · v2", "(no agent) · (no version)", "inbound: agent-a"):
+        assert label in texts, f"{label!r} not among the chart texts"
+
+    metadata = report_metadata(result)
+    assert metadata["path"].value == str(tmp_path / "data" / REPORT_FILE)
+    assert metadata["days"].value == 3
+    image = re.fullmatch(r"!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", metadata["headline_chart"].value)
+    assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_rendering_the_same_data_twice_gives_the_same_charts(tmp_path):
+    store_three_days_and_two_snapshots(tmp_path)
+    path = tmp_path / "data" / REPORT_FILE
+
+    materialize_report(tmp_path)
+    first = re.findall(r"<svg.*?</svg>", path.read_text(), re.S)
+    materialize_report(tmp_path)
+    second = re.findall(r"<svg.*?</svg>", path.read_text(), re.S)
+
+    # The timeline's open stretches end at "now", so compare the charts that do not depend on it.
+    assert first[:4] == second[:4]
+
+
+def test_with_no_calls_the_report_says_so_instead_of_failing(tmp_path):
+    result = materialize_report(tmp_path)
+
+    assert result.success
+    html = (tmp_path / "data" / REPORT_FILE).read_text(encoding="utf-8")
+    assert "No calls are stored yet" in html and "<svg" not in html
+    assert "headline_chart" not in report_metadata(result)
+    assert result.asset_materializations_for_node(CALL_REPORT)
