@@ -13,17 +13,23 @@ Runs are recorded in the project's ``.dagster_home``, so ``dagster dev`` shows t
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
 
 from diga_assets.analysis_db import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE, analysis_db_path, load_sql
+from diga_assets.assets.report import CALL_REPORT, REPORT_FILE
 from diga_assets.definitions import build_definitions
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings, project_root
@@ -121,7 +127,10 @@ def run_demo(
                 "dagster/asset_partition_range_end": last_day.isoformat(),
             },
         )
-        run(f"{PHONE_ASSIGNMENT_TIMELINE} from every phone snapshot", _with_checks(PHONE_ASSIGNMENT_TIMELINE))
+        run(
+            f"{PHONE_ASSIGNMENT_TIMELINE} from every phone snapshot, then {CALL_REPORT}",
+            _with_checks(PHONE_ASSIGNMENT_TIMELINE, CALL_REPORT),
+        )
 
     result = DemoResult(
         first_day=first_day,
@@ -160,6 +169,7 @@ def summary(result: DemoResult) -> str:
         "",
         f"Parquet:  {data / 'raw'}/{{calls,phones}}/date=YYYY-MM-DD/  and  {data / 'metrics'}/<metric>/",
         f"DuckDB:   {result.analysis_db}  (views only: calls, phones, call_outcome_map, one per metric)",
+        f"Report:   {data / REPORT_FILE}  (open it in a browser; it works offline)",
         f"UI:       DAGSTER_HOME={result.dagster_home} .venv/bin/dagster dev   (then open http://127.0.0.1:3000)",
         "Try:",
     ]
@@ -170,3 +180,74 @@ def summary(result: DemoResult) -> str:
         " read_only=True).sql('SELECT * FROM call_outcome_rates LIMIT 5'))\")"
     )
     return "\n".join(lines)
+
+
+def run_ui(
+    *,
+    port: int = 3000,
+    dagster_home: Path = PROJECT_DAGSTER_HOME,
+    days: int = DEMO_DAYS,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Run the simulator and ``dagster dev`` together until Ctrl-C (or SIGTERM); return dagster's exit code.
+
+    ``dagster dev`` gets the simulator's URL and a made-up key through its environment only, so
+    the UI can materialize, backfill and run checks against the simulator, and the resource
+    config it shows holds the variable's name, never a value.
+    """
+    sim_key = "sim-" + secrets.token_hex(8)
+    env_settings = Settings.from_env()
+    today = datetime.now(ZoneInfo(env_settings.timezone)).date()
+    world = World(seed=7, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    with DigaSimulator(world, api_key=sim_key) as sim:
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(dagster_home),
+            "DIGA_API_BASE_URL": sim.base_url,
+            "DIGA_API_KEY": sim_key,
+        }
+        # Partitions from the simulator's first day, unless the user chose a start.
+        env.setdefault("DIGA_START_DATE", (today - timedelta(days=days + PHONE_SNAPSHOTS)).isoformat())
+        command = [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-m",
+            "diga_assets.definitions",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        echo(f"Diga API simulator on {sim.base_url}; Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops both)")
+        process = subprocess.Popen(command, env=env, cwd=project_root())  # noqa: S603 (our own fixed command)
+        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            _stop(process)
+            return 0  # stopped because the user asked to
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            echo("Stopping the simulator ...")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop ``dagster dev`` the way it expects (SIGINT), then harder if it hangs."""
+    try:
+        # Ctrl-C in a terminal reached dagster dev too (same process group): let it finish.
+        process.wait(timeout=5)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    # A SIGTERM sent to us alone did not reach it: pass the stop on.
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
