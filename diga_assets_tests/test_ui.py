@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import requests
 
 from diga_assets.assets.report import REPORT_FILE
 from diga_assets.demo import DemoResult, run_demo
+from diga_assets_tests.webserver import free_loopback_port, graphql, port_open
 
 BIN = Path(sys.executable).parent
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -49,23 +49,7 @@ class RunningUi:
     log: Path
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
-        response.raise_for_status()
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        return graphql(self.url, query, variables)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +57,7 @@ def ui(tmp_path_factory) -> Iterator[RunningUi]:
     """The demo's data, then ``diga-assets ui`` over it in a session of its own (like a terminal)."""
     root = tmp_path_factory.mktemp("ui")
     demo = run_demo(2, data_dir=root / "data", dagster_home=root / "home", echo=lambda _: None)
-    port = free_port()
+    port = free_loopback_port()
     log = root / "ui.log"
     env = {**os.environ, "DIGA_DATA_DIR": str(root / "data"), "PYTHONUNBUFFERED": "1"}
     env.pop("DIGA_API_KEY", None)
