@@ -125,15 +125,17 @@ def simulate(
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with simulator:
-            click.echo(f"Diga simulator listening on {simulator.base_url}")
-            click.echo(
-                f"  world: seed {seed}, {world.visible_call_count()} calls over {days} days, "
-                f"status model {status_model}, clock {world.state()['now']}"
-            )
-            click.echo(f"  API key: {key_origin}")
-            click.echo(f"export DIGA_API_BASE_URL={simulator.base_url}")
-            click.echo("Press Ctrl-C to stop.")
+            # The ready lines are printed inside the try: a stop that arrives right after them
+            # (a test or a process manager reacting to them) must still stop cleanly.
             try:
+                click.echo(f"Diga simulator listening on {simulator.base_url}")
+                click.echo(
+                    f"  world: seed {seed}, {world.visible_call_count()} calls over {days} days, "
+                    f"status model {status_model}, clock {world.state()['now']}"
+                )
+                click.echo(f"  API key: {key_origin}")
+                click.echo(f"export DIGA_API_BASE_URL={simulator.base_url}")
+                click.echo("Press Ctrl-C to stop.")
                 simulator.wait()
             except KeyboardInterrupt:
                 click.echo("Stopping the simulator...")
