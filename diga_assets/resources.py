@@ -22,6 +22,7 @@ DEFAULT_PHONES_PAGE_SIZE = 100
 # Days of a backfill fetched at once. 4 keeps a 50 ms-latency API busy enough to beat a
 # sequential walk by ~3x on a 2-core machine without leaning hard on the API's rate limits.
 DEFAULT_MAX_CONCURRENCY = 4
+MAX_CONCURRENCY_LIMIT = 32
 
 
 class DigaApiResource(dg.ConfigurableResource):
@@ -49,7 +50,10 @@ class DigaApiResource(dg.ConfigurableResource):
         default=DEFAULT_PHONES_PAGE_SIZE, ge=1, le=100, description="Phones per page (the API allows 1..100)."
     )
     max_concurrency: int = Field(
-        default=DEFAULT_MAX_CONCURRENCY, ge=1, le=32, description="Days fetched at once in a backfill."
+        default=DEFAULT_MAX_CONCURRENCY,
+        ge=1,
+        le=MAX_CONCURRENCY_LIMIT,
+        description="Days fetched at once in a backfill (env DIGA_MAX_CONCURRENCY).",
     )
 
     @field_validator("base_url")

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from diga_assets.api.client import DEFAULT_BASE_URL, check_base_url
+from diga_assets.resources import DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT
 
 DEFAULT_START_DATE = date(2026, 1, 1)
 DEFAULT_TIMEZONE = "UTC"
@@ -41,6 +42,7 @@ class Settings:
     timezone: str
     api_base_url: str
     trailing_days: int
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,10 +85,21 @@ class Settings:
         except ValueError:
             raise SettingsError(f"DIGA_TRAILING_DAYS={raw_trailing!r} must be a whole number from 0 to 31") from None
 
+        raw_concurrency = env.get("DIGA_MAX_CONCURRENCY") or str(DEFAULT_MAX_CONCURRENCY)
+        try:
+            max_concurrency = int(raw_concurrency)
+            if not 1 <= max_concurrency <= MAX_CONCURRENCY_LIMIT:
+                raise ValueError
+        except ValueError:
+            raise SettingsError(
+                f"DIGA_MAX_CONCURRENCY={raw_concurrency!r} must be a whole number from 1 to {MAX_CONCURRENCY_LIMIT}"
+            ) from None
+
         return cls(
             data_dir=data_dir,
             start_date=start_date,
             timezone=timezone,
             api_base_url=base_url,
             trailing_days=trailing_days,
+            max_concurrency=max_concurrency,
         )

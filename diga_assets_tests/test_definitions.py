@@ -88,6 +88,8 @@ def test_the_key_is_an_env_var_reference_in_resource_config(tmp_path, monkeypatc
         ({"DIGA_API_BASE_URL": "http://api.diga.io"}, "DIGA_API_BASE_URL"),
         ({"DIGA_API_BASE_URL": "ftp://api.diga.io"}, "DIGA_API_BASE_URL"),
         ({"DIGA_TRAILING_DAYS": "-1"}, "DIGA_TRAILING_DAYS"),
+        ({"DIGA_MAX_CONCURRENCY": "0"}, "DIGA_MAX_CONCURRENCY"),
+        ({"DIGA_MAX_CONCURRENCY": "four"}, "DIGA_MAX_CONCURRENCY"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(env, variable):
@@ -109,6 +111,18 @@ def test_defaults(monkeypatch, tmp_path):
     assert settings.start_date == date(2026, 1, 1)
     assert settings.timezone == "UTC"
     assert settings.api_base_url == "https://api.diga.io"
+    assert settings.max_concurrency == 4
+
+
+def test_max_concurrency_reaches_the_api_resource(tmp_path):
+    settings = Settings.from_env({"DIGA_DATA_DIR": str(tmp_path), "DIGA_MAX_CONCURRENCY": "2"})
+    assert build_definitions(settings).resources["diga"].max_concurrency == 2
+
+
+def test_runs_execute_in_one_process(tmp_path):
+    # A process per step costs seconds of start-up each (see BENCHMARKS.md); our steps stream.
+    defs = build_definitions(settings_for(tmp_path))
+    assert defs.resolve_job_def("diga_calls_job").executor_def.name == "in_process"
 
 
 def test_the_calls_schedule_asks_for_yesterday_and_the_trailing_days(tmp_path):
