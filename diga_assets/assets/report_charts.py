@@ -1,0 +1,239 @@
+"""The call report's charts and page: matplotlib figures rendered to inline SVG, in a Jinja page.
+
+Drawing uses matplotlib's object API (``Figure``), never ``pyplot``: no GUI backend, no
+current-figure state shared between runs; the report's style applies only while it draws
+(``rc_context``). Kept apart from ``report.py`` so only the report run imports matplotlib.
+"""
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.patches
+import matplotlib.ticker
+from matplotlib.figure import Figure
+
+from diga_assets.analysis_db import OUTCOMES
+from diga_assets.assets.report import ReportData
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+# One colour per outcome, the same in every chart; status colours come from the default cycle.
+_OUTCOME_COLOURS = {
+    "completed": "#2e7d32",
+    "transferred": "#1565c0",
+    "voicemail": "#8e24aa",
+    "no_answer": "#f9a825",
+    "failed": "#c62828",
+    "unfinished": "#9e9e9e",
+    "other": "#5d4037",
+}
+_STYLE = {
+    # Identical SVG ids for identical input, so re-rendering the same data gives the same charts.
+    "svg.hashsalt": "diga-call-report",
+    # Text stays text (not glyph outlines): smaller, searchable, readable by screen readers.
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+}
+
+
+# ------------------------------------------------------------------------------------ charts
+
+
+def _figure(width: float = 9.0, height: float = 3.6) -> tuple[Figure, Any]:
+    figure = Figure(figsize=(width, height), layout="constrained")
+    axes = figure.add_subplot()
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(axis="y", alpha=0.3)
+    return figure, axes
+
+
+def _date_axis(axes: Any, days: int | None = None) -> None:
+    # Daily charts tick on whole days (an automatic locator ticks hours on a short range, and
+    # every hour then reads as the same date); the timeline spans months and picks its own.
+    locator = mdates.DayLocator(interval=max(1, days // 10)) if days else mdates.AutoDateLocator(maxticks=10)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+
+
+def chart_daily_volume(data: ReportData) -> Figure:
+    """Stacked bars: calls per day, by the status the API reported."""
+    figure, axes = _figure()
+    days = data.days
+    rows = data.daily_status.to_pylist()
+    statuses = sorted({row["status"] for row in rows})
+    bottom = [0] * len(days)
+    index = {day: i for i, day in enumerate(days)}
+    for status in statuses:
+        heights = [0] * len(days)
+        for row in rows:
+            if row["status"] == status:
+                heights[index[row["day"]]] = row["calls"]
+        axes.bar(days, heights, bottom=bottom, label=status, color=_OUTCOME_COLOURS.get(status), width=0.8)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    axes.set_title("Calls per day, by status")
+    axes.set_ylabel("calls")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+    _date_axis(axes, len(days))
+    return figure
+
+
+def chart_completion_rate(data: ReportData) -> Figure:
+    """Line: each day's completion rate over the calls that ended."""
+    figure, axes = _figure()
+    rows = [r for r in data.daily_completion.to_pylist() if r["completion_rate"] is not None]
+    axes.plot([r["day"] for r in rows], [r["completion_rate"] for r in rows], marker="o", color="#2e7d32")
+    axes.set_ylim(0, 1)
+    axes.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    axes.set_title("Completion rate (completed / calls that ended)")
+    _date_axis(axes, len(data.days))
+    return figure
+
+
+def chart_durations(data: ReportData) -> Figure:
+    """Lines: each day's median and 90th percentile duration."""
+    figure, axes = _figure()
+    rows = [r for r in data.daily_durations.to_pylist() if r["median_duration_s"] is not None]
+    days = [r["day"] for r in rows]
+    axes.plot(days, [r["median_duration_s"] for r in rows], marker="o", label="median")
+    axes.plot(days, [r["p90_duration_s"] for r in rows], marker="o", label="p90", linestyle="--")
+    axes.set_ylim(bottom=0)
+    axes.set_ylabel("seconds")
+    axes.set_title("Call duration: median and 90th percentile")
+    axes.legend(frameon=False)
+    _date_axis(axes, len(data.days))
+    return figure
+
+
+def chart_version_outcomes(data: ReportData) -> Figure:
+    """Horizontal stacked bars: how each agent version's calls ended (shares)."""
+    rows = data.version_outcomes.to_pylist()
+    versions = sorted({(r["agent_id"], r["agent_version_id"]) for r in rows})
+    figure, axes = _figure(height=max(2.5, 0.45 * len(versions) + 1.2))
+    axes.grid(axis="x", alpha=0.3)
+    axes.grid(axis="y", visible=False)
+    labels = [f"{_short(agent)} · {_short(version, 12)}" for agent, version in versions]
+    left = [0.0] * len(versions)
+    for outcome in OUTCOMES:
+        widths = [
+            next(
+                (r["share"] for r in rows if (r["agent_id"], r["agent_version_id"]) == v and r["outcome"] == outcome),
+                0.0,
+            )
+            for v in versions
+        ]
+        if any(widths):
+            axes.barh(labels, widths, left=left, label=outcome, color=_OUTCOME_COLOURS[outcome])
+            left = [a + b for a, b in zip(left, widths, strict=True)]
+    axes.set_xlim(0, 1)
+    axes.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    axes.invert_yaxis()
+    axes.set_title("Outcomes by agent version (share of the version's calls)")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+    return figure
+
+
+def chart_phone_timeline(data: ReportData, now: datetime) -> Figure:
+    """Gantt: each phone's stretches, coloured by the agent answering its inbound calls."""
+    rows = data.timeline.to_pylist()
+    phones = sorted({(r["number"] or r["phone_id"], r["phone_id"]) for r in rows})
+    figure, axes = _figure(height=max(2.5, 0.4 * len(phones) + 1.2))
+    axes.grid(axis="x", alpha=0.3)
+    axes.grid(axis="y", visible=False)
+    agents = sorted({r["inbound_agent_id"] for r in rows if r["inbound_agent_id"]})
+    palette = matplotlib.colormaps["tab10"]
+    colour = {agent: palette(i % 10) for i, agent in enumerate(agents)}
+    for position, (_, phone_id) in enumerate(phones):
+        for row in (r for r in rows if r["phone_id"] == phone_id):
+            start = mdates.date2num(row["valid_from"])
+            end = mdates.date2num(row["valid_to"] or now)
+            assigned = row["inbound_agent_id"]
+            axes.broken_barh(
+                [(start, max(end - start, 0.02))],
+                (position - 0.35, 0.7),
+                facecolors=colour[assigned] if assigned else "#e0e0e0",
+                edgecolors="white",
+            )
+    axes.set_yticks(range(len(phones)), [label for label, _ in phones], fontsize="small")
+    axes.invert_yaxis()
+    axes.xaxis_date()
+    _date_axis(axes)
+    handles = [matplotlib.patches.Patch(color=colour[a], label=f"inbound: {_short(a)}") for a in agents]
+    handles.append(matplotlib.patches.Patch(color="#e0e0e0", label="no inbound agent"))
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+    axes.set_title("Phone assignments over time")
+    return figure
+
+
+def _short(identifier: str, length: int = 8) -> str:
+    """Ids are UUIDs: their first characters tell them apart on a chart; placeholders stay whole."""
+    return identifier if identifier.startswith("(") else identifier[:length]
+
+
+def figure_svg(figure: Figure) -> str:
+    """The figure as an inline ``<svg>`` element (no XML prolog, so it embeds in HTML)."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def figure_png(figure: Figure, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the report: an anchor, a title, the inline SVG."""
+
+    anchor: str
+    title: str
+    svg: str
+
+
+def render_report(data: ReportData | None, *, generated_at: datetime, timezone: str) -> tuple[str, bytes | None]:
+    """The HTML page and the headline chart as PNG (None when there is nothing to draw)."""
+    charts: list[Chart] = []
+    headline_png = None
+    summary: dict[str, Any] = {}
+    if data is not None:
+        with matplotlib.rc_context(_STYLE):
+            charts, headline_png = _draw(data, generated_at)
+        days = data.days
+        totals = data.daily_completion.to_pylist()
+        summary = {
+            "first_day": days[0],
+            "last_day": days[-1],
+            "days": len(days),
+            "calls": sum(r["total_calls"] for r in totals),
+            "phones": len(set(data.timeline["phone_id"].to_pylist())),
+        }
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=jinja2.select_autoescape(["html", "j2"])
+    )
+    html = environment.get_template("call_report.html.j2").render(
+        charts=charts, summary=summary, generated_at=generated_at, timezone=timezone
+    )
+    return html, headline_png
+
+
+def _draw(data: ReportData, generated_at: datetime) -> tuple[list[Chart], bytes]:
+    completion = chart_completion_rate(data)
+    figures = [
+        ("volume", "Daily call volume by status", chart_daily_volume(data)),
+        ("completion", "Completion rate over time", completion),
+        ("duration", "Median and p90 duration over time", chart_durations(data)),
+        ("versions", "Outcomes by agent version", chart_version_outcomes(data)),
+    ]
+    if data.timeline.num_rows:
+        figures.append(("phones", "Phone assignments", chart_phone_timeline(data, generated_at)))
+    charts = [Chart(anchor, title, figure_svg(figure)) for anchor, title, figure in figures]
+    return charts, figure_png(completion)
