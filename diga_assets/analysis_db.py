@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -81,8 +82,9 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def inline_parameters(statement: str, values: Mapping[str, str]) -> str:
-    """Replace each ``$name`` of a DDL statement by the quoted literal of ``values[name]``.
+def inline_parameters(statement: str, values: Mapping[str, str | Sequence[str]]) -> str:
+    """Replace each ``$name`` of a DDL statement by the quoted literal of ``values[name]`` (a list
+    literal of quoted strings for a sequence).
 
     DuckDB cannot prepare ``CREATE VIEW``, and a view stored in the analysis database must carry
     its paths anyway. Comment lines are dropped first, so a value can never land in a comment;
@@ -92,7 +94,13 @@ def inline_parameters(statement: str, values: Mapping[str, str]) -> str:
     used = set(_PLACEHOLDER.findall(body))
     if used != set(values):
         raise KeyError(f"statement parameters {sorted(used)} do not match the values given {sorted(values)}")
-    return _PLACEHOLDER.sub(lambda match: quote_literal(values[match.group(1)]), body)
+
+    def literal(value: str | Sequence[str]) -> str:
+        if isinstance(value, str):
+            return quote_literal(value)
+        return "[" + ", ".join(quote_literal(item) for item in value) + "]"
+
+    return _PLACEHOLDER.sub(lambda match: literal(values[match.group(1)]), body)
 
 
 # ------------------------------------------------------------------------------ outcome map
@@ -204,8 +212,8 @@ class View:
 
     name: str
     statement: str
-    parameters: Mapping[str, str]
-    sources: str
+    parameters: Mapping[str, str | Sequence[str]]
+    sources: str | tuple[str, ...]
 
     def sql(self) -> str:
         """The ``CREATE OR REPLACE VIEW`` statement with its paths inlined."""
@@ -213,16 +221,29 @@ class View:
 
     def has_sources(self) -> bool:
         """Whether any file it reads exists (DuckDB binds a view when it is created)."""
-        return next(glob.iglob(self.sources), None) is not None
+        if isinstance(self.sources, str):
+            return next(glob.iglob(self.sources), None) is not None
+        return bool(self.sources)
 
 
-def calls_views(storage: DigaStorage, timezone: str, outcome_map: Path) -> list[View]:
-    """``call_outcome_map`` and ``calls``, in creation order (``calls`` joins the map)."""
-    calls_glob = storage.raw_glob(CALLS_DATASET)
+def calls_views(
+    storage: DigaStorage, timezone: str, outcome_map: Path, *, days: Sequence[date] | None = None
+) -> list[View]:
+    """``call_outcome_map`` and ``calls``, in creation order (``calls`` joins the map).
+
+    With ``days``, ``calls`` reads only those days' files and their neighbours' (where a call
+    whose created_date moved across midnight may have its other copy; ``call_ids_unique``
+    checks the same span), so a run over a few days does not scan and dedupe the whole history.
+    """
+    sources: str | tuple[str, ...] = storage.raw_glob(CALLS_DATASET)
+    if days is not None:
+        span = sorted({day + timedelta(days=step) for day in days for step in (-1, 0, 1)})
+        files = (storage.raw_partition_file(CALLS_DATASET, day.isoformat()) for day in span)
+        sources = tuple(str(path) for path in files if path.exists())
     map_csv = str(outcome_map)
     return [
         View("call_outcome_map", "create_call_outcome_map_view", {"outcome_map_csv": map_csv}, map_csv),
-        View("calls", "create_calls_view", {"calls_glob": calls_glob, "timezone": timezone}, calls_glob),
+        View("calls", "create_calls_view", {"calls_files": sources, "timezone": timezone}, sources),
     ]
 
 

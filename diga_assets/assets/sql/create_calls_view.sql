@@ -8,12 +8,13 @@
 --
 -- DuckDB cannot prepare CREATE VIEW, so the project inlines the parameters as quoted literals.
 -- Create call_outcome_map first. In a shell, replace:
---   $calls_glob  the raw calls files, e.g. '/srv/diga/data/raw/calls/date=*/*.parquet'
+--   $calls_files the raw calls files: a glob, e.g. '/srv/diga/data/raw/calls/date=*/*.parquet',
+--                or a list of files (a metric run reads only its days and their neighbours)
 --   $timezone    the partition time zone (DIGA_TIMEZONE), e.g. 'Europe/Madrid'
 CREATE OR REPLACE VIEW calls AS
 WITH latest AS (
     SELECT *
-    FROM read_parquet($calls_glob, hive_partitioning = true, union_by_name = true)
+    FROM read_parquet($calls_files, hive_partitioning = true, union_by_name = true)
     QUALIFY row_number() OVER (PARTITION BY id ORDER BY fetched_at DESC, date DESC) = 1
 )
 SELECT

@@ -1,0 +1,202 @@
+"""Ingest benchmark: the project's diga_calls backfill against the least any client can do.
+
+    .venv/bin/python bench/ingest.py [--days 30] [--calls-per-day 10000] [--latency-ms 50] [--dlt]
+
+Starts the project's simulator on loopback (D days x N calls a day, L ms added to every request)
+and runs, one after the other, each as its own process:
+
+1. floor: one keep-alive session walking every page of the range with the cursor, decoding the
+   JSON (orjson) and keeping nothing: what any client must at least spend;
+2. project: ``dagster asset materialize --select diga_calls --partition-range ...``, the whole
+   command, at max_concurrency 1 and at the resource's default;
+3. dlt (with --dlt, if installed): dlt's ``rest_api`` source loading the same range into DuckDB.
+
+Prints wall seconds, rows, rows/s, the ratio to the floor, and each process's peak RSS (its
+own, or its largest waited-for descendant's), and fails when contenders disagree on the rows.
+Seconds vary with the machine; the ratios are the figures to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from measure import Outcome, rows_from_json, run_measured
+
+BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve()
+KEY = "bench-ingest-key"
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def walk_floor(base_url: str, start: str, end: str) -> None:
+    """The floor contender (runs in its own process): walk every page, decode, keep nothing."""
+    import orjson
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {KEY}"
+    # The range is half-open like the project's days; the simulator reads end_created_date as
+    # inclusive, so the floor stops one millisecond short of the end (its calls are whole seconds).
+    last_instant = (datetime.fromisoformat(end) - timedelta(milliseconds=1)).isoformat(timespec="milliseconds")
+    params = {"start_created_date": start, "end_created_date": last_instant, "limit": 1000, "order": "asc"}
+    rows = 0
+    while True:
+        response = session.get(f"{base_url}/v1/call/", params=params, timeout=60)
+        response.raise_for_status()
+        page = orjson.loads(response.content)
+        rows += len(page["data"])
+        if not page["has_more"]:
+            break
+        params["after"] = page["last_id"]
+    print(json.dumps({"rows": rows}))
+
+
+def load_with_dlt(base_url: str, start: str, end: str, workdir: str) -> None:
+    """The peer contender (runs in its own process): dlt's rest_api source into DuckDB."""
+    import dlt
+    from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
+    from dlt.sources.rest_api import rest_api_source
+
+    source = rest_api_source(
+        {
+            "client": {
+                "base_url": base_url,
+                "auth": {"type": "bearer", "token": KEY},
+                "paginator": JSONResponseCursorPaginator(cursor_path="last_id", cursor_param="after"),
+            },
+            "resources": [
+                {
+                    "name": "calls",
+                    "endpoint": {
+                        "path": "v1/call/",
+                        "params": {"start_created_date": start, "end_created_date": end, "limit": 1000, "order": "asc"},
+                        "data_selector": "data",
+                    },
+                }
+            ],
+        }
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name="diga_bench",
+        destination=dlt.destinations.duckdb(str(Path(workdir) / "dlt.duckdb")),
+        pipelines_dir=str(Path(workdir) / "pipelines"),
+        dataset_name="diga",
+    )
+    pipeline.run(source)
+    import duckdb
+
+    with duckdb.connect(str(Path(workdir) / "dlt.duckdb"), read_only=True) as con:
+        rows = con.sql("SELECT count(*) FROM diga.calls").fetchall()[0][0]
+    print(json.dumps({"rows": rows}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="role")
+    floor = sub.add_parser("floor")
+    peer = sub.add_parser("dlt")
+    for contender in (floor, peer):
+        contender.add_argument("base_url")
+        contender.add_argument("start")
+        contender.add_argument("end")
+    peer.add_argument("workdir")
+
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--calls-per-day", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--dlt", action="store_true", help="also run dlt's rest_api source (pip install dlt[duckdb])")
+    args = parser.parse_args()
+    if args.role == "floor":
+        return walk_floor(args.base_url, args.start, args.end)
+    if args.role == "dlt":
+        return load_with_dlt(args.base_url, args.start, args.end, args.workdir)
+    benchmark(args.days, args.calls_per_day, args.latency_ms, with_dlt=args.dlt)
+    return None
+
+
+def benchmark(days: int, calls_per_day: int, latency_ms: float, *, with_dlt: bool) -> list[Outcome]:
+    """Run every contender against one simulator and print the table; return the outcomes."""
+    import pyarrow.dataset as ds
+
+    from diga_assets.resources import DigaApiResource
+    from diga_assets.simulator import DigaSimulator, FaultConfig, World
+
+    last = (NOW - timedelta(days=1)).date()
+    first = last - timedelta(days=days - 1)
+    start, end = f"{first}T00:00:00Z", f"{last + timedelta(days=1)}T00:00:00Z"
+    built = time.perf_counter()
+    world = World(seed=7, now=NOW, days=days + 1, calls_per_day=calls_per_day)
+    print(f"world: {world.visible_call_count():,} calls built in {time.perf_counter() - built:.1f}s", flush=True)
+    default = DigaApiResource.model_fields["max_concurrency"].default
+    outcomes: list[Outcome] = []
+    with (
+        DigaSimulator(world, api_key=KEY, faults=FaultConfig(latency_ms=latency_ms), keep_bodies=False) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        floor_cmd = [sys.executable, str(HERE), "floor", sim.base_url, start, end]
+        outcomes.append(run_measured("floor (1 session, sequential)", floor_cmd, env, rows_from_json))
+        for concurrency in (1, default):
+            data_dir = Path(tmp) / f"data-{concurrency}"
+            home = Path(tmp) / f"home-{concurrency}"
+            home.mkdir()
+            project_env = {
+                **env,
+                "DAGSTER_HOME": str(home),
+                "DIGA_API_KEY": KEY,
+                "DIGA_API_BASE_URL": sim.base_url,
+                "DIGA_DATA_DIR": str(data_dir),
+                "DIGA_START_DATE": first.isoformat(),
+                "DIGA_MAX_CONCURRENCY": str(concurrency),
+            }
+            command = [
+                str(BIN / "dagster"),
+                "asset",
+                "materialize",
+                "-m",
+                "diga_assets.definitions",
+                "--select",
+                "diga_calls",
+                "--partition-range",
+                f"{first}...{last}",
+            ]
+
+            def stored_rows(_: bytes, data_dir: Path = data_dir) -> int:
+                return ds.dataset(data_dir / "raw" / "calls", format="parquet").count_rows()
+
+            outcomes.append(run_measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows))
+        if with_dlt:
+            try:
+                import dlt  # noqa: F401
+            except ImportError:
+                print("dlt is not installed (pip install 'dlt[duckdb]'): skipping the peer", flush=True)
+            else:
+                dlt_cmd = [sys.executable, str(HERE), "dlt", sim.base_url, start, end, tmp]
+                outcomes.append(run_measured("dlt rest_api -> duckdb", dlt_cmd, env, rows_from_json))
+    print_table(outcomes, days, calls_per_day, latency_ms)
+    rows = {o.rows for o in outcomes}
+    if len(rows) != 1:
+        raise SystemExit(f"contenders disagree on the rows: {[(o.name, o.rows) for o in outcomes]}")
+    return outcomes
+
+
+def print_table(outcomes: list[Outcome], days: int, calls_per_day: int, latency_ms: float) -> None:
+    floor = outcomes[0].seconds
+    print(f"\n{days} days x {calls_per_day:,} calls/day, {latency_ms:g} ms latency per request")
+    print(f"{'contender':<34}{'seconds':>9}{'rows':>11}{'rows/s':>10}{'x floor':>9}{'peak RSS MB':>13}")
+    for o in outcomes:
+        print(
+            f"{o.name:<34}{o.seconds:>9.2f}{o.rows:>11,}{o.rows / o.seconds:>10,.0f}"
+            f"{o.seconds / floor:>9.2f}{o.peak_rss_mb:>13.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

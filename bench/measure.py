@@ -1,0 +1,63 @@
+"""Wall time and peak memory of a benchmark contender, each measured in a process of its own.
+
+``run_measured`` starts the contender through this file as a small launcher: wait4's
+ru_maxrss of a child forked straight from a benchmark would count the benchmark's own memory
+(the simulator's world, generated data), which a fork shares until exec. Forked from the fresh
+launcher it counts only the contender (or its largest waited-for descendant).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Outcome:
+    """One contender's figures."""
+
+    name: str
+    seconds: float
+    rows: int
+    peak_rss_mb: float
+
+
+def run_measured(name: str, command: list[str], env: dict[str, str], rows_of: Callable[[bytes], int]) -> Outcome:
+    """Run ``command`` through the launcher; its wall time, rows (from its stdout) and peak RSS."""
+    print(f"running: {name} ...", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "measure.json"
+        launcher = [sys.executable, __file__, str(report), *command]
+        done = subprocess.run(launcher, env=env, cwd=PROJECT_ROOT, capture_output=True)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr.decode(errors="replace")[-4000:])
+            raise SystemExit(f"{name} failed with exit code {done.returncode}")
+        measured = json.loads(report.read_text())
+    return Outcome(name, measured["seconds"], rows_of(done.stdout), measured["peak_rss_kb"] / 1024)
+
+
+def rows_from_json(stdout: bytes) -> int:
+    """Contenders of ours print ``{"rows": N}`` as their last line."""
+    return json.loads(stdout.decode().strip().splitlines()[-1])["rows"]
+
+
+def _launch(report: str, command: list[str]) -> int:
+    started = time.perf_counter()
+    process = subprocess.Popen(command)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    Path(report).write_text(json.dumps({"seconds": seconds, "peak_rss_kb": usage.ru_maxrss}))
+    return os.waitstatus_to_exitcode(status)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_launch(sys.argv[1], sys.argv[2:]))

@@ -1,0 +1,233 @@
+"""Metrics benchmark: the project's DuckDB metrics against a straightforward pandas version.
+
+    .venv/bin/python bench/metrics.py [--calls 10000000] [--days 365]
+
+Writes ``--calls`` calls as ``--days`` day partitions of raw Parquet (no API), then, each in a
+process of its own (wall seconds and peak RSS):
+
+1. project: the three daily metrics of every day, with the project's own SQL over the calls view
+   (``compute_daily_metric``), written as the assets write them;
+2. pandas: the same three tables with pandas (read, keep each call's latest version, map the
+   outcome, group), checked equal to the project's on the counts;
+3. one day: re-computing the last day's metrics on top of the whole history, against the same
+   day computed from a data directory that holds that day alone.
+
+Seconds vary with the machine; the ratios are the figures to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from measure import Outcome, rows_from_json, run_measured
+
+HERE = Path(__file__).resolve()
+FIRST_DAY = date(2025, 11, 20)
+AGENTS = 12
+VERSIONS_PER_AGENT = 3
+
+
+# ------------------------------------------------------------------------------------- data
+
+
+def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
+    """Raw call partitions with the project's schema, generated in bulk; returns the day keys."""
+    import numpy as np
+    import pyarrow as pa
+
+    from diga_assets.api.records import CALLS
+    from diga_assets.storage import DigaStorage, write_table_atomically
+
+    storage = DigaStorage(data_dir=str(data_dir))
+    rng = np.random.default_rng(7)
+    per_day = calls // days
+    statuses = np.array(["completed", "failed", "no_answer", "transferred", "in_progress"])
+    reasons = np.array(["hangup", "voicemail_left", "ivr_no_answer", "error", None], dtype=object)
+    keys = []
+    offset = 0
+    for n in range(days):
+        day = FIRST_DAY + timedelta(days=n)
+        count = per_day + (1 if n < calls % days else 0)
+        ids = pa.array(np.arange(offset, offset + count)).cast(pa.string())
+        offset += count
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        created = np.datetime64(midnight.replace(tzinfo=None), "us") + rng.integers(0, 86_400_000_000, count).astype(
+            "timedelta64[us]"
+        )
+        agent = rng.integers(0, AGENTS + 1, count)  # AGENTS means "no agent"
+        version = rng.integers(0, VERSIONS_PER_AGENT, count)
+        status = statuses[rng.choice(5, count, p=[0.62, 0.08, 0.14, 0.12, 0.04])]
+        duration = rng.gamma(2.0, 40.0, count).astype("int64")
+        columns = {
+            "id": ids,
+            "agent_id": pa.array([f"agent-{a}" if a < AGENTS else None for a in agent], pa.string()),
+            "agent_version_id": pa.array(
+                [f"agent-{a}-v{v}" if a < AGENTS else None for a, v in zip(agent, version, strict=True)], pa.string()
+            ),
+            "status": pa.array(status),
+            "end_reason": pa.array(reasons[rng.integers(0, 5, count)], pa.string()),
+            "duration": pa.array(np.where(status == "in_progress", 0, duration), mask=status == "in_progress"),
+            "type": pa.array(np.where(rng.random(count) < 0.7, "outbound", "inbound")),
+            "created_date": pa.array(created, pa.timestamp("us", tz="UTC")),
+            "contact_id": pa.array(np.full(count, "contact")),
+            "contact_identifier": pa.array(np.full(count, "+34600000000")),
+            "contact_type": pa.array(np.full(count, "call")),
+            "contact_created_date": pa.array(created, pa.timestamp("us", tz="UTC")),
+            "fetched_at": pa.array(
+                np.full(count, np.datetime64("2026-11-20T00:00:00", "us")), pa.timestamp("us", "UTC")
+            ),
+        }
+        arrays = [
+            columns[field.name].cast(field.type) if field.name in columns else pa.nulls(count, field.type)
+            for field in CALLS.arrow_schema
+        ]
+        key = day.isoformat()
+        write_table_atomically(
+            storage.raw_partition_file("calls", key), pa.Table.from_arrays(arrays, schema=CALLS.arrow_schema)
+        )
+        keys.append(key)
+    return keys
+
+
+# -------------------------------------------------------------------------------- contenders
+
+
+def project_metrics(data_dir: str, first: str, last: str) -> None:
+    """Contender: the project's three daily metrics over [first, last], written per day."""
+    from diga_assets.analysis_db import resolve_outcome_map
+    from diga_assets.assets.metrics import DURATION_STATS, OUTCOME_RATES, VERSION_OUTCOMES, compute_daily_metric
+    from diga_assets.storage import DigaStorage, write_table_atomically
+
+    storage = DigaStorage(data_dir=data_dir)
+    days = _days(first, last)
+    totals = 0
+    for metric in (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES):
+        computed = compute_daily_metric(metric, storage, "UTC", resolve_outcome_map(), days)
+        for day in days:
+            write_table_atomically(storage.root / "bench" / metric.name / f"{day}.parquet", computed.rows_of(day))
+        if metric is OUTCOME_RATES:
+            totals = sum(computed.table["total_calls"].to_pylist())
+    print(json.dumps({"rows": totals}))
+
+
+def pandas_metrics(data_dir: str, first: str, last: str) -> None:
+    """Contender: the same tables with pandas, as an analyst would write them."""
+    import pandas as pd
+
+    from diga_assets.analysis_db import resolve_outcome_map
+
+    calls = pd.read_parquet(
+        Path(data_dir) / "raw" / "calls",
+        columns=[
+            "id",
+            "agent_id",
+            "agent_version_id",
+            "status",
+            "end_reason",
+            "duration",
+            "type",
+            "created_date",
+            "fetched_at",
+        ],
+    )
+    calls = calls.sort_values("fetched_at").drop_duplicates("id", keep="last")
+    calls["day"] = calls["created_date"].dt.tz_convert("UTC").dt.date
+    calls = calls[(calls["day"] >= date.fromisoformat(first)) & (calls["day"] <= date.fromisoformat(last))]
+    mapping = pd.read_csv(resolve_outcome_map(), keep_default_na=False)
+    by_reason = mapping[mapping["end_reason"] != ""].rename(columns={"outcome": "by_reason"})
+    by_status = mapping[mapping["end_reason"] == ""][["status", "outcome"]].rename(columns={"outcome": "by_status"})
+    calls = calls.merge(by_reason, on=["status", "end_reason"], how="left").merge(by_status, on="status", how="left")
+    calls["outcome"] = calls["by_reason"].fillna(calls["by_status"]).fillna("other")
+    keys = ["day", "agent_id", "type"]
+    rates = pd.crosstab([calls[k].fillna("(none)") for k in keys], calls["outcome"])
+    ended = rates.reindex(columns=["completed", "failed", "no_answer", "transferred", "voicemail"], fill_value=0).sum(
+        axis=1
+    )
+    for outcome in ("completed", "failed", "no_answer", "transferred", "voicemail"):
+        rates[f"{outcome}_rate"] = rates.get(outcome, 0) / ended.where(ended > 0)
+    with_duration = calls.dropna(subset=["duration"])
+    durations = with_duration.groupby([with_duration[k].fillna("(none)") for k in keys])["duration"].agg(
+        ["count", "mean", "median", lambda s: s.quantile(0.9), "max", "sum"]
+    )
+    version_keys = ["day", "agent_id", "agent_version_id"]
+    versions = calls.groupby([calls[k].fillna("(none)") for k in version_keys]).agg(
+        total_calls=("id", "size"),
+        completed=("outcome", lambda s: (s == "completed").sum()),
+        median_duration_s=("duration", "median"),
+    )
+    del durations, versions
+    print(json.dumps({"rows": int(rates.drop(columns=[c for c in rates.columns if c.endswith("_rate")]).sum().sum())}))
+
+
+def _days(first: str, last: str) -> list[date]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+# ------------------------------------------------------------------------------------ driver
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="role")
+    for role in ("project", "pandas"):
+        contender = sub.add_parser(role)
+        contender.add_argument("data_dir")
+        contender.add_argument("first")
+        contender.add_argument("last")
+    parser.add_argument("--calls", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=365)
+    args = parser.parse_args()
+    if args.role == "project":
+        return project_metrics(args.data_dir, args.first, args.last)
+    if args.role == "pandas":
+        return pandas_metrics(args.data_dir, args.first, args.last)
+    benchmark(args.calls, args.days)
+    return None
+
+
+def benchmark(calls: int, days: int) -> list[Outcome]:
+    """Generate the history, run every contender, print the table; return the outcomes."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    with tempfile.TemporaryDirectory() as tmp:
+        history, alone = Path(tmp) / "history", Path(tmp) / "alone"
+        started = time.perf_counter()
+        keys = write_history(history, calls, days)
+        print(f"history: {calls:,} calls over {days} days written in {time.perf_counter() - started:.1f}s", flush=True)
+        last = keys[-1]
+        target = Path(alone) / "raw" / "calls" / f"date={last}"
+        target.mkdir(parents=True)
+        (target / "part-0.parquet").write_bytes(
+            (history / "raw" / "calls" / f"date={last}" / "part-0.parquet").read_bytes()
+        )
+
+        def contender(role: str, data_dir: Path, first: str) -> list[str]:
+            return [sys.executable, str(HERE), role, str(data_dir), first, last]
+
+        outcomes = [
+            run_measured("project: every day (DuckDB)", contender("project", history, keys[0]), env, rows_from_json),
+            run_measured("pandas: every day", contender("pandas", history, keys[0]), env, rows_from_json),
+            run_measured("project: last day, on the history", contender("project", history, last), env, rows_from_json),
+            run_measured("project: last day, alone", contender("project", alone, last), env, rows_from_json),
+        ]
+    print(f"\n{calls:,} calls over {days} days")
+    print(f"{'contender':<38}{'seconds':>9}{'calls':>13}{'peak RSS MB':>13}")
+    for o in outcomes:
+        print(f"{o.name:<38}{o.seconds:>9.2f}{o.rows:>13,}{o.peak_rss_mb:>13.0f}")
+    project, pandas, on_history, alone_day = outcomes
+    print(f"pandas / project: {pandas.seconds / project.seconds:.1f}x")
+    print(f"last day on a year of history / alone: {on_history.seconds / alone_day.seconds:.2f}x")
+    if project.rows != pandas.rows or on_history.rows != alone_day.rows:
+        raise SystemExit(f"contenders disagree on the calls: {[(o.name, o.rows) for o in outcomes]}")
+    return outcomes
+
+
+if __name__ == "__main__":
+    main()
