@@ -1,6 +1,7 @@
 """Ingest benchmark: the project's diga_calls backfill against the least any client can do.
 
-    .venv/bin/python bench/ingest.py [--days 30] [--calls-per-day 10000] [--latency-ms 50] [--dlt]
+    .venv/bin/python bench/ingest.py [--days 30] [--calls-per-day 10000] [--latency-ms 50]
+                                     [--dlt [--dlt-python /path/to/venv-with-dlt/bin/python]]
 
 Starts the project's simulator on loopback (D days x N calls a day, L ms added to every request)
 and runs, one after the other, each as its own process:
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -111,17 +113,22 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--calls-per-day", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--dlt", action="store_true", help="also run dlt's rest_api source (pip install dlt[duckdb])")
+    parser.add_argument("--dlt", action="store_true", help="also run dlt's rest_api source")
+    parser.add_argument(
+        "--dlt-python",
+        default=sys.executable,
+        help="the Python that has dlt[duckdb] (a venv of its own keeps the project's clean)",
+    )
     args = parser.parse_args()
     if args.role == "floor":
         return walk_floor(args.base_url, args.start, args.end)
     if args.role == "dlt":
         return load_with_dlt(args.base_url, args.start, args.end, args.workdir)
-    benchmark(args.days, args.calls_per_day, args.latency_ms, with_dlt=args.dlt)
+    benchmark(args.days, args.calls_per_day, args.latency_ms, dlt_python=args.dlt_python if args.dlt else None)
     return None
 
 
-def benchmark(days: int, calls_per_day: int, latency_ms: float, *, with_dlt: bool) -> list[Outcome]:
+def benchmark(days: int, calls_per_day: int, latency_ms: float, *, dlt_python: str | None) -> list[Outcome]:
     """Run every contender against one simulator and print the table; return the outcomes."""
     import pyarrow.dataset as ds
 
@@ -172,13 +179,12 @@ def benchmark(days: int, calls_per_day: int, latency_ms: float, *, with_dlt: boo
                 return ds.dataset(data_dir / "raw" / "calls", format="parquet").count_rows()
 
             outcomes.append(run_measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows))
-        if with_dlt:
-            try:
-                import dlt  # noqa: F401
-            except ImportError:
-                print("dlt is not installed (pip install 'dlt[duckdb]'): skipping the peer", flush=True)
+        if dlt_python:
+            probe = subprocess.run([dlt_python, "-c", "import dlt"], capture_output=True)
+            if probe.returncode != 0:
+                print(f"dlt is not importable by {dlt_python} (pip install 'dlt[duckdb]'): skipping it", flush=True)
             else:
-                dlt_cmd = [sys.executable, str(HERE), "dlt", sim.base_url, start, end, tmp]
+                dlt_cmd = [dlt_python, str(HERE), "dlt", sim.base_url, start, end, tmp]
                 outcomes.append(run_measured("dlt rest_api -> duckdb", dlt_cmd, env, rows_from_json))
     print_table(outcomes, days, calls_per_day, latency_ms)
     rows = {o.rows for o in outcomes}

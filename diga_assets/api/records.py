@@ -126,6 +126,37 @@ class RecordTable:
         """Source paths whose key must be present (parents of nested paths are required too)."""
         return tuple(path for path, rule in self.rules.items() if rule.required)
 
+    @cached_property
+    def _required_top_level(self) -> frozenset[str]:
+        return frozenset(path[0] for path in self.required_paths if len(path) == 1)
+
+    @cached_property
+    def _non_null_top_level(self) -> tuple[str, ...]:
+        return tuple(p[0] for p in self.required_paths if len(p) == 1 and not self.rules[p].nullable)
+
+    @cached_property
+    def _deep_required_paths(self) -> tuple[tuple[str, ...], ...]:
+        """Required paths three or more levels deep (none in today's spec), walked one by one."""
+        return tuple(path for path in self.required_paths if len(path) > 2)
+
+    @cached_property
+    def _nested_required(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """(parent, required children) for the spec's two-level paths (``contact``: id, ...)."""
+        parents = sorted({path[0] for path in self.required_paths if len(path) == 2})
+        return tuple(
+            (parent, frozenset(p[1] for p in self.required_paths if len(p) == 2 and p[0] == parent))
+            for parent in parents
+        )
+
+    @cached_property
+    def _known_nested_fields(self) -> dict[str, frozenset[str]]:
+        """Parent object name to the child fields the spec names (``contact`` -> id, ...)."""
+        parents = {path[0] for path in self.rules if len(path) > 1}
+        return {
+            parent: frozenset(path[1] for path in self.rules if len(path) == 2 and path[0] == parent)
+            for parent in parents
+        }
+
     def enum_values(self, column: str) -> frozenset[str] | None:
         """The values the spec lists for a column, or ``None`` when it is free text."""
         for col in self.columns:
@@ -176,17 +207,31 @@ class RecordTable:
         return pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
 
     def _check_shape(self, records: Sequence[dict[str, Any]]) -> None:
+        # Set operations per record keep the common case (every record valid) off the per-field
+        # Python path; the slow, precise walk runs only for a record that fails them.
+        required_top, non_null, nested = self._required_top_level, self._non_null_top_level, self._nested_required
         for record in records:
             if not isinstance(record, dict):
                 raise RecordError(self.endpoint, None, "<record>", record, "is not a JSON object")
-            for path in self.required_paths:
-                value = _lookup(record, path)
-                if value is _MISSING:
-                    raise RecordError(
-                        self.endpoint, record.get("id"), ".".join(path), _MISSING, "is required but missing"
-                    )
-                if value is None and not self.rules[path].nullable:
-                    raise RecordError(self.endpoint, record.get("id"), ".".join(path), None, "must not be null")
+            if (
+                required_top.issubset(record.keys())
+                and not any(record[name] is None for name in non_null)
+                and all(
+                    isinstance(child := record.get(parent), dict) and children.issubset(child.keys())
+                    for parent, children in nested
+                )
+                and all(_lookup(record, path) is not _MISSING for path in self._deep_required_paths)
+            ):
+                continue
+            self._name_the_broken_field(record)
+
+    def _name_the_broken_field(self, record: dict[str, Any]) -> None:
+        for path in self.required_paths:
+            value = _lookup(record, path)
+            if value is _MISSING:
+                raise RecordError(self.endpoint, record.get("id"), ".".join(path), _MISSING, "is required but missing")
+            if value is None and not self.rules[path].nullable:
+                raise RecordError(self.endpoint, record.get("id"), ".".join(path), None, "must not be null")
 
     def _column_array(self, col: Column, records: Sequence[dict[str, Any]]) -> pa.Array:
         if col.name == "extra_fields":
@@ -194,6 +239,9 @@ class RecordTable:
         if len(col.source) == 1:
             key = col.source[0]
             values = [r.get(key) for r in records]
+        elif len(col.source) == 2:
+            parent, key = col.source
+            values = [c.get(key) if isinstance(c := r.get(parent), dict) else None for r in records]
         else:
             values = [_lookup_or_none(r, col.source) for r in records]
         if col.kind == "json":
@@ -236,14 +284,11 @@ class RecordTable:
         return pa.array(texts, type=pa.string())
 
     def _extra_fields(self, record: dict[str, Any]) -> str | None:
-        extra = {k: v for k, v in record.items() if k not in self.known_top_level_fields}
-        for parent in {path[0] for path in self.rules if len(path) > 1}:
+        extra = {k: record[k] for k in record.keys() - self.known_top_level_fields}
+        for parent, known in self._known_nested_fields.items():
             nested = record.get(parent)
-            if isinstance(nested, dict):
-                known = {path[1] for path in self.rules if len(path) == 2 and path[0] == parent}
-                unknown = {k: v for k, v in nested.items() if k not in known}
-                if unknown:
-                    extra[parent] = unknown
+            if isinstance(nested, dict) and (unknown_keys := nested.keys() - known):
+                extra[parent] = {k: nested[k] for k in unknown_keys}
         if not extra:
             return None
         return orjson.dumps(extra, option=orjson.OPT_SORT_KEYS).decode()
