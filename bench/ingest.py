@@ -44,10 +44,7 @@ def walk_floor(base_url: str, start: str, end: str) -> None:
 
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {KEY}"
-    # The range is half-open like the project's days; the simulator reads end_created_date as
-    # inclusive, so the floor stops one millisecond short of the end (its calls are whole seconds).
-    last_instant = (datetime.fromisoformat(end) - timedelta(milliseconds=1)).isoformat(timespec="milliseconds")
-    params = {"start_created_date": start, "end_created_date": last_instant, "limit": 1000, "order": "asc"}
+    params = {"start_created_date": start, "end_created_date": end, "limit": 1000, "order": "asc"}
     rows = 0
     while True:
         response = session.get(f"{base_url}/v1/call/", params=params, timeout=60)
@@ -137,7 +134,12 @@ def benchmark(days: int, calls_per_day: int, latency_ms: float, *, dlt_python: s
 
     last = (NOW - timedelta(days=1)).date()
     first = last - timedelta(days=days - 1)
-    start, end = f"{first}T00:00:00Z", f"{last + timedelta(days=1)}T00:00:00Z"
+    # The range is half-open like the project's days; the simulator reads end_created_date as
+    # inclusive, so the floor and dlt stop one millisecond short of it (calls are whole seconds).
+    start = f"{first}T00:00:00Z"
+    end = (datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC) - timedelta(milliseconds=1)).isoformat(
+        timespec="milliseconds"
+    )
     built = time.perf_counter()
     world = World(seed=7, now=NOW, days=days + 1, calls_per_day=calls_per_day)
     print(f"world: {world.visible_call_count():,} calls built in {time.perf_counter() - built:.1f}s", flush=True)
