@@ -15,21 +15,24 @@ from diga_assets.definitions import build_definitions
 from diga_assets.settings import Settings, SettingsError
 from diga_assets_tests.assets.conftest import settings_for
 
+# The asset names and groups are the public contract (issues 3 to 5).
+PUBLIC_ASSET_GROUPS = {
+    "diga_calls": "diga_raw",
+    "diga_phones": "diga_raw",
+    "call_outcome_rates": "diga_metrics",
+    "call_duration_stats": "diga_metrics",
+    "agent_version_outcomes": "diga_metrics",
+    "phone_assignment_timeline": "diga_metrics",
+    "call_report": "diga_metrics",
+}
+
 
 def test_the_code_location_loads_with_the_public_asset_names(tmp_path):
     defs = build_definitions(settings_for(tmp_path))
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {
-        "diga_calls": "diga_raw",
-        "diga_phones": "diga_raw",
-        "call_outcome_rates": "diga_metrics",
-        "call_duration_stats": "diga_metrics",
-        "agent_version_outcomes": "diga_metrics",
-        "phone_assignment_timeline": "diga_metrics",
-        "call_report": "diga_metrics",
-    }
+    assert groups == PUBLIC_ASSET_GROUPS
     calls = defs.resolve_assets_def("diga_calls")
     assert calls.backfill_policy == dg.BackfillPolicy.single_run()
     assert calls.partitions_def.timezone == "UTC"

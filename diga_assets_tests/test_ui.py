@@ -23,21 +23,14 @@ import requests
 
 from diga_assets.assets.report import REPORT_FILE
 from diga_assets.demo import DemoResult, run_demo
+from diga_assets_tests.test_definitions import PUBLIC_ASSET_GROUPS
 from diga_assets_tests.webserver import free_loopback_port, graphql, port_open
 
 BIN = Path(sys.executable).parent
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ASSETS = {
-    "diga_calls": "diga_raw",
-    "diga_phones": "diga_raw",
-    "call_outcome_rates": "diga_metrics",
-    "call_duration_stats": "diga_metrics",
-    "agent_version_outcomes": "diga_metrics",
-    "phone_assignment_timeline": "diga_metrics",
-    "call_report": "diga_metrics",
-}
+ASSETS = PUBLIC_ASSET_GROUPS
 STARTUP_TIMEOUT_S = 150
 
 
