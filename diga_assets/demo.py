@@ -170,7 +170,7 @@ def summary(result: DemoResult) -> str:
         f"Parquet:  {data / 'raw'}/{{calls,phones}}/date=YYYY-MM-DD/  and  {data / 'metrics'}/<metric>/",
         f"DuckDB:   {result.analysis_db}  (views only: calls, phones, call_outcome_map, one per metric)",
         f"Report:   {data / REPORT_FILE}  (open it in a browser; it works offline)",
-        f"UI:       DAGSTER_HOME={result.dagster_home} .venv/bin/dagster dev   (then open http://127.0.0.1:3000)",
+        f"UI:       .venv/bin/diga-assets ui   (http://127.0.0.1:3000, a simulator; runs in {result.dagster_home})",
         "Try:",
     ]
     for query in EXAMPLE_QUERIES:

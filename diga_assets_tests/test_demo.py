@@ -40,7 +40,7 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(tmp
     summary = printed[-1]
     for day in days:
         assert re.search(rf"^{day} +{calls_per_day[day]} ", summary, re.MULTILINE)
-    assert str(tmp_path / "data/diga.duckdb") in summary and "dagster dev" in summary
+    assert str(tmp_path / "data/diga.duckdb") in summary and "diga-assets ui" in summary
 
     instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
     recorded = instance.fetch_materializations(dg.AssetKey("diga_calls"), limit=10).records
