@@ -24,9 +24,10 @@ PHONE_OBSERVATION_LAG_WARN_HOURS = 24.0
 # every count downstream wrong, so this check blocks the metrics. Ids are first grouped by
 # their 64-bit hash (fixed-size keys), then only the colliding ones are compared as text and
 # their days listed: grouping every id as text, with a list of days each, took 240 MB for a
-# million calls and set a long backfill's peak memory (bench/ingest.py); this takes 75 MB.
+# million calls and set a long backfill's peak memory (bench/ingest.py). The files are re-read
+# rather than kept (NOT MATERIALIZED): reading one column again is cheaper than holding it.
 SELECT_DUPLICATE_CALL_IDS = """
-WITH stored AS (
+WITH stored AS NOT MATERIALIZED (
     SELECT id, date FROM read_parquet(?, hive_partitioning = true)
 ),
 colliding AS (
