@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +30,7 @@ from typing import Protocol
 import duckdb
 
 from diga_assets.assets.raw import CALLS_DATASET, PHONES_DATASET
+from diga_assets.partitions import with_neighbours
 from diga_assets.storage import PARTITION_FILE, DigaStorage
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -231,15 +232,14 @@ def calls_views(
 ) -> list[View]:
     """``call_outcome_map`` and ``calls``, in creation order (``calls`` joins the map).
 
-    With ``days``, ``calls`` reads only those days' files and their neighbours' (where a call
-    whose created_date moved across midnight may have its other copy; ``call_ids_unique``
-    checks the same span), so a run over a few days does not scan and dedupe the whole history.
+    With ``days``, ``calls`` reads only the files of ``with_neighbours(days)`` (the span
+    ``call_ids_unique`` checks), so a run over a few days does not scan and dedupe the whole
+    history.
     """
     sources: str | tuple[str, ...] = storage.raw_glob(CALLS_DATASET)
     if days is not None:
-        span = sorted({day + timedelta(days=step) for day in days for step in (-1, 0, 1)})
-        files = (storage.raw_partition_file(CALLS_DATASET, day.isoformat()) for day in span)
-        sources = tuple(str(path) for path in files if path.exists())
+        span = [day.isoformat() for day in with_neighbours(days)]
+        sources = tuple(storage.existing_raw_files(CALLS_DATASET, span))
     map_csv = str(outcome_map)
     return [
         View("call_outcome_map", "create_call_outcome_map_view", {"outcome_map_csv": map_csv}, map_csv),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -35,6 +36,13 @@ class DayWindow:
     def contains(self, instant: datetime) -> bool:
         """Whether an aware instant falls inside the window."""
         return self.start <= instant < self.end
+
+
+def with_neighbours(days: Iterable[date]) -> list[date]:
+    """The days and the day on either side of each, in order: the span in which a call whose
+    created_date moved across midnight may have its other stored copy. ``call_ids_unique``
+    checks this span, and a metric run reads it, so the two cannot drift apart."""
+    return sorted({day + timedelta(days=step) for day in days for step in (-1, 0, 1)})
 
 
 def day_window(day: date | str, timezone: str) -> DayWindow:

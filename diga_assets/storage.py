@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -42,6 +43,11 @@ class DigaStorage(dg.ConfigurableResource):
     def raw_partition_file(self, dataset: str, partition_key: str) -> Path:
         """The one file of a raw partition, Hive style: ``raw/calls/date=2026-11-01/part-0.parquet``."""
         return self.raw_dir(dataset) / f"date={partition_key}" / PARTITION_FILE
+
+    def existing_raw_files(self, dataset: str, partition_keys: Iterable[str]) -> list[str]:
+        """The stored files of those partitions, as strings for DuckDB; days never stored are skipped."""
+        paths = (self.raw_partition_file(dataset, key) for key in partition_keys)
+        return [str(path) for path in paths if path.exists()]
 
     def raw_glob(self, dataset: str) -> str:
         """A glob over every partition of a raw dataset, for DuckDB or pyarrow."""

@@ -5,15 +5,14 @@ what they found: which day, which id, which value, how many rows. Each query is 
 can be pasted into a DuckDB shell (bind ``?`` to a list of file paths).
 """
 
-from collections.abc import Sequence
-from datetime import UTC, date, timedelta
+from datetime import UTC, date
 
 import dagster as dg
 import duckdb
 
 from diga_assets.api.records import CALLS, PHONES, RecordTable
 from diga_assets.assets.raw import CALLS_DATASET, PHONES_DATASET
-from diga_assets.partitions import day_window
+from diga_assets.partitions import day_window, with_neighbours
 from diga_assets.storage import DigaStorage
 
 # A snapshot taken by the daily schedule lands minutes after its day ends; a day older than
@@ -66,16 +65,6 @@ SELECT_NULL_COUNTS = "SELECT {counts} FROM read_parquet(?)"
 SELECT_OBSERVED_AT = "SELECT min(observed_at) FROM read_parquet(?)"
 
 
-def _existing_files(storage: DigaStorage, dataset: str, keys: Sequence[str]) -> list[str]:
-    return [str(p) for key in keys if (p := storage.raw_partition_file(dataset, key)).exists()]
-
-
-def _with_neighbours(keys: Sequence[str]) -> list[str]:
-    days = {date.fromisoformat(k) for k in keys}
-    days |= {d + timedelta(days=step) for d in list(days) for step in (-1, 1)}
-    return [d.isoformat() for d in sorted(days)]
-
-
 def build_raw_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     """Checks for ``diga_calls`` and ``diga_phones``, on the same partitions as the assets."""
     timezone = getattr(partitions_def, "timezone", None) or "UTC"
@@ -91,7 +80,8 @@ def build_raw_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCh
         ),
     )
     def calls_ids_unique(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        files = _existing_files(storage, CALLS_DATASET, _with_neighbours(context.partition_keys))
+        span = with_neighbours(date.fromisoformat(key) for key in context.partition_keys)
+        files = storage.existing_raw_files(CALLS_DATASET, [day.isoformat() for day in span])
         rows = duckdb.connect().execute(SELECT_DUPLICATE_CALL_IDS, [files]).fetchall() if files else []
         return dg.AssetCheckResult(
             passed=not rows,
@@ -111,7 +101,7 @@ def build_raw_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCh
         description="Columns the spec requires (id, status, type, contact, created_date) hold no NULLs.",
     )
     def calls_required_fields(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        return _null_check(_existing_files(storage, CALLS_DATASET, context.partition_keys), CALLS)
+        return _null_check(storage.existing_raw_files(CALLS_DATASET, context.partition_keys), CALLS)
 
     @dg.asset_check(
         asset="diga_calls",
@@ -120,7 +110,7 @@ def build_raw_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCh
         description="duration >= 0, and end_time >= start_time where both are set.",
     )
     def calls_times_consistent(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        files = _existing_files(storage, CALLS_DATASET, context.partition_keys)
+        files = storage.existing_raw_files(CALLS_DATASET, context.partition_keys)
         rows = duckdb.connect().execute(SELECT_INCONSISTENT_CALL_TIMES, [files]).fetchall() if files else []
         return dg.AssetCheckResult(
             passed=not rows,
@@ -145,7 +135,7 @@ def build_raw_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCh
     def calls_enum_values_within_spec(
         context: dg.AssetCheckExecutionContext, storage: DigaStorage
     ) -> dg.AssetCheckResult:
-        return _enum_check(_existing_files(storage, CALLS_DATASET, context.partition_keys), CALLS)
+        return _enum_check(storage.existing_raw_files(CALLS_DATASET, context.partition_keys), CALLS)
 
     @dg.asset_check(
         asset="diga_phones",
@@ -156,7 +146,7 @@ def build_raw_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetCh
     def phones_enum_values_within_spec(
         context: dg.AssetCheckExecutionContext, storage: DigaStorage
     ) -> dg.AssetCheckResult:
-        return _enum_check(_existing_files(storage, PHONES_DATASET, context.partition_keys), PHONES)
+        return _enum_check(storage.existing_raw_files(PHONES_DATASET, context.partition_keys), PHONES)
 
     @dg.asset_check(
         asset="diga_phones",
