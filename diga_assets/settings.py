@@ -77,23 +77,8 @@ class Settings:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
 
-        raw_trailing = env.get("DIGA_TRAILING_DAYS") or str(DEFAULT_TRAILING_DAYS)
-        try:
-            trailing_days = int(raw_trailing)
-            if not 0 <= trailing_days <= 31:
-                raise ValueError
-        except ValueError:
-            raise SettingsError(f"DIGA_TRAILING_DAYS={raw_trailing!r} must be a whole number from 0 to 31") from None
-
-        raw_concurrency = env.get("DIGA_MAX_CONCURRENCY") or str(DEFAULT_MAX_CONCURRENCY)
-        try:
-            max_concurrency = int(raw_concurrency)
-            if not 1 <= max_concurrency <= MAX_CONCURRENCY_LIMIT:
-                raise ValueError
-        except ValueError:
-            raise SettingsError(
-                f"DIGA_MAX_CONCURRENCY={raw_concurrency!r} must be a whole number from 1 to {MAX_CONCURRENCY_LIMIT}"
-            ) from None
+        trailing_days = _whole_number(env, "DIGA_TRAILING_DAYS", DEFAULT_TRAILING_DAYS, 0, 31)
+        max_concurrency = _whole_number(env, "DIGA_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, 1, MAX_CONCURRENCY_LIMIT)
 
         return cls(
             data_dir=data_dir,
@@ -103,3 +88,16 @@ class Settings:
             trailing_days=trailing_days,
             max_concurrency=max_concurrency,
         )
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """The variable ``name`` as an int within [low, high] (``default`` when unset), or a
+    ``SettingsError`` naming it."""
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r} must be a whole number from {low} to {high}")
+    return value
