@@ -37,16 +37,12 @@ REPORT_FILE = "reports/call_report.html"
 class ReportData:
     """What the report draws, each as an Arrow table read from the views."""
 
+    days: list[date]  # the days that have calls, in order
     daily_status: pa.Table
     daily_completion: pa.Table
     daily_durations: pa.Table
     version_outcomes: pa.Table
     timeline: pa.Table
-
-    @property
-    def days(self) -> list[date]:
-        """The days that have calls, in order."""
-        return sorted(set(self.daily_status["day"].to_pylist()))
 
 
 def gather_report_data(storage: DigaStorage, timezone: str, outcome_map: Path) -> ReportData | None:
@@ -59,6 +55,7 @@ def gather_report_data(storage: DigaStorage, timezone: str, outcome_map: Path) -
         days = sorted(set(daily_status["day"].to_pylist()))
         timeline_sql = f"SELECT * FROM {PHONE_ASSIGNMENT_TIMELINE} ORDER BY number, valid_from"
         return ReportData(
+            days=days,
             daily_status=daily_status,
             daily_completion=con.sql(load_sql("select_report_daily_completion")).to_arrow_table(),
             daily_durations=con.sql(load_sql("select_daily_headlines"), params={"days": days}).to_arrow_table(),
