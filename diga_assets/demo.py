@@ -90,8 +90,7 @@ def run_demo(
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(dagster_home))
 
-    # The simulator's key is made up per run: it is loopback-only and guards nothing.
-    sim_key = "sim-" + secrets.token_hex(8)
+    sim_key = simulator_key()
     # Start the simulated company's clock a few days back, so the phone snapshots can move it on.
     sim_now = datetime.now(zone).replace(microsecond=0) - timedelta(days=PHONE_SNAPSHOTS - 1)
     world = World(seed=7, now=sim_now, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY)
@@ -142,6 +141,11 @@ def run_demo(
     )
     echo(summary(result))
     return result
+
+
+def simulator_key() -> str:
+    """A key made up per run for the simulator: it is loopback-only and guards nothing."""
+    return "sim-" + secrets.token_hex(8)
 
 
 def _with_checks(*assets: str) -> dg.AssetSelection:
@@ -195,7 +199,7 @@ def run_ui(
     the UI can materialize, backfill and run checks against the simulator, and the resource
     config it shows holds the variable's name, never a value.
     """
-    sim_key = "sim-" + secrets.token_hex(8)
+    sim_key = simulator_key()
     env_settings = Settings.from_env()
     today = datetime.now(ZoneInfo(env_settings.timezone)).date()
     world = World(seed=7, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY)
