@@ -11,6 +11,7 @@ offending record is looked up so the error names the record id, the field and th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from diga_assets.api import spec
 
@@ -200,11 +202,118 @@ class RecordTable:
     # ------------------------------------------------------------- conversion
 
     def to_record_batch(self, records: Sequence[dict[str, Any]], stamp: datetime) -> pa.RecordBatch:
-        """Convert one page of records. Raises ``RecordError`` for a record that breaks the spec."""
+        """Convert one page of records. Raises ``RecordError`` for a record that breaks the spec.
+
+        A page whose records all keep the contract takes the bulk path: Arrow converts the whole
+        page in one call, and the spec's rules are checked on sets of keys and on null counts
+        rather than record by record. Anything the bulk path does not accept is converted again
+        column by column, which either succeeds or names the record, field and value at fault;
+        both paths give the same batch for the same records.
+        """
+        batch = self._bulk_record_batch(records, stamp)
+        return batch if batch is not None else self._checked_record_batch(records, stamp)
+
+    def _checked_record_batch(self, records: Sequence[dict[str, Any]], stamp: datetime) -> pa.RecordBatch:
         self._check_shape(records)
         arrays = [self._column_array(col, records) for col in self.columns]
         arrays.append(pa.array([stamp] * len(records), type=UTC_MICROS))
         return pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
+
+    @cached_property
+    def _bulk_plan(self) -> tuple[pa.StructType, dict[str, list[int]]] | None:
+        """The struct type Arrow converts a page into, and each column's index path within it.
+
+        Text and date-time columns one or two levels deep go through the struct (date-times as
+        text, cast afterwards). Integers stay out: Arrow would silently truncate 1.5 to 1.
+        ``None`` when the spec requires fields deeper than the key-set checks look.
+        """
+        if self._deep_required_paths:
+            return None
+        top: dict[str, pa.DataType | dict[str, pa.DataType]] = {}
+        for col in self.columns:
+            if col.kind in ("string", "timestamp") and len(col.source) == 1:
+                top[col.source[0]] = pa.string()
+            elif col.kind in ("string", "timestamp") and len(col.source) == 2:
+                children = top.setdefault(col.source[0], {})
+                assert isinstance(children, dict), f"{col.source[0]} is both a column and an object"
+                children[col.source[1]] = pa.string()
+        fields = [
+            pa.field(name, pa.struct(list(kind.items())) if isinstance(kind, dict) else kind)
+            for name, kind in top.items()
+        ]
+        names = list(top)
+        paths: dict[str, list[int]] = {}
+        for col in self.columns:
+            if col.kind not in ("string", "timestamp") or len(col.source) not in (1, 2):
+                continue
+            parent = names.index(col.source[0])
+            if len(col.source) == 1:
+                paths[col.name] = [parent]
+            else:
+                children = top[col.source[0]]
+                assert isinstance(children, dict)
+                paths[col.name] = [parent, list(children).index(col.source[1])]
+        return pa.struct(fields), paths
+
+    @cached_property
+    def _non_null_columns(self) -> frozenset[str]:
+        """Columns whose source field the spec requires and does not allow to be null."""
+        return frozenset(
+            col.name
+            for col in self.columns
+            if (rule := self.rules.get(col.source)) is not None and rule.required and not rule.nullable
+        )
+
+    def _bulk_record_batch(self, records: Sequence[dict[str, Any]], stamp: datetime) -> pa.RecordBatch | None:
+        """The page as a batch when every record keeps the contract, else ``None``."""
+        if self._bulk_plan is None:
+            return None
+        struct_type, paths = self._bulk_plan
+        has_unknown_fields = self._keys_keep_contract(records)
+        if has_unknown_fields is None:
+            return None
+        try:
+            struct = pa.array(records, type=struct_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return None
+        texts = {name: pc.struct_field(struct, path) for name, path in paths.items()}
+        if any(texts[name].null_count for name in self._non_null_columns & texts.keys()):
+            return None
+        arrays = []
+        for col in self.columns:
+            if col.name in texts:
+                text = texts[col.name]
+                arrays.append(self._timestamps(col, records, text) if col.kind == "timestamp" else text)
+            elif col.name == "extra_fields" and not has_unknown_fields:
+                arrays.append(pa.nulls(len(records), pa.string()))
+            else:
+                arrays.append(self._column_array(col, records))
+        arrays.append(pa.array([stamp] * len(records), type=UTC_MICROS))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
+
+    def _keys_keep_contract(self, records: Sequence[dict[str, Any]]) -> bool | None:
+        """Whether any record has fields the spec does not name; ``None`` when a record is not an
+        object, lacks a required key, or holds a nested object that is not one.
+
+        Checked once per distinct set of keys (a page has one or a few), not once per record.
+        """
+        if not all(type(record) is dict for record in records):
+            return None
+        unknown = False
+        for keys in set(map(frozenset, records)):
+            if not self._required_top_level <= keys:
+                return None
+            unknown = unknown or not keys <= self.known_top_level_fields
+        required_children = dict(self._nested_required)
+        for parent, known in self._known_nested_fields.items():
+            nested = [record.get(parent) for record in records]
+            if not all(type(value) is dict for value in nested):
+                return None
+            for keys in set(map(frozenset, nested)):
+                if not required_children.get(parent, frozenset()) <= keys:
+                    return None
+                unknown = unknown or not keys <= known
+        return unknown
 
     def _check_shape(self, records: Sequence[dict[str, Any]]) -> None:
         # Set operations per record keep the common case (every record valid) off the per-field
@@ -250,7 +359,13 @@ class RecordTable:
             for record, value in zip(records, values, strict=True):
                 if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                     raise RecordError(self.endpoint, record.get("id"), col.name, value, "is not an integer")
-            return pa.array(values, type=pa.int64())
+            try:
+                return pa.array(values, type=pa.int64())
+            except OverflowError:
+                bad = next((r, v) for r, v in zip(records, values, strict=True) if v is not None and abs(v) >= 2**63)
+                raise RecordError(
+                    self.endpoint, bad[0].get("id"), col.name, bad[1], "does not fit in 64 bits"
+                ) from None
         try:
             strings = pa.array(values, type=pa.string())
         except (pa.ArrowTypeError, pa.ArrowInvalid):
@@ -258,19 +373,25 @@ class RecordTable:
             raise RecordError(self.endpoint, bad[0].get("id"), col.name, bad[1], "is not a string") from None
         if col.kind == "string":
             return strings
+        return self._timestamps(col, records, strings)
+
+    def _timestamps(self, col: Column, records: Sequence[dict[str, Any]], strings: pa.Array) -> pa.Array:
+        """RFC 3339 text to UTC instants: Arrow parses in bulk; what it cannot, Python parses."""
         try:
             return strings.cast(UTC_MICROS)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            for record, value in zip(records, values, strict=True):
-                if value is not None and not _parses_as_instant(value):
-                    raise RecordError(
-                        self.endpoint,
-                        record.get("id"),
-                        col.name,
-                        value,
-                        "is not an RFC 3339 date-time with a UTC offset",
-                    ) from None
-            raise
+            pass
+        # Arrow's parser does not know every RFC 3339 spelling (a lowercase t or z, more than six
+        # fractional digits): parse one by one, and name the first value that is not an instant.
+        instants = []
+        for record, value in zip(records, strings.to_pylist(), strict=True):
+            instant = None if value is None else _parse_instant(value)
+            if value is not None and instant is None:
+                raise RecordError(
+                    self.endpoint, record.get("id"), col.name, value, "is not an RFC 3339 date-time with a UTC offset"
+                )
+            instants.append(instant)
+        return pa.array(instants, type=UTC_MICROS)
 
     def _json_array(self, col: Column, records: Sequence[dict[str, Any]], values: list[Any]) -> pa.Array:
         texts: list[str | None] = []
@@ -308,12 +429,18 @@ def _lookup_or_none(record: dict[str, Any], path: tuple[str, ...]) -> Any:
     return None if value is _MISSING else value
 
 
-def _parses_as_instant(value: str) -> bool:
+_RFC3339_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _parse_instant(value: str) -> datetime | None:
+    """An RFC 3339 date-time (any offset; ``t``/``z`` in either case; fractions past microseconds
+    truncated) as an aware datetime, or ``None`` when it is not one."""
+    if not _RFC3339_DATE_TIME.fullmatch(value):
+        return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value.upper())
     except ValueError:
-        return False
-    return parsed.tzinfo is not None
+        return None
 
 
 CALLS = RecordTable(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import orjson
 import pyarrow as pa
 import pytest
 
 from diga_assets.api.records import CALLS, PHONES, RecordError
+from diga_assets.simulator import World
 
 FETCHED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -145,3 +147,36 @@ def test_enum_columns_and_values_come_from_the_spec():
     assert CALLS.enum_columns == ("status", "type", "contact_type")
     assert CALLS.enum_values("status") == {"dialing", "in_progress", "completed", "failed", "transferred", "no_answer"}
     assert PHONES.enum_values("status") == {"reserved", "assigned", "released", "finished"}
+
+
+@pytest.mark.parametrize(
+    ("spelled", "instant"),
+    [
+        ("2026-11-01t23:30:00z", datetime(2026, 11, 1, 23, 30, tzinfo=UTC)),
+        ("2026-11-01 23:30:00+00:00", datetime(2026, 11, 1, 23, 30, tzinfo=UTC)),
+        ("2026-11-01T23:30:00.123456789Z", datetime(2026, 11, 1, 23, 30, 0, 123456, tzinfo=UTC)),
+    ],
+)
+def test_rfc3339_spellings_arrow_does_not_parse_are_still_exact(spelled, instant):
+    row = CALLS.to_record_batch([call(), call(created_date=spelled)], FETCHED).to_pylist()[1]
+    assert row["created_date"] == instant
+
+
+def test_an_integer_beyond_64_bits_is_named():
+    with pytest.raises(RecordError, match=r"bad-call-4.*'duration' does not fit in 64 bits"):
+        CALLS.to_record_batch([call(), call(id="bad-call-4", duration=2**63)], FETCHED)
+
+
+@pytest.mark.parametrize("status_model", ["seed", "current"])
+def test_the_bulk_path_and_the_checked_path_give_the_same_batch(status_model):
+    """A page converts in bulk when every record keeps the contract; the record-by-record path
+    exists to name faults. Both must give the same batch, extra fields and nulls included."""
+    world = World(now=FETCHED, days=2, calls_per_day=300, status_model=status_model)
+    records = orjson.loads(orjson.dumps(world.calls_visible()))
+    records[0] = call(cost_cents=42, agent_version_id=None, end_time=None, duration=None)
+    records[1]["contact"] = {**records[1]["contact"], "country": "ES"}
+    bulk = CALLS._bulk_record_batch(records, FETCHED)
+    assert bulk is not None, "a page that keeps the contract fell back to the slow path"
+    assert bulk.equals(CALLS._checked_record_batch(records, FETCHED))
+    phones = orjson.loads(orjson.dumps(world.phones_visible()))
+    assert PHONES._bulk_record_batch(phones, FETCHED).equals(PHONES._checked_record_batch(phones, FETCHED))
