@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+_END = object()
 
 
 class ReadAhead(Generic[T]):
@@ -70,20 +71,27 @@ class ReadAhead(Generic[T]):
             yield item
 
     def _walk(self) -> None:
+        source = iter(self._source)
         try:
-            for item in self._source:
+            while True:
+                # Room first, then the request: at most ``depth`` pages wait, and once the
+                # consumer has left no request starts.
                 with self._changed:
                     while len(self._ready) >= self._depth and not self._closed:
                         self._changed.wait()
                     if self._closed:
                         return
+                item = next(source, _END)
+                if item is _END:
+                    return
+                with self._changed:
                     self._ready.append(item)
                     self._changed.notify_all()
         except BaseException as exc:
             with self._changed:
                 self._error = exc
         finally:
-            close = getattr(self._source, "close", None)
+            close = getattr(source, "close", None)
             if close is not None:
                 close()
             with self._changed:
