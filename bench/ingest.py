@@ -110,6 +110,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--calls-per-day", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument(
+        "--concurrency",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=None,
+        help="max_concurrency values to run the project at, comma-separated (default: 1 and the resource's default)",
+    )
     parser.add_argument("--dlt", action="store_true", help="also run dlt's rest_api source")
     parser.add_argument(
         "--dlt-python",
@@ -121,11 +127,24 @@ def main() -> None:
         return walk_floor(args.base_url, args.start, args.end)
     if args.role == "dlt":
         return load_with_dlt(args.base_url, args.start, args.end, args.workdir)
-    benchmark(args.days, args.calls_per_day, args.latency_ms, dlt_python=args.dlt_python if args.dlt else None)
+    benchmark(
+        args.days,
+        args.calls_per_day,
+        args.latency_ms,
+        dlt_python=args.dlt_python if args.dlt else None,
+        concurrencies=args.concurrency,
+    )
     return None
 
 
-def benchmark(days: int, calls_per_day: int, latency_ms: float, *, dlt_python: str | None) -> list[Outcome]:
+def benchmark(
+    days: int,
+    calls_per_day: int,
+    latency_ms: float,
+    *,
+    dlt_python: str | None,
+    concurrencies: list[int] | None = None,
+) -> list[Outcome]:
     """Run every contender against one simulator and print the table; return the outcomes."""
     import pyarrow.dataset as ds
 
@@ -156,7 +175,7 @@ def benchmark(days: int, calls_per_day: int, latency_ms: float, *, dlt_python: s
         print("warming the simulator up (one untimed walk) ...", flush=True)
         subprocess.run(floor_cmd, env=env, check=True, capture_output=True)
         outcomes.append(run_measured("floor (1 session, sequential)", floor_cmd, env, rows_from_json))
-        for concurrency in (1, default):
+        for concurrency in concurrencies or (1, default):
             data_dir = Path(tmp) / f"data-{concurrency}"
             home = Path(tmp) / f"home-{concurrency}"
             home.mkdir()
