@@ -1,9 +1,10 @@
 """Fault injection for the simulated Diga API, off by default.
 
 Clients are judged by what they do when the network or the API misbehaves, so the simulator can
-answer 429 and 5xx, stall, drop connections, cut bodies short and serve pages whose cursors lie.
-Random faults come from a seeded generator, so a run is reproducible for a given request order;
-scripted faults (``FaultConfig.script``) are applied first, in order, for exact test scenarios.
+answer 429 and 5xx, stall, drop connections, cut bodies short, serve pages whose cursors lie and
+records whose fields have the wrong JSON type. Random faults come from a seeded generator, so a run
+is reproducible for a given request order; scripted faults (``FaultConfig.script``) are applied
+first, in order, for exact test scenarios.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 FaultKind = Literal[
     "status",
@@ -22,6 +23,7 @@ FaultKind = Literal[
     "slow",
     "stuck_cursor",
     "empty_has_more",
+    "wrong_type",
 ]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
@@ -38,6 +40,17 @@ class Fault:
     ``html``); ``retry_after`` is the Retry-After header: seconds as text, ``"http-date"`` for an
     HTTP-date ``retry_after_seconds`` ahead, ``""`` for no header, or None to use the config's
     default on 429. ``path`` restricts the fault to one endpoint path.
+
+    The other kinds: ``drop`` closes the connection without an answer; ``drop_mid_body``
+    promises the whole body in Content-Length, sends half and hangs up; ``truncate`` sends half
+    the body with a Content-Length that matches it (a 200 that is not JSON); ``slow`` answers
+    after ``delay_s``; ``stuck_cursor`` serves the real page with ``last_id`` set to the
+    request's own ``after`` cursor; ``empty_has_more`` serves ``data: []`` with
+    ``has_more: true``; ``wrong_type`` serves the real page with ``record_field`` (a dotted path
+    such as ``contact.id``) of its first record replaced by ``wrong_value`` (by default the text
+    ``"forty-six"`` where the spec says ``duration`` is an integer); an empty page is served
+    untouched. That body breaks the contract on purpose, so a test that injects it starts its
+    simulator without the contract check.
     """
 
     kind: FaultKind
@@ -47,6 +60,8 @@ class Fault:
     html: bool = False
     delay_s: float = 0.0
     path: str | None = None
+    record_field: str = "duration"
+    wrong_value: Any = "forty-six"
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -55,14 +70,18 @@ class Fault:
             raise ValueError(f"a status fault needs a 4xx/5xx status, got {self.status!r}")
         if self.kind == "slow" and self.delay_s <= 0:
             raise ValueError("a slow fault needs delay_s > 0")
+        if self.kind == "wrong_type" and not all(self.record_field.split(".")):
+            raise ValueError(f"a wrong_type fault needs a field name or dotted path, got {self.record_field!r}")
 
     @property
     def label(self) -> str:
-        """How the request log names the fault (e.g. ``status:429``, ``slow:2.0s``)."""
+        """How the request log names the fault (e.g. ``status:429``, ``slow:2.0s``, ``wrong_type:duration``)."""
         if self.kind == "status":
             return f"status:{self.status}" + (":html" if self.html else "")
         if self.kind == "slow":
             return f"slow:{self.delay_s:g}s"
+        if self.kind == "wrong_type":
+            return f"wrong_type:{self.record_field}"
         return self.kind
 
     def retry_after_header(self, default: str | None, now_epoch: float) -> str | None:

@@ -2,8 +2,9 @@
 
 Clients are tested against real sockets, real keep-alive and real partial reads, not against
 mocked ``requests`` calls: the failure modes that matter (a dropped connection, a truncated body,
-a lying cursor) only exist on the wire. Query parameters, limits, enums and error bodies are read
-from the published OpenAPI pages through :mod:`diga_assets.api.spec`.
+a lying cursor, a record whose field has the wrong type) only exist on the wire; every kind is
+described in :mod:`diga_assets.simulator.faults`. Query parameters, limits, enums and error bodies
+are read from the published OpenAPI pages through :mod:`diga_assets.api.spec`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -585,6 +586,10 @@ class DigaSimulator:
             return 200, _page_body(page, last_id=query.after)
         if fault is not None and fault.kind == "empty_has_more":
             return 200, _page_body(Page([], None, None, True, page.current_page, page.total_pages))
+        if fault is not None and fault.kind == "wrong_type" and page.data:
+            first = _with_field(orjson.loads(page.data[0]), fault.record_field.split("."), fault.wrong_value)
+            data = [orjson.dumps(first), *page.data[1:]]
+            return 200, _page_body(replace(page, data=data))
         return 200, _page_body(page)
 
     def _parse_query(self, path: str, pairs: list[tuple[str, str]]) -> ListQuery:
@@ -671,6 +676,17 @@ def _response_example(path: str, status: str) -> dict[str, Any]:
     """The example body the spec documents for one response status of an endpoint."""
     operation = load_openapi(path)["paths"][path]["get"]
     return dict(operation["responses"][status]["content"]["application/json"]["example"])
+
+
+def _with_field(record: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    """``record`` with the field at ``path`` set to ``value`` (missing parents are created)."""
+    target = record
+    for key in path[:-1]:
+        child = target.get(key)
+        target[key] = child = child if isinstance(child, dict) else {}
+        target = child
+    target[path[-1]] = value
+    return record
 
 
 def _page_body(page: Page, *, last_id: Any = ...) -> bytes:

@@ -161,6 +161,34 @@ def test_empty_page_that_claims_more(make_simulator) -> None:
     assert body["first_id"] is None and body["last_id"] is None
 
 
+def test_wrong_type_gives_one_record_a_field_of_the_wrong_type(make_simulator) -> None:
+    # The body breaks the contract on purpose, so this simulator skips the teardown check.
+    faults = FaultConfig(
+        script=[None, Fault("wrong_type"), Fault("wrong_type", record_field="contact.id", wrong_value=7)]
+    )
+    sim = make_simulator(faults=faults, validate=False)
+    clean = fetch(sim, limit=5).json()
+    wrong = fetch(sim, limit=5).json()
+    nested = fetch(sim, limit=5).json()
+
+    assert wrong["data"][0]["duration"] == "forty-six" and isinstance(clean["data"][0]["duration"], int)
+    assert {k: v for k, v in wrong["data"][0].items() if k != "duration"} == {
+        k: v for k, v in clean["data"][0].items() if k != "duration"
+    }, "only the named field changes"
+    assert wrong["data"][1:] == clean["data"][1:]
+    assert {k: v for k, v in wrong.items() if k != "data"} == {k: v for k, v in clean.items() if k != "data"}
+    assert nested["data"][0]["contact"]["id"] == 7
+    assert nested["data"][0]["contact"]["identifier"] == clean["data"][0]["contact"]["identifier"]
+    assert [r.fault for r in sim.request_log] == [None, "wrong_type:duration", "wrong_type:contact.id"]
+
+
+def test_wrong_type_leaves_an_empty_page_alone(make_simulator) -> None:
+    sim = make_simulator(faults=FaultConfig(script=[Fault("wrong_type")]))
+    body = fetch(sim, start_created_date="2000-01-01T00:00:00Z", end_created_date="2000-01-02T00:00:00Z").json()
+    assert body["data"] == [] and body["has_more"] is False
+    assert sim.request_log[0].fault == "wrong_type:duration"
+
+
 def test_a_fault_can_target_one_path(make_simulator) -> None:
     sim = make_simulator(faults=FaultConfig(script=[Fault("status", status=503, path=PHONES)]))
     assert fetch(sim, CALLS).status_code == 200
@@ -205,6 +233,8 @@ def test_fault_arguments_are_checked() -> None:
         Fault("status")
     with pytest.raises(ValueError):
         FaultConfig(rate_429=0.7, rate_5xx=0.7)
+    with pytest.raises(ValueError):
+        Fault("wrong_type", record_field="contact.")
 
 
 def test_http_client_sees_a_clean_close_on_drop(make_simulator) -> None:
