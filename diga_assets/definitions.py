@@ -11,6 +11,7 @@ from diga_assets.assets.report import build_report_asset
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.partitions import daily_partitions
+from diga_assets.privacy import HASH_KEY_VAR, describe_contacts
 from diga_assets.resources import DigaApiResource
 from diga_assets.schedules import build_schedules
 from diga_assets.settings import Settings
@@ -36,8 +37,17 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*PHONES_JOB_ASSETS),
         description="The phone register snapshot for a day, then the assignment timeline rebuilt from all snapshots.",
     )
+    # diga_calls says in the UI whether contact_identifier holds numbers or their HMACs.
+    raw_assets = dg.map_asset_specs(
+        lambda spec: (
+            describe_contacts(spec, pseudonymized=settings.pseudonymize_contacts)
+            if spec.key == dg.AssetKey("diga_calls")
+            else spec
+        ),
+        build_raw_assets(partitions),
+    )
     return dg.Definitions(
-        assets=[*build_raw_assets(partitions), *build_metric_assets(partitions), build_report_asset(partitions)],
+        assets=[*raw_assets, *build_metric_assets(partitions), build_report_asset(partitions)],
         asset_checks=[*build_raw_checks(partitions), *build_metric_checks(partitions)],
         jobs=[calls_job, phones_job],
         # One process per run, not one per step: steps here are I/O-bound or DuckDB-bound and
@@ -58,7 +68,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 base_url=settings.api_base_url,
                 max_concurrency=settings.max_concurrency,
             ),
-            "storage": DigaStorage(data_dir=str(settings.data_dir)),
+            "storage": DigaStorage(
+                data_dir=str(settings.data_dir),
+                pseudonymize_contacts=settings.pseudonymize_contacts,
+                # Like the API key: run config and the UI show the variable's name, never the secret.
+                # Only referenced when switched on, so runs without pseudonymization do not need it.
+                contact_hash_key=dg.EnvVar(HASH_KEY_VAR) if settings.pseudonymize_contacts else None,
+            ),
         },
     )
 

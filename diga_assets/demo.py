@@ -18,7 +18,8 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -94,9 +95,12 @@ def run_demo(
     # Start the simulated company's clock a few days back, so the phone snapshots can move it on.
     sim_now = datetime.now(zone).replace(microsecond=0) - timedelta(days=PHONE_SNAPSHOTS - 1)
     world = World(seed=7, now=sim_now, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY)
-    with DigaSimulator(world, api_key=sim_key) as sim:
+    with DigaSimulator(world, api_key=sim_key) as sim, _environment_variable("DIGA_API_KEY", sim_key):
         echo(f"Diga API simulator on {sim.base_url} (a synthetic company, {CALLS_PER_DAY} calls a day)")
-        resources = {"diga": DigaApiResource(api_key=sim_key, base_url=sim.base_url), "storage": storage}
+        # The key by name, as in the code location: a key given as a value is stored in the job
+        # snapshot that the instance keeps in runs.db; a dg.EnvVar is stored as its name.
+        api = DigaApiResource(api_key=dg.EnvVar("DIGA_API_KEY"), base_url=sim.base_url)
+        resources = {"diga": api, "storage": storage}
 
         def run(title: str, selection: dg.AssetSelection, **kwargs: object) -> None:
             echo(f"\n== {title}")
@@ -146,6 +150,20 @@ def run_demo(
 def simulator_key() -> str:
     """A key made up per run for the simulator: it is loopback-only and guards nothing."""
     return "sim-" + secrets.token_hex(8)
+
+
+@contextmanager
+def _environment_variable(name: str, value: str) -> Iterator[None]:
+    """Set ``name`` for the block, then put back what was there (a user's real key included)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 def _with_checks(*assets: str) -> dg.AssetSelection:

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from diga_assets.api.client import DEFAULT_BASE_URL, check_base_url
+from diga_assets.privacy import HASH_KEY_VAR, PSEUDONYMIZE_VAR, hash_key_problem
 from diga_assets.resources import DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT
 
 DEFAULT_START_DATE = date(2026, 1, 1)
@@ -43,6 +44,9 @@ class Settings:
     api_base_url: str
     trailing_days: int
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    # Whether contact_identifier is stored as an HMAC (diga_assets/privacy.py). The HMAC key is
+    # not kept here: the storage resource reads it through dg.EnvVar at run time.
+    pseudonymize_contacts: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +58,12 @@ class Settings:
             data_dir = Path.cwd() / data_dir
         if data_dir.exists() and not data_dir.is_dir():
             raise SettingsError(f"DIGA_DATA_DIR={raw_dir!r} exists and is not a directory")
+        # A file on the way to the directory means it can never be created. Permissions are left
+        # to the run (DigaStorage.check_writable): they belong to whoever runs the step, which in
+        # a deployment is not always the process that loads the code location.
+        blocker = next((parent for parent in data_dir.parents if parent.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise SettingsError(f"DIGA_DATA_DIR={raw_dir!r} cannot be created: {str(blocker)!r} is a file")
 
         raw_start = env.get("DIGA_START_DATE") or DEFAULT_START_DATE.isoformat()
         try:
@@ -80,6 +90,12 @@ class Settings:
         trailing_days = _whole_number(env, "DIGA_TRAILING_DAYS", DEFAULT_TRAILING_DAYS, 0, 31)
         max_concurrency = _whole_number(env, "DIGA_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, 1, MAX_CONCURRENCY_LIMIT)
 
+        pseudonymize_contacts = _flag(env, PSEUDONYMIZE_VAR)
+        # Checked here so a missing or short key fails the load, not the first run; only its
+        # length is looked at, and the message never holds it.
+        if pseudonymize_contacts and (problem := hash_key_problem(env.get(HASH_KEY_VAR))):
+            raise SettingsError(problem)
+
         return cls(
             data_dir=data_dir,
             start_date=start_date,
@@ -87,6 +103,7 @@ class Settings:
             api_base_url=base_url,
             trailing_days=trailing_days,
             max_concurrency=max_concurrency,
+            pseudonymize_contacts=pseudonymize_contacts,
         )
 
 
@@ -101,3 +118,17 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, hig
     if value is None or not low <= value <= high:
         raise SettingsError(f"{name}={raw!r} must be a whole number from {low} to {high}")
     return value
+
+
+_TRUE = frozenset({"1", "true"})
+_FALSE = frozenset({"0", "false", ""})
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """The variable ``name`` as an on/off switch (1/true or 0/false, off when unset), or a
+    ``SettingsError`` naming it: a typo such as ``yes`` must not quietly mean off."""
+    raw = env.get(name, "")
+    value = raw.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise SettingsError(f"{name}={raw!r} must be 1, 0, true or false")
+    return value in _TRUE

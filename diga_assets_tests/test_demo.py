@@ -1,24 +1,86 @@
-"""The demo runs the whole pipeline against its own simulator and leaves everything it promises."""
+"""The demo runs the whole pipeline against its own simulator and leaves everything it promises,
+and nothing it must not: the API key it used is in none of its files or output.
+
+The demo takes tens of seconds, so it runs once per module (``demo_run``) for every test here.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow.parquet as pq
+import pytest
 
+import diga_assets.demo
 from diga_assets.analysis_db import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
-from diga_assets.demo import PHONE_SNAPSHOTS, run_demo
+from diga_assets.demo import PHONE_SNAPSHOTS, DemoResult, run_demo
+from diga_assets_tests.reliability.leaks import decoded_bytes, files_holding
 
 VIEWS = ("calls", "phones", "call_outcome_map", *DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)
 
 
-def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(tmp_path, monkeypatch):
-    monkeypatch.delenv("DIGA_DATA_DIR", raising=False)
-    printed: list[str] = []
+@dataclass(frozen=True)
+class DemoRun:
+    """One demo run: what it returned, what it printed, and the key it gave its simulator."""
 
-    result = run_demo(3, data_dir=tmp_path / "data", dagster_home=tmp_path / "home", echo=printed.append)
+    result: DemoResult
+    root: Path
+    printed: list[str]
+    output: Path
+    api_key: str
+
+
+@contextlib.contextmanager
+def _captured_output(sink_path: Path) -> Iterator[None]:
+    """Send stdout and stderr to ``sink_path``, at the Python level (Dagster's console logger,
+    print) and the file-descriptor level (anything written below Python), then restore both."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with open(sink_path, "w", encoding="utf-8") as sink:
+        try:
+            for fd in saved:
+                os.dup2(sink.fileno(), fd)
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                yield
+        finally:
+            sink.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """Run the demo once for this module: 3 days, into a temporary data dir and DAGSTER_HOME."""
+    root = tmp_path_factory.mktemp("demo")
+    keys: list[str] = []
+    make_key = diga_assets.demo.simulator_key
+
+    def recorded_key() -> str:
+        keys.append(make_key())
+        return keys[-1]
+
+    printed: list[str] = []
+    with pytest.MonkeyPatch.context() as patch, _captured_output(root / "output.log"):
+        patch.delenv("DIGA_DATA_DIR", raising=False)
+        patch.setattr(diga_assets.demo, "simulator_key", recorded_key)
+        result = run_demo(3, data_dir=root / "data", dagster_home=root / "home", echo=printed.append)
+    [api_key] = keys
+    return DemoRun(result=result, root=root, printed=printed, output=root / "output.log", api_key=api_key)
+
+
+def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(demo_run: DemoRun):
+    tmp_path, result, printed = demo_run.root, demo_run.result, demo_run.printed
 
     days = [(result.first_day + timedelta(days=n)).isoformat() for n in range(3)]
     assert (result.last_day - result.first_day).days == 2
@@ -46,3 +108,24 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(tmp
     recorded = instance.fetch_materializations(dg.AssetKey("diga_calls"), limit=10).records
     assert sorted(r.partition_key for r in recorded) == days
     assert instance.fetch_materializations(dg.AssetKey(PHONE_ASSIGNMENT_TIMELINE), limit=1).records
+
+
+def test_the_demo_leaves_its_api_key_in_no_file_and_no_output(demo_run: DemoRun):
+    home, data = demo_run.root / "home", demo_run.root / "data"
+    # The search reaches where a key would hide: the job snapshots, zlib-compressed in runs.db,
+    # hold each resource's config, where the key's slot must hold the variable's name ...
+    runs_db = home / "history" / "runs.db"
+    key_slot = b'\\"api_key\\": {\\"env\\": \\"DIGA_API_KEY\\"}'  # JSON inside JSON: escaped quotes
+    assert key_slot not in runs_db.read_bytes() and key_slot in decoded_bytes(runs_db)
+    # ... and the zstd-compressed Parquet pages (a stored call id is found in its file).
+    day_file = data / f"raw/calls/date={demo_run.result.first_day}/part-0.parquet"
+    call_id = pq.read_table(day_file, columns=["id"]).column("id")[0].as_py()
+    assert day_file in files_holding([data], [call_id])[call_id]
+    assert demo_run.output.stat().st_size > 0, "the run's console output was captured"
+    compute_logs = list(home.glob("storage/*/compute_logs/*"))
+    assert compute_logs, "the instance captured compute logs, which are searched too"
+
+    key = demo_run.api_key
+    assert files_holding([home, data, demo_run.output], [key]) == {}
+    assert not any(key in line for line in demo_run.printed)
+    assert os.environ.get("DIGA_API_KEY") != key, "the demo put the variable back as it was"

@@ -37,13 +37,24 @@ _ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
 
 _MISSING = object()
 
+# Fields (column names and JSON paths) holding a caller's phone number or a recording link that
+# carries its own access signature, plus "<record>" (a whole record holds both). Their values are
+# personal data or credentials: an error about them names the record and the field, never the
+# value, since error messages end up in run logs and in the Dagster UI.
+SENSITIVE_FIELDS = frozenset({"contact_identifier", "contact.identifier", "recording_url", "<record>"})
+
 
 class RecordError(ValueError):
-    """A record does not follow the contract: names the record, the field and the value."""
+    """A record does not follow the contract: names the record, the field and the value.
+
+    The value is withheld (only its type is named) for ``SENSITIVE_FIELDS``.
+    """
 
     def __init__(self, endpoint: str, record_id: Any, field: str, value: Any, problem: str) -> None:
         message = f"{endpoint} record id={record_id!r}: field {field!r} {problem}"
-        if value is not _MISSING:
+        if value is not _MISSING and value is not None and field in SENSITIVE_FIELDS:
+            message += f" (value withheld, personal data; type {type(value).__name__})"
+        elif value is not _MISSING:
             shown = repr(value)
             message += f" (value: {shown[:117] + '...' if len(shown) > 120 else shown})"
         super().__init__(message)

@@ -126,6 +126,7 @@ def fetch_calls_day(
             result.dropped_outside_window += batch.num_rows - in_window_batch.num_rows
             batch = _drop_seen_ids(in_window_batch, seen_ids)
             result.dropped_duplicates += in_window_batch.num_rows - batch.num_rows
+            batch = storage.calls_to_store(batch)  # contact_identifier as an HMAC when pseudonymizing
             writer.write_batch(batch)
             _count_values(batch, CALLS.enum_columns, result.value_counts)
             result.pages += 1
