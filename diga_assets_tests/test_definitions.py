@@ -146,3 +146,19 @@ def test_the_calls_schedule_never_asks_before_the_first_partition(tmp_path):
     with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 0, 15, tzinfo=UTC)) as context:
         result = schedule.evaluate_tick(context)
     assert result.run_requests == [] and "has not ended yet" in result.skip_message
+
+
+def test_arrow_allocates_with_the_system_allocator_unless_the_user_chose_one():
+    """mimalloc's per-thread heaps cost the fetch 50-80 MB of peak memory (diga_assets/__init__)."""
+    probe = "import diga_assets.definitions, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    ours = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert ours.stdout.strip() == "system"
+    chosen = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**env, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert chosen.stdout.strip() == "mimalloc"
