@@ -15,6 +15,7 @@ and what to substitute to run it by hand.
 from __future__ import annotations
 
 import csv
+import fcntl
 import glob
 import os
 import re
@@ -59,6 +60,11 @@ _LOCK_RETRY_DELAYS_S = (0.1, 0.3, 0.6)
 # connection with another configuration (read-only vs read-write) or concurrent catalog writes:
 # runs executing in threads of one process take turns.
 _REFRESH_LOCK = threading.Lock()
+
+# What DuckDB says, naming the file, about one that exists without its complete headers: what a
+# process killed while DuckDB created the file leaves (it opens with O_CREAT, then writes the main
+# header and the two database headers, 4 KiB each, then syncs). Empty, then cut short.
+_INVALID_FILE_MESSAGES = ("not a valid DuckDB database file", "Could not read enough bytes from file")
 
 _PLACEHOLDER = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
@@ -285,7 +291,9 @@ def refresh_analysis_db(storage: DigaStorage, timezone: str, outcome_map: Path, 
     ones through a read-only connection, which an analyst's read-only session does not block; the
     file is opened for writing only when a view is missing or changed, in one transaction. When
     another process holds the file, the refresh retries briefly, then logs a warning naming the
-    file and returns: the metrics are already written, and the views read them at query time.
+    file and returns: the metrics are already written, and the views read them at query time. A
+    file DuckDB cannot open at all, as a process killed while DuckDB created it leaves it, is moved
+    aside with a warning and rebuilt.
     """
     path = analysis_db_path(storage)
     views = [view for view in analysis_views(storage, timezone, outcome_map) if view.has_sources()]
@@ -293,12 +301,24 @@ def refresh_analysis_db(storage: DigaStorage, timezone: str, outcome_map: Path, 
         create_views(scratch, views)
         wanted = view_definitions(scratch)
     delays = iter(_LOCK_RETRY_DELAYS_S)
+    set_aside = False
     with _REFRESH_LOCK:
         while True:
             try:
                 return _replace_stale_views(path, views, wanted)
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
-                if not _is_lock_conflict(exc):
+                if _is_invalid_file(exc, path) and not set_aside:
+                    aside = _set_invalid_file_aside(path)
+                    if aside is not None:
+                        set_aside = True
+                        log.warning(
+                            f"analysis database {path} is not a database DuckDB can open (a process killed while "
+                            f"DuckDB was creating it leaves such a file); it holds views only, so it was moved to "
+                            f"{aside} and is rebuilt now. DuckDB said: {exc}"
+                        )
+                        continue
+                    # Another process holds it or moved it: wait as for any lock conflict.
+                elif not _is_lock_conflict(exc):
                     raise
                 delay = next(delays, None)
                 if delay is None:
@@ -326,6 +346,39 @@ def _replace_stale_views(path: Path, views: Sequence[View], wanted: Mapping[str,
             con.execute(view.sql())
         con.execute("COMMIT")
     return [view.name for view in stale]
+
+
+def _is_invalid_file(exc: duckdb.Error, path: Path) -> bool:
+    message = str(exc)
+    return str(path) in message and any(text in message for text in _INVALID_FILE_MESSAGES)
+
+
+def _set_invalid_file_aside(path: Path) -> Path | None:
+    """Move a file DuckDB refused as no database, or cut short, (and its WAL) out of the
+    way; return where it went, or ``None`` when another process holds it (DuckDB locks the file
+    with ``fcntl`` for as long as it has it open, so a lock we get means nobody is writing it) or
+    has moved it already.
+
+    The file is moved aside, not deleted: it holds nothing the views cannot rebuild, but it is
+    evidence of what happened.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return None
+        aside = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        wal = path.with_name(f"{path.name}.wal")
+        if wal.exists():
+            os.replace(wal, aside.with_name(f"{aside.name}.wal"))
+        os.replace(path, aside)
+        return aside
+    finally:
+        os.close(fd)
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
