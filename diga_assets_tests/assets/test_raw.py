@@ -274,16 +274,19 @@ def test_a_run_killed_mid_write_leaves_the_old_partition_and_no_partial_file(
     path = storage_for(tmp_path).raw_partition_file("calls", "2026-11-18")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
 
-    writer = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_WRITER, str(tmp_path), SIM_NOW.isoformat(), SIM_KEY],
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # The child's stderr goes to a file: a pipe nobody reads could fill and stall the child.
+    log = tmp_path / "writer.log"
+    with open(log, "wb") as stderr:
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _SLOW_WRITER, str(tmp_path), SIM_NOW.isoformat(), SIM_KEY],
+            env={**os.environ, "PYTHONPATH": os.getcwd()},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         deadline = time.monotonic() + 60
         while not list(path.parent.glob(".*.tmp")):
-            assert writer.poll() is None, writer.stderr.read().decode()[-2000:]
+            assert writer.poll() is None, log.read_text(errors="replace")[-2000:]
             assert time.monotonic() < deadline, "the writer never started its temporary file"
             time.sleep(0.05)
         writer.send_signal(signal.SIGKILL)
