@@ -162,6 +162,14 @@ class RecordTable:
         )
 
     @cached_property
+    def _nested_non_null(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(parent, required children that must not be null) for the two-level paths."""
+        return tuple(
+            (parent, tuple(sorted(c for c in children if not self.rules[(parent, c)].nullable)))
+            for parent, children in self._nested_required
+        )
+
+    @cached_property
     def _known_nested_fields(self) -> dict[str, frozenset[str]]:
         """Parent object name to the child fields the spec names (``contact`` -> id, ...)."""
         parents = {path[0] for path in self.rules if len(path) > 1}
@@ -330,6 +338,7 @@ class RecordTable:
         # Set operations per record keep the common case (every record valid) off the per-field
         # Python path; the slow, precise walk runs only for a record that fails them.
         required_top, non_null, nested = self._required_top_level, self._non_null_top_level, self._nested_required
+        nested_non_null = self._nested_non_null
         for record in records:
             if not isinstance(record, dict):
                 raise RecordError(self.endpoint, None, "<record>", record, "is not a JSON object")
@@ -340,18 +349,26 @@ class RecordTable:
                     isinstance(child := record.get(parent), dict) and children.issubset(child.keys())
                     for parent, children in nested
                 )
+                and not any(record[parent][child] is None for parent, children in nested_non_null for child in children)
                 and all(_lookup(record, path) is not _MISSING for path in self._deep_required_paths)
             ):
                 continue
             self._name_the_broken_field(record)
 
     def _name_the_broken_field(self, record: dict[str, Any]) -> None:
+        # Parents come before their children in required_paths, so a missing or null parent
+        # that the spec requires has been named at its own path before its children are reached.
         for path in self.required_paths:
-            value = _lookup(record, path)
-            if value is _MISSING:
-                raise RecordError(self.endpoint, record.get("id"), ".".join(path), _MISSING, "is required but missing")
-            if value is None and not self.rules[path].nullable:
-                raise RecordError(self.endpoint, record.get("id"), ".".join(path), None, "must not be null")
+            parent = _lookup(record, path[:-1])
+            if parent is _MISSING or parent is None:
+                continue
+            if not isinstance(parent, dict):
+                raise RecordError(self.endpoint, record.get("id"), ".".join(path[:-1]), parent, "is not a JSON object")
+            field = ".".join(path)
+            if path[-1] not in parent:
+                raise RecordError(self.endpoint, record.get("id"), field, _MISSING, "is required but missing")
+            if parent[path[-1]] is None and not self.rules[path].nullable:
+                raise RecordError(self.endpoint, record.get("id"), field, None, "must not be null")
 
     def _column_array(self, col: Column, records: Sequence[dict[str, Any]]) -> pa.Array:
         if col.name == "extra_fields":
@@ -373,7 +390,11 @@ class RecordTable:
             try:
                 return pa.array(values, type=pa.int64())
             except OverflowError:
-                bad = next((r, v) for r, v in zip(records, values, strict=True) if v is not None and abs(v) >= 2**63)
+                bad = next(
+                    (r, v)
+                    for r, v in zip(records, values, strict=True)
+                    if v is not None and not _INT64_MIN <= v <= _INT64_MAX
+                )
                 raise RecordError(
                     self.endpoint, bad[0].get("id"), col.name, bad[1], "does not fit in 64 bits"
                 ) from None
@@ -387,13 +408,19 @@ class RecordTable:
         return self._timestamps(col, records, strings)
 
     def _timestamps(self, col: Column, records: Sequence[dict[str, Any]], strings: pa.Array) -> pa.Array:
-        """RFC 3339 text to UTC instants: Arrow parses in bulk; what it cannot, Python parses."""
-        try:
-            return strings.cast(UTC_MICROS)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-        # Arrow's parser does not know every RFC 3339 spelling (a lowercase t or z, more than six
-        # fractional digits): parse one by one, and name the first value that is not an instant.
+        """RFC 3339 text to UTC instants: Arrow parses in bulk; what it cannot, Python parses.
+
+        Both parsers see only values that match the RFC 3339 grammar: Arrow's alone would also
+        take ``T10Z`` or ``+0530``, and a value must not convert or fail depending on its page.
+        """
+        spelled_right = pc.match_substring_regex(strings, f"^(?:{_RFC3339_GRAMMAR})$")
+        if spelled_right.null_count == len(strings) or pc.all(spelled_right).as_py():
+            try:
+                return strings.cast(UTC_MICROS)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+        # A value off the grammar, or one Arrow's parser does not know (a lowercase t or z, more
+        # than six fractional digits): parse one by one, naming the first that is not an instant.
         instants = []
         for record, value in zip(records, strings.to_pylist(), strict=True):
             instant = None if value is None else _parse_instant(value)
@@ -440,7 +467,15 @@ def _lookup_or_none(record: dict[str, Any], path: tuple[str, ...]) -> Any:
     return None if value is _MISSING else value
 
 
-_RFC3339_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+# RFC 3339's date-time (a space for the T, as its section 5.6 allows), in years 0001-9999 (what
+# Python's datetime holds), ASCII digits only. Python matches it whole with fullmatch; Arrow's RE2
+# with ^...$ (there $ is the end of the text; in Python it would also match before a newline).
+_RFC3339_GRAMMAR = (
+    r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}[Tt ]"
+    r"[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_RFC3339_DATE_TIME = re.compile(_RFC3339_GRAMMAR)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _parse_instant(value: str) -> datetime | None:
