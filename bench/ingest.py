@@ -164,6 +164,7 @@ def benchmark(
     print(f"world: {world.visible_call_count():,} calls built in {time.perf_counter() - built:.1f}s", flush=True)
     default = DigaApiResource.model_fields["max_concurrency"].default
     outcomes: list[Outcome] = []
+    step_seconds: dict[str, float] = {}
     with (
         DigaSimulator(world, api_key=KEY, faults=FaultConfig(latency_ms=latency_ms), keep_bodies=False) as sim,
         tempfile.TemporaryDirectory() as tmp,
@@ -204,6 +205,7 @@ def benchmark(
                 return ds.dataset(data_dir / "raw" / "calls", format="parquet").count_rows()
 
             outcomes.append(run_measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows))
+            step_seconds[outcomes[-1].name] = fetch_seconds(home)
         if dlt_python:
             probe = subprocess.run([dlt_python, "-c", "import dlt"], capture_output=True)
             if probe.returncode != 0:
@@ -212,10 +214,25 @@ def benchmark(
                 dlt_cmd = [dlt_python, str(HERE), "dlt", sim.base_url, start, end, tmp]
                 outcomes.append(run_measured("dlt rest_api -> duckdb", dlt_cmd, env, rows_from_json))
     print_table(outcomes, days, calls_per_day, latency_ms)
+    floor = outcomes[0].seconds
+    print("\nof which the diga_calls step's fetch (its run_seconds metadata; the rest is the dagster")
+    print("command's start-up, the checks and the exit):")
+    for name, seconds in step_seconds.items():
+        print(f"  {name:<32}{seconds:>9.2f} s  {seconds / floor:.2f}x floor")
     rows = {o.rows for o in outcomes}
     if len(rows) != 1:
         raise SystemExit(f"contenders disagree on the rows: {[(o.name, o.rows) for o in outcomes]}")
     return outcomes
+
+
+def fetch_seconds(dagster_home: Path) -> float:
+    """The ``run_seconds`` the diga_calls step recorded in the instance at ``dagster_home``."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("diga_calls"))
+    assert event is not None and event.asset_materialization is not None, "diga_calls recorded nothing"
+    return float(event.asset_materialization.metadata["run_seconds"].value)
 
 
 def print_table(outcomes: list[Outcome], days: int, calls_per_day: int, latency_ms: float) -> None:
