@@ -6,7 +6,7 @@ Writes ``--calls`` calls as ``--days`` day partitions of raw Parquet (no API), t
 process of its own (wall seconds and peak RSS):
 
 1. project: the three daily metrics of every day, with the project's own SQL over the calls view
-   (``compute_daily_metric``), written as the assets write them;
+   (``compute_daily_metrics``, one scan for the three), written as the assets write them;
 2. pandas: the same three tables with pandas (read, keep each call's latest version, map the
    outcome, group), checked equal to the project's on the counts;
 3. one day: re-computing the last day's metrics on top of the whole history, against the same
@@ -102,18 +102,17 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
 def project_metrics(data_dir: str, first: str, last: str) -> None:
     """Contender: the project's three daily metrics over [first, last], written per day."""
     from diga_assets.analysis_db import resolve_outcome_map
-    from diga_assets.assets.metrics import DURATION_STATS, OUTCOME_RATES, VERSION_OUTCOMES, compute_daily_metric
+    from diga_assets.assets.metrics import DAILY_METRIC_STATEMENTS, compute_daily_metrics
     from diga_assets.storage import DigaStorage, write_table_atomically
 
     storage = DigaStorage(data_dir=data_dir)
     days = _days(first, last)
-    totals = 0
-    for metric in (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES):
-        computed = compute_daily_metric(metric, storage, "UTC", resolve_outcome_map(), days)
+    # As the daily_call_metrics step does: one scan and dedupe for the three statements.
+    computed = compute_daily_metrics(DAILY_METRIC_STATEMENTS, storage, "UTC", resolve_outcome_map(), days)
+    for name, computation in computed.items():
         for day in days:
-            write_table_atomically(storage.root / "bench" / metric.name / f"{day}.parquet", computed.rows_of(day))
-        if metric is OUTCOME_RATES:
-            totals = sum(computed.table["total_calls"].to_pylist())
+            write_table_atomically(storage.root / "bench" / name / f"{day}.parquet", computation.rows_of(day))
+    totals = sum(computed[DAILY_METRIC_STATEMENTS[0].name].table["total_calls"].to_pylist())
     print(json.dumps({"rows": totals}))
 
 

@@ -172,6 +172,7 @@ VERSION_OUTCOMES = DailyMetric(
     AGENT_VERSION_OUTCOMES_SCHEMA,
     ("agent_versions", "completion_rate", "median_duration_s"),
 )
+DAILY_METRIC_STATEMENTS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES)
 
 
 @dataclass(frozen=True)
@@ -199,26 +200,36 @@ def metric_connection(views: Sequence[View]) -> Iterator[tuple[duckdb.DuckDBPyCo
         yield con, create_views(con, views)
 
 
-def compute_daily_metric(
-    metric: DailyMetric, storage: DigaStorage, timezone: str, outcome_map: Path, days: Sequence[date]
-) -> DailyComputation:
-    """Compute ``metric`` for ``days`` in one query over the ``calls`` view."""
+def compute_daily_metrics(
+    metrics: Sequence[DailyMetric], storage: DigaStorage, timezone: str, outcome_map: Path, days: Sequence[date]
+) -> dict[str, DailyComputation]:
+    """Compute ``metrics`` for ``days``, each in one query over the ``calls`` view, from one scan."""
     with metric_connection(calls_views(storage, timezone, outcome_map, days=days)) as (con, created):
         if "calls" not in created:
-            return DailyComputation(metric.schema.empty_table(), {})
-        # Dedupe and map once: both statements below read calls, and through the view each
-        # would repeat the scan and the latest-version window over every file. Only the columns
-        # the metric statements read are kept, so a year of calls stays small (bench/metrics.py).
+            return {metric.name: DailyComputation(metric.schema.empty_table(), {}) for metric in metrics}
+        # Dedupe and map once for every statement below: through the view each would repeat the
+        # scan and the latest-version window over every file, which is most of a metric's cost
+        # (bench/metrics.py). Only the columns the metric statements read are kept.
         con.execute(f"CREATE TABLE calls_of_run AS SELECT {', '.join(METRIC_CALL_COLUMNS)} FROM calls")
         con.execute("DROP VIEW calls")
         con.execute("ALTER TABLE calls_of_run RENAME TO calls")
         params = {"days": list(days)}
-        table = con.sql(load_sql(metric.statement), params=params).to_arrow_table()
-        headlines = con.sql(load_sql("select_daily_headlines"), params=params).to_arrow_table()
-    return DailyComputation(
-        table=table.cast(metric.schema),
-        headlines={row.pop("day"): row for row in headlines.to_pylist()},
-    )
+        headlines = con.sql(load_sql("select_daily_headlines"), params=params).to_arrow_table().to_pylist()
+        computed = {}
+        for metric in metrics:
+            table = con.sql(load_sql(metric.statement), params=params).to_arrow_table()
+            computed[metric.name] = DailyComputation(
+                table=table.cast(metric.schema),
+                headlines={row["day"]: {k: v for k, v in row.items() if k != "day"} for row in headlines},
+            )
+    return computed
+
+
+def compute_daily_metric(
+    metric: DailyMetric, storage: DigaStorage, timezone: str, outcome_map: Path, days: Sequence[date]
+) -> DailyComputation:
+    """Compute one metric for ``days`` (``compute_daily_metrics`` for a single metric)."""
+    return compute_daily_metrics([metric], storage, timezone, outcome_map, days)[metric.name]
 
 
 def compute_phone_timeline(storage: DigaStorage) -> pa.Table:
@@ -279,25 +290,45 @@ def outcome_map_or_fail() -> Path:
 
 
 def _materialize_daily(
-    context: dg.AssetExecutionContext, storage: DigaStorage, metric: DailyMetric, timezone: str
-) -> dg.MaterializeResult:
-    """Compute every day of the run at once, replace each day's file, report each day, refresh views."""
+    context: dg.AssetExecutionContext, storage: DigaStorage, metrics: Sequence[DailyMetric], timezone: str
+) -> Iterator[dg.MaterializeResult]:
+    """Compute the selected metrics for every day of the run at once, replace each day's file,
+    report each day, refresh the views, and yield one result per metric."""
     storage.check_writable()
     outcome_map = outcome_map_or_fail()
     keys = context.partition_keys
+    names = ", ".join(metric.name for metric in metrics)
     # A day without its raw file would be written as a day without calls: refuse, say how to fix.
     missing = [key for key in keys if not storage.raw_partition_file(CALLS_DATASET, key).exists()]
     if missing:
         commands = "\n".join(f"  {command}" for command in rerun_commands("diga_calls", missing))
         raise dg.Failure(
             description=(
-                f"{metric.name}: diga_calls has no stored partition for {', '.join(missing)}, so those days "
+                f"{names}: diga_calls has no stored partition for {', '.join(missing)}, so those days "
                 f"cannot be computed and nothing was written. Materialize them first:\n{commands}"
             ),
             metadata={"missing_days": missing},
         )
     days = [date.fromisoformat(key) for key in keys]
-    computed = compute_daily_metric(metric, storage, timezone, outcome_map, days)
+    computed = compute_daily_metrics(metrics, storage, timezone, outcome_map, days)
+    for metric in metrics:
+        _write_days(context, storage, metric, computed[metric.name], keys, days)
+    run_metadata = _refresh_views(context, storage, timezone, outcome_map)
+    for metric in metrics:
+        rows = computed[metric.name].table.num_rows
+        yield dg.MaterializeResult(
+            asset_key=metric.name, metadata={"run_days": len(keys), "run_rows": rows, **run_metadata}
+        )
+
+
+def _write_days(
+    context: dg.AssetExecutionContext,
+    storage: DigaStorage,
+    metric: DailyMetric,
+    computed: DailyComputation,
+    keys: Sequence[str],
+    days: Sequence[date],
+) -> None:
     for key, day in zip(keys, days, strict=True):
         rows = computed.rows_of(day)
         path = metric_partition_file(storage, metric.name, key)
@@ -312,97 +343,77 @@ def _materialize_daily(
         for name in metric.headlines:
             if headlines.get(name) is not None:
                 metadata[name] = headlines[name]
-        context.add_asset_metadata(metadata, partition_key=key)
+        context.add_asset_metadata(metadata, asset_key=metric.name, partition_key=key)
     context.log.info(f"{metric.name}: wrote {len(keys)} day(s), {computed.table.num_rows} rows")
-    return _finish(
-        context, storage, timezone, outcome_map, {"run_days": len(keys), "run_rows": computed.table.num_rows}
-    )
 
 
-def _finish(
-    context: dg.AssetExecutionContext,
-    storage: DigaStorage,
-    timezone: str,
-    outcome_map: Path,
-    metadata: dict[str, Any],
-) -> dg.MaterializeResult:
-    # Every metric asset refreshes the views at the end of its run, rather than one asset owning
+def _refresh_views(
+    context: dg.AssetExecutionContext, storage: DigaStorage, timezone: str, outcome_map: Path
+) -> dict[str, Any]:
+    """Bring the analysis database's views up to date; the metadata that says what was done."""
+    # Every metric step refreshes the views at the end of its run, rather than one asset owning
     # them: a view can only be created once its files exist, users materialize any subset of the
     # metrics, and the refresh is a read-only comparison unless something is missing or changed.
     replaced = refresh_analysis_db(storage, timezone, outcome_map, log=context.log)
     if replaced:
         context.log.info(f"analysis database: (re)created views {', '.join(replaced)}")
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            "analysis_db": dg.MetadataValue.path(str(analysis_db_path(storage))),
-            "views_replaced": len(replaced),
-        }
-    )
+    return {
+        "analysis_db": dg.MetadataValue.path(str(analysis_db_path(storage))),
+        "views_replaced": len(replaced),
+    }
 
 
 def build_metric_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The metric assets: three daily ones on ``partitions_def`` (that of ``diga_calls``) and the
-    unpartitioned phone assignment timeline."""
+    """The metric assets: three daily ones on ``partitions_def`` (that of ``diga_calls``),
+    computed by one step, and the unpartitioned phone assignment timeline."""
     timezone = getattr(partitions_def, "timezone", None) or "UTC"
-    daily: dict[str, Any] = {
-        "group_name": METRICS_GROUP,
-        "partitions_def": partitions_def,
-        "backfill_policy": dg.BackfillPolicy.single_run(),
-        "deps": [dg.AssetKey("diga_calls")],
-        "kinds": {"duckdb", "parquet"},
-        "owners": ["team:analytics"],
-        "tags": {"layer": "metrics"},
+    descriptions = {
+        CALL_OUTCOME_RATES: """How each day's calls ended, per (day, agent_id, call_type).
+
+Counts of each outcome (completed, failed, no_answer, transferred, voicemail, unfinished,
+other_status; they add up to total_calls) and rates over the calls that ended (the first
+five). The outcome comes from (status, end_reason) through the outcome map, so the rates
+hold under the published status model and under Diga's newer one, where every finished
+call is `completed`. Unfinished and unmapped calls are counted but not in the rates.""",
+        CALL_DURATION_STATS: """How long each day's calls lasted, per (day, agent_id, call_type).
+
+Over the calls with a duration: count, mean, median and 90th percentile (continuous, i.e.
+interpolated), longest and total, in seconds.""",
+        AGENT_VERSION_OUTCOMES: """Whether a new version of an agent does better than the old one: per (day, agent_id,
+agent_version_id), total calls, completion and transfer rates (over the calls that ended)
+and the median duration.""",
     }
+    specs = [
+        dg.AssetSpec(
+            key=metric.name,
+            description=descriptions[metric.name],
+            group_name=METRICS_GROUP,
+            deps=[dg.AssetKey("diga_calls")],
+            kinds={"duckdb", "parquet"},
+            owners=["team:analytics"],
+            tags={"layer": "metrics"},
+            partitions_def=partitions_def,
+            metadata={
+                "dagster/column_schema": table_schema(metric.schema),
+                "layout": f"metrics/{metric.name}/day=YYYY-MM-DD/part-0.parquet",
+            },
+        )
+        for metric in DAILY_METRIC_STATEMENTS
+    ]
 
-    @dg.asset(
-        name=CALL_OUTCOME_RATES,
-        metadata={
-            "dagster/column_schema": table_schema(CALL_OUTCOME_RATES_SCHEMA),
-            "layout": "metrics/call_outcome_rates/day=YYYY-MM-DD/part-0.parquet",
-        },
-        **daily,
+    @dg.multi_asset(
+        name="daily_call_metrics",
+        specs=specs,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
     )
-    def call_outcome_rates(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
-        """How each day's calls ended, per (day, agent_id, call_type).
-
-        Counts of each outcome (completed, failed, no_answer, transferred, voicemail, unfinished,
-        other_status; they add up to total_calls) and rates over the calls that ended (the first
-        five). The outcome comes from (status, end_reason) through the outcome map, so the rates
-        hold under the published status model and under Diga's newer one, where every finished
-        call is `completed`. Unfinished and unmapped calls are counted but not in the rates.
-        """
-        return _materialize_daily(context, storage, OUTCOME_RATES, timezone)
-
-    @dg.asset(
-        name=CALL_DURATION_STATS,
-        metadata={
-            "dagster/column_schema": table_schema(CALL_DURATION_STATS_SCHEMA),
-            "layout": "metrics/call_duration_stats/day=YYYY-MM-DD/part-0.parquet",
-        },
-        **daily,
-    )
-    def call_duration_stats(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
-        """How long each day's calls lasted, per (day, agent_id, call_type).
-
-        Over the calls with a duration: count, mean, median and 90th percentile (continuous, i.e.
-        interpolated), longest and total, in seconds.
-        """
-        return _materialize_daily(context, storage, DURATION_STATS, timezone)
-
-    @dg.asset(
-        name=AGENT_VERSION_OUTCOMES,
-        metadata={
-            "dagster/column_schema": table_schema(AGENT_VERSION_OUTCOMES_SCHEMA),
-            "layout": "metrics/agent_version_outcomes/day=YYYY-MM-DD/part-0.parquet",
-        },
-        **daily,
-    )
-    def agent_version_outcomes(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
-        """Whether a new version of an agent does better than the old one: per (day, agent_id,
-        agent_version_id), total calls, completion and transfer rates (over the calls that ended)
-        and the median duration."""
-        return _materialize_daily(context, storage, VERSION_OUTCOMES, timezone)
+    def daily_call_metrics(context: dg.AssetExecutionContext, storage: DigaStorage) -> Iterator[dg.MaterializeResult]:
+        """The three daily call metrics, from one scan of the run's days: deduping the calls to
+        their latest version and mapping their outcomes is most of a metric's cost, so a run
+        does it once for whichever of the three it materializes."""
+        selected = [m for m in DAILY_METRIC_STATEMENTS if dg.AssetKey(m.name) in context.selected_asset_keys]
+        yield from _materialize_daily(context, storage, selected, timezone)
 
     @dg.asset(
         name=PHONE_ASSIGNMENT_TIMELINE,
@@ -437,6 +448,6 @@ def build_metric_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
             "preview": dg.MetadataValue.md(markdown_preview(table)),
             "path": dg.MetadataValue.path(str(path)),
         }
-        return _finish(context, storage, timezone, outcome_map, metadata)
+        return dg.MaterializeResult(metadata={**metadata, **_refresh_views(context, storage, timezone, outcome_map)})
 
-    return [call_outcome_rates, call_duration_stats, agent_version_outcomes, phone_assignment_timeline]
+    return [daily_call_metrics, phone_assignment_timeline]

@@ -31,6 +31,7 @@ from diga_assets.analysis_db import (
     metric_file,
     metric_partition_file,
 )
+from diga_assets.assets import metrics as metrics_module
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks.metrics import build_metric_checks
@@ -244,6 +245,31 @@ def test_a_day_without_raw_calls_fails_naming_it_instead_of_reporting_no_calls(t
     assert "2026-11-06, 2026-11-07" in message
     assert "--select diga_calls --partition-range 2026-11-06...2026-11-07" in message
     assert not metric_partition_file(storage, CALL_OUTCOME_RATES, "2026-11-05").exists()
+
+
+def test_the_daily_metrics_of_a_run_share_one_scan_and_a_subset_computes_only_itself(tmp_path, monkeypatch):
+    """Deduping and mapping the calls is most of a metric's cost (bench/metrics.py): one step
+    computes whichever daily metrics a run selects from one materialization of the calls."""
+    storage = storage_for(tmp_path)
+    for day in ("2026-11-05", "2026-11-06"):
+        write_raw_calls(storage, day, [call(f"a-{day}", f"{day}T09:00:00Z")])
+    computed: list[list[str]] = []
+    original = metrics_module.compute_daily_metrics
+
+    def counting(metrics, *args, **kwargs):
+        computed.append([metric.name for metric in metrics])
+        return original(metrics, *args, **kwargs)
+
+    monkeypatch.setattr(metrics_module, "compute_daily_metrics", counting)
+
+    everything = materialize_metrics(tmp_path, list(DAILY_METRICS), first="2026-11-05", last="2026-11-06")
+    assert computed == [list(DAILY_METRICS)]
+    assert {e.asset_key.to_user_string() for e in everything.get_asset_materialization_events()} == set(DAILY_METRICS)
+
+    computed.clear()
+    one = materialize_metrics(tmp_path, [CALL_DURATION_STATS], first="2026-11-06", checks=False)
+    assert computed == [[CALL_DURATION_STATS]]
+    assert {e.asset_key.to_user_string() for e in one.get_asset_materialization_events()} == {CALL_DURATION_STATS}
 
 
 S1 = datetime(2026, 11, 10, 0, 10, tzinfo=UTC)
