@@ -102,17 +102,17 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
 def project_metrics(data_dir: str, first: str, last: str) -> None:
     """Contender: the project's three daily metrics over [first, last], written per day."""
     from diga_assets.analysis_db import resolve_outcome_map
-    from diga_assets.assets.metrics import DAILY_METRIC_STATEMENTS, compute_daily_metrics
+    from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
     from diga_assets.storage import DigaStorage, write_table_atomically
 
     storage = DigaStorage(data_dir=data_dir)
     days = _days(first, last)
     # As the daily_call_metrics step does: one scan and dedupe for the three statements.
-    computed = compute_daily_metrics(DAILY_METRIC_STATEMENTS, storage, "UTC", resolve_outcome_map(), days)
+    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage, "UTC", resolve_outcome_map(), days)
     for name, computation in computed.items():
         for day in days:
             write_table_atomically(storage.root / "bench" / name / f"{day}.parquet", computation.rows_of(day))
-    totals = sum(computed[DAILY_METRIC_STATEMENTS[0].name].table["total_calls"].to_pylist())
+    totals = sum(computed[DAILY_CALL_METRICS[0].name].table["total_calls"].to_pylist())
     print(json.dumps({"rows": totals}))
 
 

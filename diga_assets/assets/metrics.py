@@ -1,10 +1,12 @@
 """The metric layer: DuckDB over the raw Parquet snapshots, written back as Parquet.
 
-Each metric is computed in an in-memory DuckDB connection that creates the same ``calls`` /
+Metrics are computed in an in-memory DuckDB connection that creates the same ``calls`` /
 ``phones`` views as the analysis database (``assets/sql/create_*_view.sql``) and runs one
-``select_*.sql`` statement, so what a run computes and what an analyst queries are one definition.
-Daily metrics write one file per partition day (``metrics/<asset>/day=YYYY-MM-DD/part-0.parquet``,
-replaced atomically); a range run computes every day in one query and replaces each day's file.
+``select_*.sql`` statement per metric, so what a run computes and what an analyst queries are one
+definition. The three daily call metrics are one step (``daily_call_metrics``) that materializes
+the run's deduped calls once for all of them. Daily metrics write one file per partition day
+(``metrics/<asset>/day=YYYY-MM-DD/part-0.parquet``, replaced atomically); a range run computes
+every day in one query and replaces each day's file.
 
 Pure functions (``compute_daily_metric``, ``compute_phone_timeline``, ``markdown_preview``) sit
 apart from the asset functions that take a Dagster context, so they are tested without Dagster.
@@ -172,7 +174,7 @@ VERSION_OUTCOMES = DailyMetric(
     AGENT_VERSION_OUTCOMES_SCHEMA,
     ("agent_versions", "completion_rate", "median_duration_s"),
 )
-DAILY_METRIC_STATEMENTS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES)
+DAILY_CALL_METRICS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES)
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,7 @@ def _write_days(
     keys: Sequence[str],
     days: Sequence[date],
 ) -> None:
+    """Replace each day's file of ``metric`` and attach that day's metadata to its partition."""
     for key, day in zip(keys, days, strict=True):
         rows = computed.rows_of(day)
         path = metric_partition_file(storage, metric.name, key)
@@ -398,7 +401,7 @@ and the median duration.""",
                 "layout": f"metrics/{metric.name}/day=YYYY-MM-DD/part-0.parquet",
             },
         )
-        for metric in DAILY_METRIC_STATEMENTS
+        for metric in DAILY_CALL_METRICS
     ]
 
     @dg.multi_asset(
@@ -412,7 +415,7 @@ and the median duration.""",
         """The three daily call metrics, from one scan of the run's days: deduping the calls to
         their latest version and mapping their outcomes is most of a metric's cost, so a run
         does it once for whichever of the three it materializes."""
-        selected = [m for m in DAILY_METRIC_STATEMENTS if dg.AssetKey(m.name) in context.selected_asset_keys]
+        selected = [m for m in DAILY_CALL_METRICS if dg.AssetKey(m.name) in context.selected_asset_keys]
         yield from _materialize_daily(context, storage, selected, timezone)
 
     @dg.asset(
