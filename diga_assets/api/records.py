@@ -37,11 +37,14 @@ _ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
 
 _MISSING = object()
 
-# Fields (column names and JSON paths) holding a caller's phone number or a recording link that
-# carries its own access signature, plus "<record>" (a whole record holds both). Their values are
-# personal data or credentials: an error about them names the record and the field, never the
-# value, since error messages end up in run logs and in the Dagster UI.
-SENSITIVE_FIELDS = frozenset({"contact_identifier", "contact.identifier", "recording_url", "<record>"})
+# Fields (column names and JSON paths) holding a caller's phone number, a recording link that
+# carries its own access signature, or the agent's dynamic variables (customer names and ids in
+# practice), plus "<record>" (a whole record holds them all). Their values are personal data or
+# credentials: an error about them names the record and the field, never the value, since error
+# messages end up in run logs and in the Dagster UI.
+SENSITIVE_FIELDS = frozenset(
+    {"contact_identifier", "contact.identifier", "recording_url", "dynamic_variables", "<record>"}
+)
 
 
 class RecordError(ValueError):

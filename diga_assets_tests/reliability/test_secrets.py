@@ -170,6 +170,8 @@ def a_call(**overrides: Any) -> dict[str, Any]:
         (a_call(recording_url=[RECORDING]), "recording_url", RECORDING),
         (a_call(contact={**a_call()["contact"], "identifier": 34611222333}), "contact_identifier", "34611222333"),
         (a_call(contact={**a_call()["contact"], "identifier": [NUMBER]}), "contact_identifier", NUMBER),
+        # Dynamic variables carry customer names and ids in practice.
+        (a_call(dynamic_variables=["Lucía Pérez", NUMBER]), "dynamic_variables", "Lucía Pérez"),
     ],
 )
 def test_a_record_error_on_a_sensitive_field_names_record_and_field_but_not_the_value(call, field, value):
