@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from diga_assets.analysis_db import metric_partition_file
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
+from diga_assets.checks import raw as raw_checks
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.partitions import daily_partitions
 from diga_assets_tests.assets.conftest import api_resource, settings_for, storage_for
@@ -63,6 +64,24 @@ def test_an_id_stored_on_a_neighbouring_day_fails_uniqueness_naming_id_and_days(
     assert not check.passed
     assert check.severity == dg.AssetCheckSeverity.ERROR
     assert "dup-1 x2 in 2026-11-05, 2026-11-06" in check.description
+
+
+def test_a_long_range_checked_in_passes_finds_the_same_duplicates_as_one_pass(tmp_path, monkeypatch):
+    """Long ranges are checked one hash slice at a time to bound memory; each slice must still
+    find every duplicate whose copies it holds, and together exactly those of one pass."""
+    storage = storage_for(tmp_path)
+    days = [f"2026-11-{n:02d}" for n in range(1, 11)]
+    for n, day in enumerate(days):
+        repeated = [call(f"dup-{k}", f"{day}T12:00:00Z") for k in range(n % 4)]
+        write_raw_calls(storage, day, [*repeated, *(call(f"{day}-{i}", f"{day}T10:{i:02d}:00Z") for i in range(30))])
+    files = storage.existing_raw_files("calls", days)
+
+    in_one_pass = raw_checks.duplicate_call_ids(files)
+    monkeypatch.setattr(raw_checks, "FILES_PER_DUPLICATE_ID_PASS", 2)
+    in_five_passes = raw_checks.duplicate_call_ids(files)
+
+    assert in_one_pass == in_five_passes
+    assert [(call_id, copies) for call_id, copies, _ in in_five_passes] == [("dup-0", 7), ("dup-1", 4), ("dup-2", 2)]
 
 
 def test_a_null_in_a_required_column_fails_naming_the_column(tmp_path):
