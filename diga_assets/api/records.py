@@ -4,9 +4,10 @@ The column list (name, where it comes from in the JSON, Arrow type) is declared 
 field is required, nullable, and what it means is read from the published OpenAPI schema, so the
 Parquet files, the column docs in the Dagster UI and the checks all agree with the contract.
 
-Conversion is columnar: one pass per column over a page's records, with Arrow doing the type
-conversion and the RFC 3339 parsing (any offset) in bulk. When Arrow refuses a column, the
-offending record is looked up so the error names the record id, the field and the value.
+A page that keeps the contract converts in bulk: Arrow turns the whole page into a struct array
+in one call and parses the RFC 3339 date-times (any offset), and the spec's rules are checked on
+key sets and null counts. A page it refuses is converted again column by column, which names the
+record id, the field and the value at fault.
 """
 
 from __future__ import annotations
@@ -147,12 +148,8 @@ class RecordTable:
         return frozenset(path[0] for path in self.required_paths if len(path) == 1)
 
     @cached_property
-    def _non_null_top_level(self) -> tuple[str, ...]:
-        return tuple(p[0] for p in self.required_paths if len(p) == 1 and not self.rules[p].nullable)
-
-    @cached_property
     def _deep_required_paths(self) -> tuple[tuple[str, ...], ...]:
-        """Required paths three or more levels deep (none in today's spec), walked one by one."""
+        """Required paths three or more levels deep (none in today's spec), beyond the key sets."""
         return tuple(path for path in self.required_paths if len(path) > 2)
 
     @cached_property
@@ -162,14 +159,6 @@ class RecordTable:
         return tuple(
             (parent, frozenset(p[1] for p in self.required_paths if len(p) == 2 and p[0] == parent))
             for parent in parents
-        )
-
-    @cached_property
-    def _nested_non_null(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        """(parent, required children that must not be null) for the two-level paths."""
-        return tuple(
-            (parent, tuple(sorted(c for c in children if not self.rules[(parent, c)].nullable)))
-            for parent, children in self._nested_required
         )
 
     @cached_property
@@ -338,24 +327,11 @@ class RecordTable:
         return unknown
 
     def _check_shape(self, records: Sequence[dict[str, Any]]) -> None:
-        # Set operations per record keep the common case (every record valid) off the per-field
-        # Python path; the slow, precise walk runs only for a record that fails them.
-        required_top, non_null, nested = self._required_top_level, self._non_null_top_level, self._nested_required
-        nested_non_null = self._nested_non_null
+        # Only pages the bulk path refused come here, so every record is walked field by field:
+        # the walk is what names the first record, and the field, that breaks the contract.
         for record in records:
             if not isinstance(record, dict):
                 raise RecordError(self.endpoint, None, "<record>", record, "is not a JSON object")
-            if (
-                required_top.issubset(record.keys())
-                and not any(record[name] is None for name in non_null)
-                and all(
-                    isinstance(child := record.get(parent), dict) and children.issubset(child.keys())
-                    for parent, children in nested
-                )
-                and not any(record[parent][child] is None for parent, children in nested_non_null for child in children)
-                and all(_lookup(record, path) is not _MISSING for path in self._deep_required_paths)
-            ):
-                continue
             self._name_the_broken_field(record)
 
     def _name_the_broken_field(self, record: dict[str, Any]) -> None:
