@@ -8,7 +8,7 @@ the run's deduped calls once for all of them. Daily metrics write one file per p
 (``metrics/<asset>/day=YYYY-MM-DD/part-0.parquet``, replaced atomically); a range run computes
 every day in one query and replaces each day's file.
 
-Pure functions (``compute_daily_metric``, ``compute_phone_timeline``, ``markdown_preview``) sit
+Pure functions (``compute_daily_metrics``, ``compute_phone_timeline``, ``markdown_preview``) sit
 apart from the asset functions that take a Dagster context, so they are tested without Dagster.
 """
 
@@ -216,22 +216,15 @@ def compute_daily_metrics(
         con.execute("DROP VIEW calls")
         con.execute("ALTER TABLE calls_of_run RENAME TO calls")
         params = {"days": list(days)}
-        headlines = con.sql(load_sql("select_daily_headlines"), params=params).to_arrow_table().to_pylist()
-        computed = {}
-        for metric in metrics:
-            table = con.sql(load_sql(metric.statement), params=params).to_arrow_table()
-            computed[metric.name] = DailyComputation(
-                table=table.cast(metric.schema),
-                headlines={row["day"]: {k: v for k, v in row.items() if k != "day"} for row in headlines},
+        rows = con.sql(load_sql("select_daily_headlines"), params=params).to_arrow_table().to_pylist()
+        headlines = {row.pop("day"): row for row in rows}
+        return {
+            metric.name: DailyComputation(
+                table=con.sql(load_sql(metric.statement), params=params).to_arrow_table().cast(metric.schema),
+                headlines=headlines,
             )
-    return computed
-
-
-def compute_daily_metric(
-    metric: DailyMetric, storage: DigaStorage, timezone: str, outcome_map: Path, days: Sequence[date]
-) -> DailyComputation:
-    """Compute one metric for ``days`` (``compute_daily_metrics`` for a single metric)."""
-    return compute_daily_metrics([metric], storage, timezone, outcome_map, days)[metric.name]
+            for metric in metrics
+        }
 
 
 def compute_phone_timeline(storage: DigaStorage) -> pa.Table:

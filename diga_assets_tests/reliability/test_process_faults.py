@@ -43,7 +43,7 @@ from diga_assets.analysis_db import (
     refresh_analysis_db,
     view_definitions,
 )
-from diga_assets.assets.metrics import DURATION_STATS, OUTCOME_RATES, VERSION_OUTCOMES, compute_daily_metric
+from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
 from diga_assets.partitions import day_window
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage, write_table_atomically
@@ -320,10 +320,10 @@ def plant_previous_metrics(storage: DigaStorage) -> dict[Path, str]:
             storage, key, [call(f"old-{key}-{n}", f"{key}T1{n}:00:00Z", duration=10 * (n + 1)) for n in range(3)]
         )
     days = [date.fromisoformat(key) for key in METRIC_DAYS]
-    for metric in (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES):
-        computed = compute_daily_metric(metric, storage, "UTC", outcome_map_path(), days)
+    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage, "UTC", outcome_map_path(), days)
+    for name, computation in computed.items():
         for key, day in zip(METRIC_DAYS, days, strict=True):
-            write_table_atomically(metric_partition_file(storage, metric.name, key), computed.rows_of(day))
+            write_table_atomically(metric_partition_file(storage, name, key), computation.rows_of(day))
     files = [metric_partition_file(storage, asset, key) for asset in DAILY_METRICS for key in METRIC_DAYS]
     return {path: digest(path) for path in files}
 
