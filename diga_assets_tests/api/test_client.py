@@ -67,6 +67,19 @@ def test_walks_thousands_of_calls_across_pages_exactly_once(start_simulator):
     assert pages[-1].has_more is False
 
 
+def test_a_walk_reads_every_page_over_one_kept_alive_connection(start_simulator):
+    # Bodies are read whole from a streamed response: the connection must still go back to the
+    # pool after each page, the error answers' included.
+    sim = start_simulator(days=3, calls_per_day=300, faults=FaultConfig(script=[Fault("status", status=503)]))
+
+    with make_client(sim) as client:
+        pages = list(client.iter_call_pages(limit=100))
+
+    assert len(pages) > 5
+    assert len(api_requests(sim)) == len(pages) + 1  # the 503, then every page
+    assert sim.connections_accepted == 1
+
+
 def test_descending_walk_is_the_reverse_of_ascending(start_simulator):
     sim = start_simulator(days=2, calls_per_day=300)
     with make_client(sim) as client:
