@@ -1,6 +1,7 @@
 """Ingest benchmark: the project's diga_calls backfill against the least any client can do.
 
     .venv/bin/python bench/ingest.py [--days 30] [--calls-per-day 10000] [--latency-ms 50]
+                                     [--concurrency 1,4] [--profile]
                                      [--dlt [--dlt-python /path/to/venv-with-dlt/bin/python]]
 
 Starts the project's simulator on loopback (D days x N calls a day, L ms added to every request)
@@ -12,9 +13,11 @@ and runs, one after the other, each as its own process:
    command, at max_concurrency 1 and at the resource's default;
 3. dlt (with --dlt, if installed): dlt's ``rest_api`` source loading the same range into DuckDB.
 
-Prints wall seconds, rows, rows/s, the ratio to the floor, and each process's peak RSS (its
-own, or its largest waited-for descendant's), and fails when contenders disagree on the rows.
-Seconds vary with the machine; the ratios are the figures to compare.
+Prints wall seconds, rows, rows/s, the ratio to the floor, each process's peak RSS (its own, or
+its largest waited-for descendant's), the CPU seconds it used and those the simulator used
+serving it, and fails when contenders disagree on the rows. With --profile, each project
+contender runs once more under py-spy and the busiest code is printed. Seconds vary with the
+machine; the ratios are the figures to compare.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cpu_profile import profile_command, py_spy, summarize
 from measure import Outcome, rows_from_json, run_measured
 
 BIN = Path(sys.executable).parent
@@ -47,9 +52,11 @@ def walk_floor(base_url: str, start: str, end: str) -> None:
     params = {"start_created_date": start, "end_created_date": end, "limit": 1000, "order": "asc"}
     rows = 0
     while True:
-        response = session.get(f"{base_url}/v1/call/", params=params, timeout=60)
+        # The body read as one piece, as the project's client reads it (requests' .content reads
+        # 10 KB at a time, ~1.5 ms of CPU more per page): the floor must be the least a client does.
+        response = session.get(f"{base_url}/v1/call/", params=params, timeout=60, stream=True)
         response.raise_for_status()
-        page = orjson.loads(response.content)
+        page = orjson.loads(b"".join(response.iter_content(chunk_size=None)))
         rows += len(page["data"])
         if not page["has_more"]:
             break
@@ -116,6 +123,11 @@ def main() -> None:
         default=None,
         help="max_concurrency values to run the project at, comma-separated (default: 1 and the resource's default)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run each project contender under py-spy and print where its CPU goes (needs the bench extra)",
+    )
     parser.add_argument("--dlt", action="store_true", help="also run dlt's rest_api source")
     parser.add_argument(
         "--dlt-python",
@@ -133,6 +145,7 @@ def main() -> None:
         args.latency_ms,
         dlt_python=args.dlt_python if args.dlt else None,
         concurrencies=args.concurrency,
+        profile=args.profile,
     )
     return None
 
@@ -144,6 +157,7 @@ def benchmark(
     *,
     dlt_python: str | None,
     concurrencies: list[int] | None = None,
+    profile: bool = False,
 ) -> list[Outcome]:
     """Run every contender against one simulator and print the table; return the outcomes."""
     import pyarrow.dataset as ds
@@ -164,7 +178,18 @@ def benchmark(
     print(f"world: {world.visible_call_count():,} calls built in {time.perf_counter() - built:.1f}s", flush=True)
     default = DigaApiResource.model_fields["max_concurrency"].default
     outcomes: list[Outcome] = []
+    simulator_cpu: dict[str, float] = {}
+
+    def measured(name: str, command: list[str], env: dict[str, str], rows_of: Callable[[bytes], int]) -> Outcome:
+        # The simulator serves from this process's threads: its CPU is this process's while the
+        # contender runs (the main thread only waits).
+        before = time.process_time()
+        outcome = run_measured(name, command, env, rows_of)
+        simulator_cpu[name] = time.process_time() - before
+        return outcome
+
     step_seconds: dict[str, float] = {}
+    profiles: dict[str, str] = {}
     with (
         DigaSimulator(world, api_key=KEY, faults=FaultConfig(latency_ms=latency_ms), keep_bodies=False) as sim,
         tempfile.TemporaryDirectory() as tmp,
@@ -175,10 +200,11 @@ def benchmark(
         # first, so no contender pays (or is spared) the cold start of the simulator.
         print("warming the simulator up (one untimed walk) ...", flush=True)
         subprocess.run(floor_cmd, env=env, check=True, capture_output=True)
-        outcomes.append(run_measured("floor (1 session, sequential)", floor_cmd, env, rows_from_json))
-        for concurrency in concurrencies or (1, default):
-            data_dir = Path(tmp) / f"data-{concurrency}"
-            home = Path(tmp) / f"home-{concurrency}"
+        outcomes.append(measured("floor (1 session, sequential)", floor_cmd, env, rows_from_json))
+
+        def project(concurrency: int, run: str) -> tuple[list[str], dict[str, str], Path, Path]:
+            """The command, environment, data dir and DAGSTER_HOME of one fresh project run."""
+            data_dir, home = Path(tmp) / f"data-{run}", Path(tmp) / f"home-{run}"
             home.mkdir()
             project_env = {
                 **env,
@@ -200,25 +226,41 @@ def benchmark(
                 "--partition-range",
                 f"{first}...{last}",
             ]
+            return command, project_env, data_dir, home
+
+        for concurrency in concurrencies or (1, default):
+            command, project_env, data_dir, home = project(concurrency, f"{concurrency}")
 
             def stored_rows(_: bytes, data_dir: Path = data_dir) -> int:
                 return ds.dataset(data_dir / "raw" / "calls", format="parquet").count_rows()
 
-            outcomes.append(run_measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows))
+            outcomes.append(measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows))
             step_seconds[outcomes[-1].name] = fetch_seconds(home)
+        if profile and py_spy() is None:
+            print("py-spy is not installed (pip install -e '.[bench]'): no profiles", flush=True)
+        elif profile:
+            # Extra runs, after the measured ones: sampling costs a few percent.
+            for concurrency in concurrencies or (1, default):
+                command, project_env, _, _ = project(concurrency, f"profile-{concurrency}")
+                print(f"profiling: project, max_concurrency={concurrency} ...", flush=True)
+                raw = Path(tmp) / f"profile-{concurrency}.txt"
+                profile_command(command, project_env, raw)
+                profiles[f"project, max_concurrency={concurrency}"] = summarize(raw)
         if dlt_python:
             probe = subprocess.run([dlt_python, "-c", "import dlt"], capture_output=True)
             if probe.returncode != 0:
                 print(f"dlt is not importable by {dlt_python} (pip install 'dlt[duckdb]'): skipping it", flush=True)
             else:
                 dlt_cmd = [dlt_python, str(HERE), "dlt", sim.base_url, start, end, tmp]
-                outcomes.append(run_measured("dlt rest_api -> duckdb", dlt_cmd, env, rows_from_json))
-    print_table(outcomes, days, calls_per_day, latency_ms)
+                outcomes.append(measured("dlt rest_api -> duckdb", dlt_cmd, env, rows_from_json))
+    print_table(outcomes, days, calls_per_day, latency_ms, simulator_cpu)
     floor = outcomes[0].seconds
     print("\nof which the diga_calls step's fetch (its run_seconds metadata; the rest is the dagster")
     print("command's start-up, the checks and the exit):")
     for name, seconds in step_seconds.items():
         print(f"  {name:<32}{seconds:>9.2f} s  {seconds / floor:.2f}x floor")
+    for name, report in profiles.items():
+        print(f"\nwhere the CPU goes, {name} (py-spy, the whole command):\n{report}")
     rows = {o.rows for o in outcomes}
     if len(rows) != 1:
         raise SystemExit(f"contenders disagree on the rows: {[(o.name, o.rows) for o in outcomes]}")
@@ -235,14 +277,20 @@ def fetch_seconds(dagster_home: Path) -> float:
     return float(event.asset_materialization.metadata["run_seconds"].value)
 
 
-def print_table(outcomes: list[Outcome], days: int, calls_per_day: int, latency_ms: float) -> None:
+def print_table(
+    outcomes: list[Outcome], days: int, calls_per_day: int, latency_ms: float, simulator_cpu: dict[str, float]
+) -> None:
+    """The table; CPU columns show whether a contender waited on the network or on the two cores."""
     floor = outcomes[0].seconds
     print(f"\n{days} days x {calls_per_day:,} calls/day, {latency_ms:g} ms latency per request")
-    print(f"{'contender':<34}{'seconds':>9}{'rows':>11}{'rows/s':>10}{'x floor':>9}{'peak RSS MB':>13}")
+    print(
+        f"{'contender':<34}{'seconds':>9}{'rows':>11}{'rows/s':>10}{'x floor':>9}{'peak RSS MB':>13}"
+        f"{'CPU s':>8}{'sim CPU s':>11}"
+    )
     for o in outcomes:
         print(
             f"{o.name:<34}{o.seconds:>9.2f}{o.rows:>11,}{o.rows / o.seconds:>10,.0f}"
-            f"{o.seconds / floor:>9.2f}{o.peak_rss_mb:>13.0f}"
+            f"{o.seconds / floor:>9.2f}{o.peak_rss_mb:>13.0f}{o.cpu_seconds:>8.1f}{simulator_cpu[o.name]:>11.1f}"
         )
 
 

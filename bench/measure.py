@@ -1,4 +1,4 @@
-"""Wall time and peak memory of a benchmark contender, each measured in a process of its own.
+"""Wall time, CPU time and peak memory of a benchmark contender, each in a process of its own.
 
 ``run_measured`` starts the contender through this file as a small launcher: wait4's
 ru_maxrss of a child forked straight from a benchmark would count the benchmark's own memory
@@ -29,6 +29,7 @@ class Outcome:
     seconds: float
     rows: int
     peak_rss_mb: float
+    cpu_seconds: float = 0.0
 
 
 def run_measured(name: str, command: list[str], env: dict[str, str], rows_of: Callable[[bytes], int]) -> Outcome:
@@ -42,7 +43,9 @@ def run_measured(name: str, command: list[str], env: dict[str, str], rows_of: Ca
             sys.stderr.write(done.stderr.decode(errors="replace")[-4000:])
             raise SystemExit(f"{name} failed with exit code {done.returncode}")
         measured = json.loads(report.read_text())
-    return Outcome(name, measured["seconds"], rows_of(done.stdout), measured["peak_rss_kb"] / 1024)
+    return Outcome(
+        name, measured["seconds"], rows_of(done.stdout), measured["peak_rss_kb"] / 1024, measured["cpu_seconds"]
+    )
 
 
 def rows_from_json(stdout: bytes) -> int:
@@ -55,7 +58,9 @@ def _launch(report: str, command: list[str]) -> int:
     process = subprocess.Popen(command)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
-    Path(report).write_text(json.dumps({"seconds": seconds, "peak_rss_kb": usage.ru_maxrss}))
+    # User + system CPU of the contender and of the descendants it waited for (wait4 counts both).
+    cpu = usage.ru_utime + usage.ru_stime
+    Path(report).write_text(json.dumps({"seconds": seconds, "peak_rss_kb": usage.ru_maxrss, "cpu_seconds": cpu}))
     return os.waitstatus_to_exitcode(status)
 
 
