@@ -1,10 +1,11 @@
-"""Where a benchmark contender's CPU goes: sample it with py-spy and print the busiest code.
+"""Who holds the interpreter lock in a benchmark contender: sample it with py-spy and print it.
 
 ``py-spy`` is optional (``pip install -e '.[bench]'``); a benchmark asked to profile without it
-says so and goes on. Only samples of threads that were running count (py-spy leaves idle threads
-out by default), so the figures approximate CPU seconds, thread by thread: a GIL-bound program
-shows up as threads whose samples add up to about one core. Profiled runs are extra runs, never
-the measured ones: sampling costs the contender a few percent.
+says so and goes on. Samples are taken with ``--gil``: only the thread holding the GIL counts,
+so the seconds add up to at most the wall time, and a run whose samples come close to its wall
+time is bound by the one lock, not by the API or the cores. Code that releases the GIL (Arrow
+kernels, Parquet encoding, socket waits) runs beside it and is not in these figures. Profiled
+runs are extra runs, never the measured ones: sampling costs the contender a few percent.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def profile_command(command: list[str], env: dict[str, str], raw_output: Path, *
     executable = py_spy()
     if executable is None:
         raise FileNotFoundError("py-spy is not installed (pip install -e '.[bench]')")
-    recorder = [executable, "record", "--rate", str(rate), "--threads", "--format", "raw", "--output", str(raw_output)]
+    recorder = [executable, "record", "--gil", "--rate", str(rate), "--threads", "--format", "raw"]
+    recorder += ["--output", str(raw_output)]
     done = subprocess.run([*recorder, "--", *command], env=env, capture_output=True)
     if done.returncode != 0:
         sys.stderr.write(done.stderr.decode(errors="replace")[-4000:])
@@ -42,8 +44,8 @@ def profile_command(command: list[str], env: dict[str, str], raw_output: Path, *
 
 
 def summarize(raw_output: Path, *, rate: int = 100, top: int = 12, package: str = "diga_assets") -> str:
-    """A plain-text report of a py-spy raw profile: busy seconds per thread role, the project's
-    functions by inclusive time, and the lines that were on CPU themselves."""
+    """A plain-text report of a py-spy raw profile: seconds per thread role, the project's
+    functions by inclusive time, and the lines that were running themselves."""
     by_thread: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
@@ -72,10 +74,10 @@ def summarize(raw_output: Path, *, rate: int = 100, top: int = 12, package: str 
     def rows(counts: list[tuple[str, int]]) -> list[str]:
         return [f"  {samples / rate:7.2f} s {samples / total:6.1%}  {name}" for name, samples in counts]
 
-    lines = [f"{total / rate:.1f} busy thread-seconds sampled ({total:,} samples at {rate}/s)", "", "by thread:"]
+    lines = [f"the GIL was held {total / rate:.1f} s ({total:,} samples at {rate}/s)", "", "by thread:"]
     lines += rows(by_thread.most_common())
     lines += ["", f"{package} functions, with everything they call:", *rows(inclusive.most_common(top))]
-    lines += ["", "lines on CPU themselves (a C call shows as the Python line that made it):"]
+    lines += ["", "lines running themselves (a C call shows as the Python line that made it):"]
     lines += rows(own.most_common(top))
     return "\n".join(lines)
 

@@ -260,7 +260,7 @@ def benchmark(
     for name, seconds in step_seconds.items():
         print(f"  {name:<32}{seconds:>9.2f} s  {seconds / floor:.2f}x floor")
     for name, report in profiles.items():
-        print(f"\nwhere the CPU goes, {name} (py-spy, the whole command):\n{report}")
+        print(f"\nwho holds the GIL, {name} (py-spy --gil, the whole command):\n{report}")
     rows = {o.rows for o in outcomes}
     if len(rows) != 1:
         raise SystemExit(f"contenders disagree on the rows: {[(o.name, o.rows) for o in outcomes]}")

@@ -64,7 +64,7 @@ def test_profile_summary_groups_threads_and_charges_callers(tmp_path):
         "thread (0x4): MainThread 10\n"
     )
     report = summarize(raw, rate=100)
-    assert "1.0 busy thread-seconds sampled (100 samples at 100/s)" in report
+    assert "the GIL was held 1.0 s (100 samples at 100/s)" in report
     # The two pool threads are one row, the read-ahead thread another, whatever their day or number.
     assert "0.40 s  40.0%  diga-day\n" in report
     assert "0.50 s  50.0%  diga-calls\n" in report
