@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -30,20 +31,25 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def profile_command(command: list[str], env: dict[str, str], raw_output: Path, *, rate: int = 100) -> None:
-    """Run ``command`` under ``py-spy record``, writing its collapsed stacks to ``raw_output``."""
+def profile_command(command: list[str], env: dict[str, str], raw_output: Path, *, rate: int = 100) -> float:
+    """Run ``command`` under ``py-spy record``, writing its collapsed stacks to ``raw_output``;
+    return its wall seconds under the sampler."""
     executable = py_spy()
     if executable is None:
         raise FileNotFoundError("py-spy is not installed (pip install -e '.[bench]')")
     recorder = [executable, "record", "--gil", "--rate", str(rate), "--threads", "--format", "raw"]
     recorder += ["--output", str(raw_output)]
+    started = time.perf_counter()
     done = subprocess.run([*recorder, "--", *command], env=env, capture_output=True)
     if done.returncode != 0:
         sys.stderr.write(done.stderr.decode(errors="replace")[-4000:])
         raise SystemExit(f"profiling {command[0]} failed with exit code {done.returncode}")
+    return time.perf_counter() - started
 
 
-def summarize(raw_output: Path, *, rate: int = 100, top: int = 12, package: str = "diga_assets") -> str:
+def summarize(
+    raw_output: Path, *, wall_seconds: float | None = None, rate: int = 100, top: int = 12, package: str = "diga_assets"
+) -> str:
     """A plain-text report of a py-spy raw profile: seconds per thread role, the project's
     functions by inclusive time, and the lines that were running themselves."""
     by_thread: Counter[str] = Counter()
@@ -74,7 +80,10 @@ def summarize(raw_output: Path, *, rate: int = 100, top: int = 12, package: str 
     def rows(counts: list[tuple[str, int]]) -> list[str]:
         return [f"  {samples / rate:7.2f} s {samples / total:6.1%}  {name}" for name, samples in counts]
 
-    lines = [f"the GIL was held {total / rate:.1f} s ({total:,} samples at {rate}/s)", "", "by thread:"]
+    held = f"the GIL was held {total / rate:.1f} s ({total:,} samples at {rate}/s)"
+    if wall_seconds is not None:
+        held += f" of the {wall_seconds:.1f} s the command took under the sampler"
+    lines = [held, "", "by thread:"]
     lines += rows(by_thread.most_common())
     lines += ["", f"{package} functions, with everything they call:", *rows(inclusive.most_common(top))]
     lines += ["", "lines running themselves (a C call shows as the Python line that made it):"]
