@@ -1,11 +1,17 @@
-"""Who holds the interpreter lock in a benchmark contender: sample it with py-spy and print it.
+"""Where a benchmark contender's time goes: sample it with py-spy and print the busiest code.
 
 ``py-spy`` is optional (``pip install -e '.[bench]'``); a benchmark asked to profile without it
-says so and goes on. Samples are taken with ``--gil``: only the thread holding the GIL counts,
-so the seconds add up to at most the wall time, and a run whose samples come close to its wall
-time is bound by the one lock, not by the API or the cores. Code that releases the GIL (Arrow
-kernels, Parquet encoding, socket waits) runs beside it and is not in these figures. Profiled
-runs are extra runs, never the measured ones: sampling costs the contender a few percent.
+says so and goes on. Two ways to sample:
+
+- ``gil=True`` (the ingest benchmark): only the thread holding the GIL counts, so the seconds
+  add up to at most the wall time, and a run whose samples come close to its wall time is bound
+  by the one lock. Code that releases the GIL (Arrow kernels, Parquet encoding, socket waits)
+  runs beside it and is not in these figures.
+- ``gil=False`` (the metrics benchmark, whose work is inside DuckDB): every Python thread that
+  is not waiting counts, and a DuckDB statement shows as the Python line that runs it, for as
+  long as it runs (DuckDB's own worker threads are not Python's and are not sampled).
+
+Profiled runs are extra runs, never the measured ones: sampling costs the contender a few percent.
 """
 
 from __future__ import annotations
@@ -31,14 +37,14 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def profile_command(command: list[str], env: dict[str, str], raw_output: Path, *, rate: int = 100) -> float:
+def profile_command(command: list[str], env: dict[str, str], raw_output: Path, *, gil: bool, rate: int = 100) -> float:
     """Run ``command`` under ``py-spy record``, writing its collapsed stacks to ``raw_output``;
     return its wall seconds under the sampler."""
     executable = py_spy()
     if executable is None:
         raise FileNotFoundError("py-spy is not installed (pip install -e '.[bench]')")
-    recorder = [executable, "record", "--gil", "--rate", str(rate), "--threads", "--format", "raw"]
-    recorder += ["--output", str(raw_output)]
+    recorder = [executable, "record", *(["--gil"] if gil else []), "--rate", str(rate), "--threads"]
+    recorder += ["--format", "raw", "--output", str(raw_output)]
     started = time.perf_counter()
     done = subprocess.run([*recorder, "--", *command], env=env, capture_output=True)
     if done.returncode != 0:
@@ -48,7 +54,13 @@ def profile_command(command: list[str], env: dict[str, str], raw_output: Path, *
 
 
 def summarize(
-    raw_output: Path, *, wall_seconds: float | None = None, rate: int = 100, top: int = 12, package: str = "diga_assets"
+    raw_output: Path,
+    *,
+    gil: bool,
+    wall_seconds: float | None = None,
+    rate: int = 100,
+    top: int = 12,
+    package: str = "diga_assets",
 ) -> str:
     """A plain-text report of a py-spy raw profile: seconds per thread role, the project's
     functions by inclusive time, and the lines that were running themselves."""
@@ -80,7 +92,8 @@ def summarize(
     def rows(counts: list[tuple[str, int]]) -> list[str]:
         return [f"  {samples / rate:7.2f} s {samples / total:6.1%}  {name}" for name, samples in counts]
 
-    held = f"the GIL was held {total / rate:.1f} s ({total:,} samples at {rate}/s)"
+    what = "the GIL was held" if gil else "threads were running"
+    held = f"{what} {total / rate:.1f} s ({total:,} samples at {rate}/s)"
     if wall_seconds is not None:
         held += f" of the {wall_seconds:.1f} s the command took under the sampler"
     lines = [held, "", "by thread:"]

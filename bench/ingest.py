@@ -244,8 +244,8 @@ def benchmark(
                 command, project_env, _, _ = project(concurrency, f"profile-{concurrency}")
                 print(f"profiling: project, max_concurrency={concurrency} ...", flush=True)
                 raw = Path(tmp) / f"profile-{concurrency}.txt"
-                wall = profile_command(command, project_env, raw)
-                profiles[f"project, max_concurrency={concurrency}"] = summarize(raw, wall_seconds=wall)
+                wall = profile_command(command, project_env, raw, gil=True)
+                profiles[f"project, max_concurrency={concurrency}"] = summarize(raw, gil=True, wall_seconds=wall)
         if dlt_python:
             probe = subprocess.run([dlt_python, "-c", "import dlt"], capture_output=True)
             if probe.returncode != 0:

@@ -1,6 +1,6 @@
 """Metrics benchmark: the project's DuckDB metrics against a straightforward pandas version.
 
-    .venv/bin/python bench/metrics.py [--calls 10000000] [--days 365]
+    .venv/bin/python bench/metrics.py [--calls 10000000] [--days 365] [--profile]
 
 Writes ``--calls`` calls as ``--days`` day partitions of raw Parquet (no API), then, each in a
 process of its own (wall seconds and peak RSS):
@@ -11,6 +11,9 @@ process of its own (wall seconds and peak RSS):
    outcome, group), checked equal to the project's on the counts;
 3. one day: re-computing the last day's metrics on top of the whole history, against the same
    day computed from a data directory that holds that day alone.
+
+With --profile, the project's every-day run goes once more under py-spy, and the lines where its
+time goes are printed (a DuckDB statement shows as the line that runs it).
 
 Seconds vary with the machine; the ratios are the figures to compare.
 """
@@ -26,6 +29,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from cpu_profile import profile_command, py_spy, summarize
 from measure import Outcome, rows_from_json, run_measured
 
 HERE = Path(__file__).resolve()
@@ -183,16 +187,21 @@ def main() -> None:
         contender.add_argument("last")
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run the project over every day under py-spy and print where its time goes (needs the bench extra)",
+    )
     args = parser.parse_args()
     if args.role == "project":
         return project_metrics(args.data_dir, args.first, args.last)
     if args.role == "pandas":
         return pandas_metrics(args.data_dir, args.first, args.last)
-    benchmark(args.calls, args.days)
+    benchmark(args.calls, args.days, profile=args.profile)
     return None
 
 
-def benchmark(calls: int, days: int) -> list[Outcome]:
+def benchmark(calls: int, days: int, *, profile: bool = False) -> list[Outcome]:
     """Generate the history, run every contender, print the table; return the outcomes."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,6 +225,16 @@ def benchmark(calls: int, days: int) -> list[Outcome]:
             run_measured("project: last day, on the history", contender("project", history, last), env, rows_from_json),
             run_measured("project: last day, alone", contender("project", alone, last), env, rows_from_json),
         ]
+        report = None
+        if profile and py_spy() is None:
+            print("py-spy is not installed (pip install -e '.[bench]'): no profile", flush=True)
+        elif profile:
+            # An extra run after the measured ones (sampling costs a few percent). DuckDB releases
+            # the GIL while it works, so every running thread is sampled, not the GIL's holder.
+            print("profiling: project: every day ...", flush=True)
+            raw = Path(tmp) / "profile.txt"
+            wall = profile_command(contender("project", history, keys[0]), env, raw, gil=False)
+            report = summarize(raw, gil=False, wall_seconds=wall)
     print(f"\n{calls:,} calls over {days} days")
     print(f"{'contender':<38}{'seconds':>9}{'calls':>13}{'peak RSS MB':>13}")
     for o in outcomes:
@@ -223,6 +242,8 @@ def benchmark(calls: int, days: int) -> list[Outcome]:
     project, pandas, on_history, alone_day = outcomes
     print(f"pandas / project: {pandas.seconds / project.seconds:.1f}x")
     print(f"last day on a year of history / alone: {on_history.seconds / alone_day.seconds:.2f}x")
+    if report:
+        print(f"\nwhere the time goes, project: every day (py-spy, running threads):\n{report}")
     if project.rows != pandas.rows or on_history.rows != alone_day.rows:
         raise SystemExit(f"contenders disagree on the calls: {[(o.name, o.rows) for o in outcomes]}")
     return outcomes

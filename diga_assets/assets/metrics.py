@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -185,8 +187,23 @@ class DailyComputation:
     headlines: dict[date, dict[str, Any]]
 
     def rows_of(self, day: date) -> pa.Table:
-        """The rows of one day (an empty table with the full schema when it had no calls)."""
-        return self.table.filter(pc.equal(self.table["day"], pa.scalar(day, type=pa.date32())))
+        """The rows of one day, in the query's order (an empty table with the full schema when
+        it had no calls)."""
+        rows = self._rows_by_day.get(day)
+        return rows if rows is not None else self.table.slice(0, 0)
+
+    @cached_property
+    def _rows_by_day(self) -> dict[date, pa.Table]:
+        # One stable sort, then each day is a zero-copy slice: a filter per day made a year's
+        # backfill pass over the whole table once per day and metric (0.5 s in bench/metrics.py).
+        table = self.table.sort_by("day")
+        rows_by_day: dict[date, pa.Table] = {}
+        offset = 0
+        for day, run in groupby(table["day"].to_pylist()):
+            count = sum(1 for _ in run)
+            rows_by_day[day] = table.slice(offset, count)
+            offset += count
+        return rows_by_day
 
 
 @contextmanager

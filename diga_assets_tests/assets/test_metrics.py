@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -270,6 +271,21 @@ def test_the_daily_metrics_of_a_run_share_one_scan_and_a_subset_computes_only_it
     one = materialize_metrics(tmp_path, [CALL_DURATION_STATS], first="2026-11-06", checks=False)
     assert computed == [[CALL_DURATION_STATS]]
     assert {e.asset_key.to_user_string() for e in one.get_asset_materialization_events()} == {CALL_DURATION_STATS}
+
+
+def test_a_computation_hands_out_each_days_rows_in_the_querys_order():
+    table = pa.table(
+        {
+            "day": pa.array([date(2026, 11, 6), date(2026, 11, 5), date(2026, 11, 6), date(2026, 11, 5)], pa.date32()),
+            "agent_id": ["b", "x", "a", "y"],
+        }
+    )
+    computed = metrics_module.DailyComputation(table, headlines={})
+
+    assert computed.rows_of(date(2026, 11, 5)).to_pydict() == {"day": [date(2026, 11, 5)] * 2, "agent_id": ["x", "y"]}
+    assert computed.rows_of(date(2026, 11, 6)).to_pydict() == {"day": [date(2026, 11, 6)] * 2, "agent_id": ["b", "a"]}
+    no_calls = computed.rows_of(date(2026, 11, 7))
+    assert no_calls.num_rows == 0 and no_calls.schema == table.schema
 
 
 S1 = datetime(2026, 11, 10, 0, 10, tzinfo=UTC)
