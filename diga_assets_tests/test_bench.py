@@ -63,7 +63,7 @@ def test_profile_summary_groups_threads_and_charges_callers(tmp_path):
         "thread (0x3): diga-calls-2026-11-01;_get_json (diga_assets/api/client.py:446) 50\n"
         "thread (0x4): MainThread 10\n"
     )
-    report = summarize(raw, rate=100)
+    report = summarize(raw, gil=True, rate=100)
     assert "the GIL was held 1.0 s (100 samples at 100/s)" in report
     # The two pool threads are one row, the read-ahead thread another, whatever their day or number.
     assert "0.40 s  40.0%  diga-day\n" in report
