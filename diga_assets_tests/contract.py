@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -103,29 +104,45 @@ def validate_served_bodies(sim: DigaSimulator) -> None:
 StartSimulator = Callable[..., DigaSimulator]
 
 
-def simulator_factory_fixture(**world_defaults: Any) -> Any:
-    """Build a pytest fixture that starts simulators and checks their bodies at teardown.
+@contextmanager
+def served_simulators() -> Iterator[StartSimulator]:
+    """Yield ``start(world, *, validate=True, **simulator_kwargs)``, which starts a simulator.
 
-    The fixture yields ``start(world=None, *, validate=True, **simulator_kwargs)``; a world is built
-    from ``world_defaults`` when none is given. Tests that plant spec-breaking records on purpose
-    pass ``validate=False``.
+    On exit every simulator started is stopped, then each body it served is validated against
+    the published schemas, unless it was started with ``validate=False`` (tests that plant
+    spec-breaking records on purpose).
+    """
+    started: list[tuple[DigaSimulator, bool]] = []
+
+    def start(world: World, *, validate: bool = True, **simulator_kwargs: Any) -> DigaSimulator:
+        sim = DigaSimulator(world, **simulator_kwargs)
+        sim.start()
+        started.append((sim, validate))
+        return sim
+
+    try:
+        yield start
+    finally:
+        for sim, _ in started:
+            sim.stop()
+    for sim, validate in started:
+        if validate:
+            validate_served_bodies(sim)
+
+
+def simulator_factory_fixture(**world_defaults: Any) -> Any:
+    """Build a pytest fixture over :func:`served_simulators` whose world defaults to ``world_defaults``.
+
+    The fixture yields ``start(world=None, *, validate=True, **simulator_kwargs)``.
     """
 
     @pytest.fixture
     def factory() -> Iterator[StartSimulator]:
-        started: list[tuple[DigaSimulator, bool]] = []
+        with served_simulators() as start:
 
-        def start(world: World | None = None, *, validate: bool = True, **simulator_kwargs: Any) -> DigaSimulator:
-            sim = DigaSimulator(world if world is not None else World(**world_defaults), **simulator_kwargs)
-            sim.start()
-            started.append((sim, validate))
-            return sim
+            def start_with_defaults(world: World | None = None, **kwargs: Any) -> DigaSimulator:
+                return start(world if world is not None else World(**world_defaults), **kwargs)
 
-        yield start
-        for sim, _ in started:
-            sim.stop()
-        for sim, validate in started:
-            if validate:
-                validate_served_bodies(sim)
+            yield start_with_defaults
 
     return factory
