@@ -16,8 +16,8 @@ and runs, one after the other, each as its own process:
 Prints wall seconds, rows, rows/s, the ratio to the floor, each process's peak RSS (its own, or
 its largest waited-for descendant's), the CPU seconds it used and those the simulator used
 serving it, and fails when contenders disagree on the rows. With --profile, each project
-contender runs once more under py-spy and the busiest code is printed. Seconds vary with the
-machine; the ratios are the figures to compare.
+contender runs once more under py-spy, and which threads and lines held the interpreter lock is
+printed. Seconds vary with the machine; the ratios are the figures to compare.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also run each project contender under py-spy and print where its CPU goes (needs the bench extra)",
+        help="also run each project contender under py-spy and print who holds the GIL (needs the bench extra)",
     )
     parser.add_argument("--dlt", action="store_true", help="also run dlt's rest_api source")
     parser.add_argument(

@@ -29,7 +29,7 @@ class Outcome:
     seconds: float
     rows: int
     peak_rss_mb: float
-    cpu_seconds: float = 0.0
+    cpu_seconds: float
 
 
 def run_measured(name: str, command: list[str], env: dict[str, str], rows_of: Callable[[bytes], int]) -> Outcome:
