@@ -19,6 +19,7 @@ CALLS_PATH = "/v1/call/"
 PHONES_PATH = "/v1/phone/"
 
 _SPEC_FILES = {CALLS_PATH: "list-calls.yaml", PHONES_PATH: "list-phones.yaml"}
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @cache
@@ -29,7 +30,9 @@ def load_openapi(path: str) -> dict[str, Any]:
     except KeyError:
         raise ValueError(f"no OpenAPI page is kept for {path!r}; known: {sorted(_SPEC_FILES)}") from None
     text = resources.files(__package__).joinpath("openapi").joinpath(file_name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    # libyaml's safe loader when PyYAML was built with it: 3 ms against 37 ms per page, paid by
+    # every process that loads the code location (the UI, each run, each CLI command).
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader either way
 
 
 def component_schema(path: str, name: str) -> dict[str, Any]:
