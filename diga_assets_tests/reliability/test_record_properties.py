@@ -518,6 +518,14 @@ def raises_record_error(key: str, page: list[Any]) -> RecordError:
     return info.value
 
 
+def assert_a_page_around_it_is_refused_naming_it(
+    key: str, data: st.DataObject, broken: st.SearchStrategy[Broken]
+) -> None:
+    """A page holding the ``broken`` record among valid ones raises a RecordError naming its record and field."""
+    page, bad = data.draw(pages_around(key, broken), label="page")
+    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+
+
 SMALL_LISTS = st.lists(JSON_SCALARS, max_size=2)
 SMALL_OBJECTS = st.dictionaries(SHORT_TEXT, JSON_SCALARS, max_size=2)
 NOT_A_STRING = st.one_of(
@@ -769,8 +777,7 @@ def test_a_record_is_converted_the_same_alone_as_in_any_page(key: str, data: st.
 @given(data=st.data())
 def test_a_missing_required_field_is_a_record_error_naming_it(key: str, data: st.DataObject) -> None:
     """Top-level or nested (``contact.identifier``): a required key that is absent is never a silent NULL."""
-    page, bad = data.draw(pages_around(key, broken_records(key, lambda f: f.required, None)), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(key, data, broken_records(key, lambda f: f.required, None))
 
 
 def non_nullable(field: SpecField) -> bool:
@@ -782,9 +789,9 @@ def non_nullable(field: SpecField) -> bool:
 @given(data=st.data())
 def test_null_in_a_non_nullable_top_level_field_is_a_record_error_naming_it(key: str, data: st.DataObject) -> None:
     """``id``, ``status``, ``created_date``, ``contact``...: the spec has no null for them, so neither may the file."""
-    broken = broken_records(key, lambda f: non_nullable(f) and len(f.path) == 1, st.none())
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: non_nullable(f) and len(f.path) == 1, st.none())
+    )
 
 
 # Found by this property: a null in a non-nullable field of the nested contact object was stored
@@ -794,9 +801,9 @@ def test_null_in_a_non_nullable_top_level_field_is_a_record_error_naming_it(key:
 @given(data=st.data())
 def test_null_in_a_non_nullable_nested_field_is_a_record_error_naming_it(key: str, data: st.DataObject) -> None:
     """``contact.identifier: null`` breaks the contract exactly as a top-level null does."""
-    broken = broken_records(key, lambda f: non_nullable(f) and len(f.path) > 1, st.none())
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: non_nullable(f) and len(f.path) > 1, st.none())
+    )
 
 
 STRING_KINDS = {"string", "uuid", "date-time", "enum"}
@@ -807,9 +814,9 @@ STRING_KINDS = {"string", "uuid", "date-time", "enum"}
 @given(data=st.data())
 def test_a_number_bool_list_or_object_where_a_string_is_due_is_a_record_error(key: str, data: st.DataObject) -> None:
     """Arrow must not stringify ``7`` or ``true`` into a string column: the record is refused instead."""
-    broken = broken_records(key, lambda f: f.kind in STRING_KINDS, NOT_A_STRING)
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: f.kind in STRING_KINDS, NOT_A_STRING)
+    )
 
 
 @pytest.mark.parametrize("key", endpoints_with(lambda f: f.kind == "integer"))
@@ -817,9 +824,9 @@ def test_a_number_bool_list_or_object_where_a_string_is_due_is_a_record_error(ke
 @given(data=st.data())
 def test_a_float_bool_or_string_where_an_integer_is_due_is_a_record_error(key: str, data: st.DataObject) -> None:
     """``duration: 1.5`` must not become 1, ``true`` must not become 1, ``"125"`` must not be parsed."""
-    broken = broken_records(key, lambda f: f.kind == "integer", NOT_AN_INTEGER)
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: f.kind == "integer", NOT_AN_INTEGER)
+    )
 
 
 # Found by this property: the culprit of an int64 overflow was looked up with abs(v) >= 2**63,
@@ -829,9 +836,9 @@ def test_a_float_bool_or_string_where_an_integer_is_due_is_a_record_error(key: s
 @given(data=st.data())
 def test_an_integer_outside_int64_is_a_record_error_naming_it(key: str, data: st.DataObject) -> None:
     """orjson hands over integers up to 2**64 - 1 as int; the int64 column cannot hold the top half."""
-    broken = broken_records(key, lambda f: f.kind == "integer", st.integers(INT64_MAX + 1, UINT64_MAX))
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: f.kind == "integer", st.integers(INT64_MAX + 1, UINT64_MAX))
+    )
 
 
 @pytest.mark.parametrize("key", endpoints_with(lambda f: f.kind == "date-time"))
@@ -841,9 +848,9 @@ def test_a_date_time_without_an_offset_or_not_a_date_time_at_all_is_a_record_err
     key: str, data: st.DataObject
 ) -> None:
     """No offset means no instant: guessing UTC would shift the day of every call by hours."""
-    broken = broken_records(key, lambda f: f.kind == "date-time", NOT_AN_INSTANT)
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: f.kind == "date-time", NOT_AN_INSTANT)
+    )
 
 
 @pytest.mark.parametrize("key", endpoints_with(lambda f: f.kind == "date-time"))
@@ -855,9 +862,9 @@ def test_an_iso8601_date_time_outside_rfc3339_is_a_record_error(key: str, data: 
     Before commit f864dc9 these escaped as a raw ``pyarrow.ArrowInvalid``: Arrow refused them, the
     fallback check (``datetime.fromisoformat``) accepted them, and Arrow's error was re-raised.
     """
-    broken = broken_records(key, lambda f: f.kind == "date-time", iso8601_but_not_rfc3339())
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: f.kind == "date-time", iso8601_but_not_rfc3339())
+    )
 
 
 @pytest.mark.parametrize("key", endpoints_with(lambda f: f.kind == "json-object"))
@@ -865,9 +872,9 @@ def test_an_iso8601_date_time_outside_rfc3339_is_a_record_error(key: str, data: 
 @given(data=st.data())
 def test_dynamic_variables_that_are_not_a_json_object_are_a_record_error(key: str, data: st.DataObject) -> None:
     """A list or scalar would still serialize to JSON text; the contract says object, so it is refused."""
-    broken = broken_records(key, lambda f: f.kind == "json-object", NOT_AN_OBJECT)
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: f.kind == "json-object", NOT_AN_OBJECT)
+    )
 
 
 # Found by this property: ``contact: "abc"`` was reported as 'contact.id' missing, pointing at a
@@ -877,9 +884,9 @@ def test_dynamic_variables_that_are_not_a_json_object_are_a_record_error(key: st
 @given(data=st.data())
 def test_a_nested_object_that_is_not_an_object_is_a_record_error_naming_it(key: str, data: st.DataObject) -> None:
     """``contact`` as a string or a list: the error points at ``contact`` itself."""
-    broken = broken_records(key, lambda f: f.kind == "object", NOT_AN_OBJECT)
-    page, bad = data.draw(pages_around(key, broken), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: f.kind == "object", NOT_AN_OBJECT)
+    )
 
 
 @pytest.mark.parametrize("key", ENDPOINTS)
@@ -890,5 +897,4 @@ def test_a_page_entry_that_is_not_a_json_object_is_a_record_error(key: str, data
     not_a_record = st.one_of(st.none(), NOT_AN_OBJECT).map(
         lambda value: Broken(as_decoded(value), frozenset({"<record>"}))
     )
-    page, bad = data.draw(pages_around(key, not_a_record), label="page")
-    assert_names_the_record_and_field(raises_record_error(key, page), bad)
+    assert_a_page_around_it_is_refused_naming_it(key, data, not_a_record)
