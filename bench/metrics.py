@@ -94,7 +94,7 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
         ]
         key = day.isoformat()
         write_table_atomically(
-            storage.raw_partition_file("calls", key), pa.Table.from_arrays(arrays, schema=CALLS.arrow_schema)
+            storage.layout.raw_partition("calls", key), pa.Table.from_arrays(arrays, schema=CALLS.arrow_schema)
         )
         keys.append(key)
     return keys
@@ -105,14 +105,14 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
 
 def project_metrics(data_dir: str, first: str, last: str) -> None:
     """Contender: the project's three daily metrics over [first, last], written per day."""
-    from diga_assets.analysis_db import resolve_outcome_map
+    from diga_assets.analysis.outcome_map import resolve_outcome_map
     from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
     from diga_assets.storage import DigaStorage, write_table_atomically
 
     storage = DigaStorage(data_dir=data_dir)
     days = _days(first, last)
     # As the daily_call_metrics step does: one scan and dedupe for the three statements.
-    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage, "UTC", resolve_outcome_map(), days)
+    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.layout, "UTC", resolve_outcome_map(), days)
     for name, computation in computed.items():
         for day in days:
             write_table_atomically(storage.root / "bench" / name / f"{day}.parquet", computation.rows_of(day))
@@ -124,7 +124,7 @@ def pandas_metrics(data_dir: str, first: str, last: str) -> None:
     """Contender: the same tables with pandas, as an analyst would write them."""
     import pandas as pd
 
-    from diga_assets.analysis_db import resolve_outcome_map
+    from diga_assets.analysis.outcome_map import resolve_outcome_map
 
     calls = pd.read_parquet(
         Path(data_dir) / "raw" / "calls",

@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 
-from diga_assets.analysis_db import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE, analysis_db_path, load_sql
-from diga_assets.assets.report import CALL_REPORT, REPORT_FILE
+from diga_assets.analysis.views import ANALYSIS_SQL
 from diga_assets.definitions import build_definitions
+from diga_assets.names import CALL_REPORT, CALLS_JOB_ASSETS, DIGA_CALLS, DIGA_PHONES, PHONE_ASSIGNMENT_TIMELINE
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings, project_root
 from diga_assets.simulator import DigaSimulator, World
@@ -61,6 +61,7 @@ class DemoResult:
     last_day: date
     data_dir: Path
     analysis_db: Path
+    report: Path
     dagster_home: Path
     headlines: list[tuple[date, int, float | None, float | None]]
 
@@ -119,12 +120,12 @@ def run_demo(
                 world.advance(timedelta(days=1))
             run(
                 f"diga_phones {day}: snapshot {n + 1} of {PHONE_SNAPSHOTS}, simulator clock {world.now:%Y-%m-%d %H:%M}",
-                _with_checks("diga_phones"),
+                _with_checks(DIGA_PHONES),
                 partition_key=day.isoformat(),
             )
         run(
-            f"diga_calls {first_day}...{last_day} as one run, with the daily metrics and their checks",
-            _with_checks("diga_calls", *DAILY_METRICS),
+            f"{DIGA_CALLS} {first_day}...{last_day} as one run, with the daily metrics and their checks",
+            _with_checks(*CALLS_JOB_ASSETS),
             tags={
                 "dagster/asset_partition_range_start": first_day.isoformat(),
                 "dagster/asset_partition_range_end": last_day.isoformat(),
@@ -139,9 +140,10 @@ def run_demo(
         first_day=first_day,
         last_day=last_day,
         data_dir=storage.root,
-        analysis_db=analysis_db_path(storage),
+        analysis_db=storage.layout.analysis_db,
+        report=storage.layout.report_file(CALL_REPORT),
         dagster_home=dagster_home,
-        headlines=_headlines(analysis_db_path(storage), first_day, last_day),
+        headlines=_headlines(storage.layout.analysis_db, first_day, last_day),
     )
     echo(summary(result))
     return result
@@ -174,7 +176,7 @@ def _headlines(db: Path, first: date, last: date) -> list[tuple[date, int, float
     """Per day: total calls, completion rate over ended calls, median duration (from the views)."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     with duckdb.connect(str(db), read_only=True) as con:
-        headlines = con.sql(load_sql("select_daily_headlines"), params={"days": days})
+        headlines = con.sql(ANALYSIS_SQL("select_daily_headlines"), params={"days": days})
         rows = headlines.select("day, total_calls, completion_rate, median_duration_s").fetchall()
     return [(day, calls, completion, median) for day, calls, completion, median in rows]
 
@@ -191,7 +193,7 @@ def summary(result: DemoResult) -> str:
         "",
         f"Parquet:  {data / 'raw'}/{{calls,phones}}/date=YYYY-MM-DD/  and  {data / 'metrics'}/<metric>/",
         f"DuckDB:   {result.analysis_db}  (views only: calls, phones, call_outcome_map, one per metric)",
-        f"Report:   {data / REPORT_FILE}  (open it in a browser; it works offline)",
+        f"Report:   {result.report}  (open it in a browser; it works offline)",
         f"UI:       .venv/bin/diga-assets ui   (http://127.0.0.1:3000, a simulator; runs in {result.dagster_home})",
         "Try:",
     ]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -37,19 +36,19 @@ class DayWindow:
         """Whether an aware instant falls inside the window."""
         return self.start <= instant < self.end
 
+    def hours_after_end(self, instant: datetime) -> float:
+        """How long after the day ended ``instant`` is, in hours (negative: before it ended)."""
+        return (instant - self.end).total_seconds() / 3600
+
+
+def day_window(partitions: dg.TimeWindowPartitionsDefinition, key: str) -> DayWindow:
+    """The window of the partition ``key``, as Dagster's partitions define it, in UTC."""
+    window = partitions.time_window_for_partition_key(key)
+    return DayWindow(day=date.fromisoformat(key), start=window.start.astimezone(UTC), end=window.end.astimezone(UTC))
+
 
 def with_neighbours(days: Iterable[date]) -> list[date]:
     """The days and the day on either side of each, in order: the span in which a call whose
     created_date moved across midnight may have its other stored copy. ``call_ids_unique``
     checks this span, and a metric run reads it, so the two cannot drift apart."""
     return sorted({day + timedelta(days=step) for day in days for step in (-1, 0, 1)})
-
-
-def day_window(day: date | str, timezone: str) -> DayWindow:
-    """The window of one day (``date`` or partition key) in ``timezone``."""
-    if isinstance(day, str):
-        day = date.fromisoformat(day)
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return DayWindow(day=day, start=start, end=end)

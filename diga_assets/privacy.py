@@ -14,7 +14,6 @@ UI, metadata or error messages; only the variable's name does.
 import hashlib
 import hmac
 
-import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -58,21 +57,3 @@ def pseudonymize_contacts(batch: pa.RecordBatch, key: str) -> pa.RecordBatch:
     hashed = pa.array([contact_hash(value, key) for value in encoded.dictionary.to_pylist()], type=pa.string())
     # take() maps each row's dictionary index to its hash; a NULL index (a NULL identifier) stays NULL.
     return batch.set_column(index, batch.schema.field(index), pc.take(hashed, encoded.indices))
-
-
-def describe_contacts(spec: dg.AssetSpec, *, pseudonymized: bool) -> dg.AssetSpec:
-    """``diga_calls``' spec saying whether ``contact_identifier`` is pseudonymized (flag and column doc)."""
-    metadata: dict[str, object] = {"contact_identifier_pseudonymized": pseudonymized}
-    schema = spec.metadata.get("dagster/column_schema")
-    if pseudonymized and isinstance(schema, dg.TableSchema):
-        metadata["dagster/column_schema"] = dg.TableSchema(
-            columns=[
-                dg.TableColumn(
-                    name=c.name, type=c.type, description=PSEUDONYMIZED_DOC, constraints=c.constraints, tags=c.tags
-                )
-                if c.name == CONTACT_COLUMN
-                else c
-                for c in schema.columns
-            ]
-        )
-    return spec.merge_attributes(metadata=metadata)

@@ -13,16 +13,13 @@ from collections.abc import Callable
 import dagster as dg
 from pydantic import Field, field_validator
 
+from diga_assets.api import spec
 from diga_assets.api.client import DEFAULT_BASE_URL, DigaClient, RetryPolicy, check_base_url
+from diga_assets.settings import MAX_CONCURRENCY
 
-# The calls endpoint allows 1..1000 per page and phones 1..100: the largest page is the fewest
-# round trips, and a 1000-call page is a few hundred KB, well within one response.
-DEFAULT_CALLS_PAGE_SIZE = 1000
-DEFAULT_PHONES_PAGE_SIZE = 100
-# Days of a backfill fetched at once. 4 keeps a 50 ms-latency API busy enough to beat a
-# sequential walk by ~3x on a 2-core machine without leaning hard on the API's rate limits.
-DEFAULT_MAX_CONCURRENCY = 4
-MAX_CONCURRENCY_LIMIT = 32
+# The page sizes the spec allows. The largest page is the fewest round trips, and the default.
+_CALLS_LIMIT = spec.query_parameters(spec.CALLS_PATH)["limit"]
+_PHONES_LIMIT = spec.query_parameters(spec.PHONES_PATH)["limit"]
 
 
 class DigaApiResource(dg.ConfigurableResource):
@@ -44,21 +41,29 @@ class DigaApiResource(dg.ConfigurableResource):
     backoff_base_s: float = Field(default=0.5, ge=0, description="First backoff ceiling; doubles per retry.")
     backoff_max_s: float = Field(default=30.0, ge=0, description="Largest backoff ceiling (full jitter below it).")
     calls_page_size: int = Field(
-        default=DEFAULT_CALLS_PAGE_SIZE, ge=1, le=1000, description="Calls per page (the API allows 1..1000)."
+        default=_CALLS_LIMIT.maximum,
+        ge=_CALLS_LIMIT.minimum,
+        le=_CALLS_LIMIT.maximum,
+        description=f"Calls per page (the API allows {_CALLS_LIMIT.minimum}..{_CALLS_LIMIT.maximum}).",
     )
     phones_page_size: int = Field(
-        default=DEFAULT_PHONES_PAGE_SIZE, ge=1, le=100, description="Phones per page (the API allows 1..100)."
+        default=_PHONES_LIMIT.maximum,
+        ge=_PHONES_LIMIT.minimum,
+        le=_PHONES_LIMIT.maximum,
+        description=f"Phones per page (the API allows {_PHONES_LIMIT.minimum}..{_PHONES_LIMIT.maximum}).",
     )
     max_concurrency: int = Field(
-        default=DEFAULT_MAX_CONCURRENCY,
-        ge=1,
-        le=MAX_CONCURRENCY_LIMIT,
+        default=MAX_CONCURRENCY.default,
+        ge=MAX_CONCURRENCY.low,
+        le=MAX_CONCURRENCY.high,
         description="Days fetched at once in a backfill (env DIGA_MAX_CONCURRENCY).",
     )
 
     @field_validator("base_url")
     @classmethod
     def _base_url_is_safe(cls, value: str) -> str:
+        # The rule is the API layer's (it knows what may carry the key); checked here too so a
+        # resource built in code or edited in the launchpad fails before the run starts.
         return check_base_url(value)
 
     def __repr__(self) -> str:

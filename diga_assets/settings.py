@@ -15,11 +15,26 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from diga_assets.api.client import DEFAULT_BASE_URL, check_base_url
 from diga_assets.privacy import HASH_KEY_VAR, PSEUDONYMIZE_VAR, hash_key_problem
-from diga_assets.resources import DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_LIMIT
 
 DEFAULT_START_DATE = date(2026, 1, 1)
 DEFAULT_TIMEZONE = "UTC"
-DEFAULT_TRAILING_DAYS = 2
+
+
+@dataclass(frozen=True)
+class WholeNumberRule:
+    """The default and bounds of a whole-number setting: the one statement of them, read by
+    ``Settings.from_env`` and by the resource field that carries the value into runs."""
+
+    default: int
+    low: int
+    high: int
+
+
+# Days before yesterday that the daily calls schedule fetches again.
+TRAILING_DAYS = WholeNumberRule(default=2, low=0, high=31)
+# Days of a backfill fetched at once. 4 keeps an API with tens of milliseconds of latency busy on
+# a 2-core machine without leaning hard on its rate limits; past 32 the threads only contend.
+MAX_CONCURRENCY = WholeNumberRule(default=4, low=1, high=32)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -43,7 +58,7 @@ class Settings:
     timezone: str
     api_base_url: str
     trailing_days: int
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_concurrency: int = MAX_CONCURRENCY.default
     # Whether contact_identifier is stored as an HMAC (diga_assets/privacy.py). The HMAC key is
     # not kept here: the storage resource reads it through dg.EnvVar at run time.
     pseudonymize_contacts: bool = False
@@ -87,8 +102,8 @@ class Settings:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
 
-        trailing_days = _whole_number(env, "DIGA_TRAILING_DAYS", DEFAULT_TRAILING_DAYS, 0, 31)
-        max_concurrency = _whole_number(env, "DIGA_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, 1, MAX_CONCURRENCY_LIMIT)
+        trailing_days = _whole_number(env, "DIGA_TRAILING_DAYS", TRAILING_DAYS)
+        max_concurrency = _whole_number(env, "DIGA_MAX_CONCURRENCY", MAX_CONCURRENCY)
 
         pseudonymize_contacts = _flag(env, PSEUDONYMIZE_VAR)
         # Checked here so a missing or short key fails the load, not the first run; only its
@@ -107,16 +122,16 @@ class Settings:
         )
 
 
-def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    """The variable ``name`` as an int within [low, high] (``default`` when unset), or a
+def _whole_number(env: Mapping[str, str], name: str, rule: WholeNumberRule) -> int:
+    """The variable ``name`` as an int within the rule's bounds (its default when unset), or a
     ``SettingsError`` naming it."""
-    raw = env.get(name) or str(default)
+    raw = env.get(name) or str(rule.default)
     try:
         value = int(raw)
     except ValueError:
         value = None
-    if value is None or not low <= value <= high:
-        raise SettingsError(f"{name}={raw!r} must be a whole number from {low} to {high}")
+    if value is None or not rule.low <= value <= rule.high:
+        raise SettingsError(f"{name}={raw!r} must be a whole number from {rule.low} to {rule.high}")
     return value
 
 

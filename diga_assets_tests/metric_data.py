@@ -19,17 +19,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from diga_assets.analysis_db import PHONE_ASSIGNMENT_TIMELINE, metric_partition_file
 from diga_assets.api.records import CALLS, PHONES
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.checks.metrics import build_metric_checks
+from diga_assets.names import PHONE_ASSIGNMENT_TIMELINE
 from diga_assets.partitions import daily_partitions
 from diga_assets.storage import DigaStorage, write_table_atomically
 from diga_assets_tests.assets.conftest import range_tags, settings_for, storage_for
 
 FETCHED_AT = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 
-# The outcome rules of issue 4, written out independently of assets/outcomes.csv.
+# The documented outcome rules, written out independently of analysis/outcomes.csv.
 _VOICEMAIL_REASONS = {"voicemail_left", "answering_machine_detected", "mailbox_unavailable"}
 _NO_ANSWER_REASONS = {"ivr_no_answer", "ivr_unreachable"}
 TERMINAL = ("completed", "failed", "no_answer", "transferred", "voicemail")
@@ -77,7 +77,7 @@ def write_raw_calls(
     storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], fetched_at: datetime = FETCHED_AT
 ) -> Path:
     """Store ``records`` as the raw calls partition ``key`` (what diga_calls would write)."""
-    path = storage.raw_partition_file("calls", key)
+    path = storage.layout.raw_partition("calls", key)
     write_table_atomically(path, pa.Table.from_batches([CALLS.to_record_batch(records, fetched_at)]))
     return path
 
@@ -110,7 +110,7 @@ def phone(
 
 def write_raw_phones(storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], observed_at: datetime) -> Path:
     """Store a phone snapshot observed at ``observed_at`` as the raw phones partition ``key``."""
-    path = storage.raw_partition_file("phones", key)
+    path = storage.layout.raw_partition("phones", key)
     write_table_atomically(path, pa.Table.from_batches([PHONES.to_record_batch(records, observed_at)]))
     return path
 
@@ -188,14 +188,14 @@ def partition_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[st
 
 def read_metric_day(storage: DigaStorage, asset: str, key: str) -> pa.Table:
     """The stored file of one day of a daily metric."""
-    return pq.read_table(metric_partition_file(storage, asset, key))
+    return pq.read_table(storage.layout.metric_partition(asset, key))
 
 
 # ------------------------------------------------------------------------------ independent metrics
 
 
 def outcome_of(status: str, end_reason: str | None) -> str:
-    """Issue 4's outcome rules, in plain Python."""
+    """The documented outcome rules (README, "Call outcomes"), in plain Python."""
     if status in ("failed", "transferred", "no_answer"):
         return status
     if status == "completed":
@@ -212,7 +212,7 @@ def outcome_of(status: str, end_reason: str | None) -> str:
 def latest_calls(storage: DigaStorage, timezone: str) -> list[dict[str, Any]]:
     """Every stored call once (latest fetched_at), with ``day`` and ``outcome``, read with pyarrow."""
     latest: dict[str, dict[str, Any]] = {}
-    for path in glob.glob(storage.raw_glob("calls")):
+    for path in glob.glob(storage.layout.raw_glob("calls")):
         for row in pq.read_table(path).to_pylist():
             kept = latest.get(row["id"])
             if kept is None or row["fetched_at"] > kept["fetched_at"]:

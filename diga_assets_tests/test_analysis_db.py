@@ -7,7 +7,7 @@
   zone or outcome map replaces just the view it shapes);
 - an analyst's read-only session, held open by another process while a run materializes a
   metric: both succeed, the run warns naming the file, and the views catch up on a later run;
-- the outcome map: the shipped CSV follows issue 4's rules, and a bad ``DIGA_OUTCOME_MAP`` is
+- the outcome map: the shipped CSV follows the documented rules, and a bad ``DIGA_OUTCOME_MAP`` is
   refused naming the variable and the line;
 - the project's ``dagster.yaml`` loads, limits the ``diga_api`` pool and frees slots of dead runs.
 """
@@ -24,16 +24,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from diga_assets.analysis_db import (
-    DAILY_METRICS,
+from diga_assets.analysis.outcome_map import (
     DEFAULT_OUTCOME_MAP,
     OUTCOMES,
     OutcomeMapError,
-    analysis_db_path,
     load_outcome_map,
-    refresh_analysis_db,
     resolve_outcome_map,
 )
+from diga_assets.analysis.views import refresh_analysis_db
+from diga_assets.names import DAILY_METRICS
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import storage_for
 from diga_assets_tests.metric_data import (
@@ -75,7 +74,7 @@ def test_the_database_holds_views_only_that_work_from_any_working_directory(tmp_
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
 
-    with duckdb.connect(str(analysis_db_path(storage_for(tmp_path))), read_only=True) as con:
+    with duckdb.connect(str(storage_for(tmp_path).layout.analysis_db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
         assert {
             name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
@@ -108,21 +107,21 @@ def test_the_database_holds_views_only_that_work_from_any_working_directory(tmp_
 def test_views_are_rewritten_only_when_missing_or_changed(tmp_path):
     write_two_days(tmp_path)
     storage = storage_for(tmp_path)
-    assert set(refresh_analysis_db(storage, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)) == {
+    assert set(refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)) == {
         "calls",
         "phones",
         "call_outcome_map",
     }
-    db = analysis_db_path(storage)
+    db = storage.layout.analysis_db
     before = (db.stat().st_mtime_ns, db.read_bytes())
 
-    assert refresh_analysis_db(storage, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == []
+    assert refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == []
     assert (db.stat().st_mtime_ns, db.read_bytes()) == before
 
-    assert refresh_analysis_db(storage, "Europe/Madrid", DEFAULT_OUTCOME_MAP, log=LOG) == ["calls"]
+    assert refresh_analysis_db(storage.layout, "Europe/Madrid", DEFAULT_OUTCOME_MAP, log=LOG) == ["calls"]
     custom = tmp_path / "outcomes.csv"
     shutil.copy(DEFAULT_OUTCOME_MAP, custom)
-    assert refresh_analysis_db(storage, "Europe/Madrid", custom, log=LOG) == ["call_outcome_map"]
+    assert refresh_analysis_db(storage.layout, "Europe/Madrid", custom, log=LOG) == ["call_outcome_map"]
     with duckdb.connect(str(db), read_only=True) as con:
         assert "Europe/Madrid" in con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'calls'").fetchone()[0]
 
@@ -131,9 +130,9 @@ def test_paths_are_quoted_as_sql_literals(tmp_path):
     storage = DigaStorage(data_dir=str(tmp_path / "Lucía's data; DROP VIEW calls; --"))
     write_raw_calls(storage, "2026-11-05", [call("a", "2026-11-05T09:00:00Z")])
 
-    assert "calls" in refresh_analysis_db(storage, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)
+    assert "calls" in refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)
 
-    with duckdb.connect(str(analysis_db_path(storage)), read_only=True) as con:
+    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
         assert con.execute("SELECT id, outcome FROM calls").fetchall() == [("a", "completed")]
 
 
@@ -152,7 +151,7 @@ ANALYST = textwrap.dedent(
 def test_a_run_succeeds_while_an_analyst_holds_the_database_open(tmp_path):
     write_two_days(tmp_path)
     storage = storage_for(tmp_path)
-    db = analysis_db_path(storage)
+    db = storage.layout.analysis_db
     materialize_metrics(tmp_path, ["call_outcome_rates"], first="2026-11-05", checks=False)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -184,7 +183,7 @@ def test_a_run_succeeds_while_an_analyst_holds_the_database_open(tmp_path):
     warnings = [log.user_message for log in instance.all_logs(result.run_id) if log.level == logging.WARNING]
     assert any(str(db) in message and "held by another process" in message for message in warnings), warnings
     # Once the session is closed, the next refresh adds the view the run could not.
-    assert refresh_analysis_db(storage, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == ["call_duration_stats"]
+    assert refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == ["call_duration_stats"]
 
 
 def test_the_shipped_outcome_map_follows_the_issue():

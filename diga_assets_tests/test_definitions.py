@@ -15,7 +15,7 @@ from diga_assets.definitions import build_definitions
 from diga_assets.settings import Settings, SettingsError
 from diga_assets_tests.assets.conftest import settings_for
 
-# The asset names and groups are the public contract (issues 3 to 5).
+# The asset names and groups are the public contract: users' backfills, files and queries use them.
 PUBLIC_ASSET_GROUPS = {
     "diga_calls": "diga_raw",
     "diga_phones": "diga_raw",
@@ -162,3 +162,4 @@ def test_arrow_allocates_with_the_system_allocator_unless_the_user_chose_one():
         check=True,
     )
     assert chosen.stdout.strip() == "mimalloc"
+

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import diga_assets.demo
-from diga_assets.analysis_db import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
 from diga_assets.demo import PHONE_SNAPSHOTS, DemoResult, run_demo
+from diga_assets.names import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
 from diga_assets_tests.reliability.leaks import decoded_bytes, files_holding
 
 VIEWS = ("calls", "phones", "call_outcome_map", *DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)

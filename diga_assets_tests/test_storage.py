@@ -50,8 +50,8 @@ def test_an_empty_partition_keeps_the_schema(tmp_path):
 
 def test_layout_is_hive_style(tmp_path):
     storage = DigaStorage(data_dir=str(tmp_path))
-    assert storage.raw_partition_file("calls", "2026-11-01") == tmp_path / "raw/calls/date=2026-11-01/part-0.parquet"
-    assert storage.raw_glob("calls") == str(tmp_path / "raw/calls/date=*/*.parquet")
+    assert storage.layout.raw_partition("calls", "2026-11-01") == tmp_path / "raw/calls/date=2026-11-01/part-0.parquet"
+    assert storage.layout.raw_glob("calls") == str(tmp_path / "raw/calls/date=*/*.parquet")
 
 
 def test_an_unwritable_data_dir_is_named(tmp_path):

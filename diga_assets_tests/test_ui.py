@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 import requests
 
-from diga_assets.assets.report import REPORT_FILE
 from diga_assets.demo import DemoResult, run_demo
 from diga_assets_tests.test_definitions import PUBLIC_ASSET_GROUPS
 from diga_assets_tests.webserver import free_loopback_port, graphql, port_open
@@ -232,7 +231,7 @@ def test_the_report_asset_page_shows_the_headline_chart_inline(ui, browser):
 def test_the_report_file_renders_every_chart_offline_in_chromium(ui, browser):
     from selenium.webdriver.common.by import By
 
-    browser.get((ui.demo.data_dir / REPORT_FILE).resolve().as_uri())
+    browser.get(ui.demo.report.resolve().as_uri())
 
     sections = browser.find_elements(By.CSS_SELECTOR, "section.chart")
     titles = [s.find_element(By.TAG_NAME, "h2").text for s in sections]

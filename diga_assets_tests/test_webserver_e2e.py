@@ -31,7 +31,7 @@ import duckdb
 import pytest
 import requests
 
-from diga_assets.analysis_db import DAILY_METRICS
+from diga_assets.names import DAILY_METRICS
 from diga_assets.simulator import DigaSimulator
 from diga_assets_tests.assets.test_raw import expected_ids, stored_ids
 from diga_assets_tests.conftest import SIM_KEY

@@ -545,9 +545,9 @@ class _Failure:
 def _read_body(response: requests.Response) -> bytes:
     """The whole body, read as one piece (``response`` must come from a ``stream=True`` request).
 
-    ``response.content`` reads in 10 KB chunks, each through urllib3's read path: on a 750 KB
-    page of 1,000 calls that took 3.9 ms of CPU against 2.3 ms read whole, and the read sits on
-    the cursor walk's critical path. Error bodies are small and go through ``.content``, so
+    ``response.content`` reads in small chunks, each through urllib3's read path, which costs a
+    large page noticeably more CPU than one read (BENCHMARKS.md), and the read sits on the cursor
+    walk's critical path. Error bodies are small and go through ``.content``, so
     ``response.text`` stays usable for the error message. A connection that breaks mid-body
     raises the same requests exceptions either way, and the connection goes back to the pool
     once the body is read.

@@ -226,8 +226,8 @@ class RecordTable:
 
     @staticmethod
     def _stamps(stamp: datetime, count: int) -> pa.Array:
-        # One scalar repeated in Arrow: a list of ``count`` datetimes converted one by one held
-        # the GIL 0.4-0.8 ms per 1,000-call page (bench/ingest.py --profile).
+        # One scalar repeated in Arrow: a list of ``count`` datetimes converted one by one holds
+        # the interpreter lock on the ingest's critical path.
         return pa.repeat(pa.scalar(stamp, type=UTC_MICROS), count)
 
     def _checked_record_batch(self, records: Sequence[dict[str, Any]], stamp: datetime) -> pa.RecordBatch:

@@ -1,7 +1,7 @@
 """Asset checks on the metric layer (call_outcome_rates, agent_version_outcomes).
 
 Checks read the metric files of the days the run covers through an in-memory DuckDB
-(``assets/sql/select_*.sql``) and name what they found: the day, the group, the value. The
+(``sql/select_*.sql``) and name what they found: the day, the group, the value. The
 integrity checks block the metric's downstream assets, since a rate above 1 or calls counted
 twice would make every report built on them wrong; the anomaly check only warns, since a bad day
 for the calls is news, not a bug.
@@ -14,7 +14,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from diga_assets.analysis_db import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES, load_sql, metric_partition_file
+from diga_assets.checks.statements import CHECK_SQL
+from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES
 from diga_assets.storage import DigaStorage
 
 # The anomaly check compares a day with the days before it.
@@ -26,14 +27,9 @@ MIN_HISTORY_DAYS = 7
 _SHOWN = 10
 
 
-def _existing_files(storage: DigaStorage, asset: str, days: Sequence[date]) -> list[str]:
-    paths = (metric_partition_file(storage, asset, day.isoformat()) for day in days)
-    return [str(path) for path in paths if path.exists()]
-
-
 def _rows(statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     with duckdb.connect() as con:
-        relation = con.sql(load_sql(statement), params=params)
+        relation = con.sql(CHECK_SQL(statement), params=params)
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
@@ -50,7 +46,7 @@ def rates_check(
     asset: str, group_columns: Sequence[str], storage: DigaStorage, keys: Sequence[str]
 ) -> dg.AssetCheckResult:
     """Every ``*_rate`` of the days' files lies in [0, 1] (NULL allowed); failures name day and group."""
-    files = _existing_files(storage, asset, [date.fromisoformat(k) for k in keys])
+    files = storage.layout.existing_metric_partitions(asset, keys)
     rows = _rows("select_rates_outside_unit_interval", {"files": files}) if files else []
     failures = [f"{_group(row, group_columns)}: {row['rate']}={row['value']}" for row in rows]
     return dg.AssetCheckResult(
@@ -70,7 +66,7 @@ def rates_check(
 
 def counts_check(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
     """The outcome counts of each call_outcome_rates group add up to its ``total_calls``."""
-    files = _existing_files(storage, CALL_OUTCOME_RATES, [date.fromisoformat(k) for k in keys])
+    files = storage.layout.existing_metric_partitions(CALL_OUTCOME_RATES, keys)
     rows = _rows("select_outcome_counts_not_adding_up", {"files": files}) if files else []
     failures = [
         f"{_group(row, ('agent_id', 'call_type'))}: outcomes add up to {row['outcome_calls']}, "
@@ -98,7 +94,7 @@ def completion_anomaly_check(storage: DigaStorage, keys: Sequence[str]) -> dg.As
     checked = sorted(date.fromisoformat(k) for k in keys)
     first = checked[0] - timedelta(days=TRAILING_DAYS)
     span = [first + timedelta(days=n) for n in range((checked[-1] - first).days + 1)]
-    files = _existing_files(storage, CALL_OUTCOME_RATES, span)
+    files = storage.layout.existing_metric_partitions(CALL_OUTCOME_RATES, [day.isoformat() for day in span])
     rows = _rows("select_completion_rate_history", {"files": files, "trailing_days": TRAILING_DAYS}) if files else []
     judged: list[dict[str, Any]] = []
     low: list[str] = []

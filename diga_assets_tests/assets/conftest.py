@@ -12,7 +12,7 @@ import pytest
 
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks.raw import build_raw_checks
-from diga_assets.partitions import daily_partitions
+from diga_assets.partitions import DayWindow, daily_partitions, day_window
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings
 from diga_assets.storage import DigaStorage
@@ -27,6 +27,11 @@ def settings_for(data_dir: Path, timezone: str = "UTC") -> Settings:
         api_base_url="http://127.0.0.1:1",
         trailing_days=2,
     )
+
+
+def window_of(key: str, timezone: str = "UTC") -> DayWindow:
+    """The instants the partition ``key`` covers, under the test partitions in ``timezone``."""
+    return day_window(daily_partitions(settings_for(Path("/unused"), timezone)), key)
 
 
 def api_resource(sim, **overrides: Any) -> DigaApiResource:

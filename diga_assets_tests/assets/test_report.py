@@ -1,4 +1,4 @@
-"""``call_report``: a self-contained HTML page with every chart the issue lists, readable offline,
+"""``call_report``: a self-contained HTML page with every documented chart, readable offline,
 whose materialization links the file and carries the headline chart for the UI."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from diga_assets.assets.report import CALL_REPORT, REPORT_FILE, build_report_asset
+from diga_assets.assets.report import build_report_asset
+from diga_assets.names import CALL_REPORT
 from diga_assets.partitions import daily_partitions
 from diga_assets_tests.assets.conftest import settings_for, storage_for
 from diga_assets_tests.metric_data import (
@@ -80,7 +81,7 @@ def test_the_report_has_every_chart_inline_and_nothing_to_fetch(tmp_path):
 
     result = materialize_report(tmp_path)
 
-    html = (tmp_path / "data" / REPORT_FILE).read_text(encoding="utf-8")
+    html = storage_for(tmp_path).layout.report_file(CALL_REPORT).read_text(encoding="utf-8")
     for anchor in CHARTS:
         section = re.search(rf'<section id="{anchor}" class="chart">(.*?)</section>', html, re.S)
         assert section, f"chart {anchor} missing"
@@ -100,7 +101,7 @@ def test_the_report_has_every_chart_inline_and_nothing_to_fetch(tmp_path):
         assert label in texts, f"{label!r} not among the chart texts"
 
     metadata = report_metadata(result)
-    assert metadata["path"].value == str(tmp_path / "data" / REPORT_FILE)
+    assert metadata["path"].value == str(storage_for(tmp_path).layout.report_file(CALL_REPORT))
     assert metadata["days"].value == 3
     image = re.fullmatch(r"!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", metadata["headline_chart"].value)
     assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
@@ -108,7 +109,7 @@ def test_the_report_has_every_chart_inline_and_nothing_to_fetch(tmp_path):
 
 def test_rendering_the_same_data_twice_gives_the_same_charts(tmp_path):
     store_three_days_and_two_snapshots(tmp_path)
-    path = tmp_path / "data" / REPORT_FILE
+    path = storage_for(tmp_path).layout.report_file(CALL_REPORT)
 
     materialize_report(tmp_path)
     first = re.findall(r"<svg.*?</svg>", path.read_text(), re.S)
@@ -123,7 +124,8 @@ def test_with_no_calls_the_report_says_so_instead_of_failing(tmp_path):
     result = materialize_report(tmp_path)
 
     assert result.success
-    html = (tmp_path / "data" / REPORT_FILE).read_text(encoding="utf-8")
+    html = storage_for(tmp_path).layout.report_file(CALL_REPORT).read_text(encoding="utf-8")
     assert "No calls are stored yet" in html and "<svg" not in html
     assert "headline_chart" not in report_metadata(result)
     assert result.asset_materializations_for_node(CALL_REPORT)
+

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pyarrow as pa
 
-from diga_assets.analysis_db import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES, metric_partition_file
+from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES
 from diga_assets.storage import write_table_atomically
 from diga_assets_tests.assets.conftest import storage_for
 from diga_assets_tests.metric_data import call, materialize_metrics, read_metric_day, run_checks, write_raw_calls
@@ -45,7 +45,7 @@ def write_days(tmp_path, completed_per_day: list[int], calls_per_day: int = 20) 
 
 def tamper(tmp_path, asset: str, key: str, match: dict, **changes) -> None:
     """Rewrite one row of a stored metric day, as a bug or a hand edit would."""
-    path = metric_partition_file(storage_for(tmp_path), asset, key)
+    path = storage_for(tmp_path).layout.metric_partition(asset, key)
     table = read_metric_day(storage_for(tmp_path), asset, key)
     rows = table.to_pylist()
     [row] = [r for r in rows if all(r[k] == v for k, v in match.items())]

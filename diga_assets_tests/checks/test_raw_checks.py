@@ -11,7 +11,6 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from diga_assets.analysis_db import metric_partition_file
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks import raw as raw_checks
@@ -74,7 +73,7 @@ def test_a_long_range_checked_in_passes_finds_the_same_duplicates_as_one_pass(tm
     for n, day in enumerate(days):
         repeated = [call(f"dup-{k}", f"{day}T12:00:00Z") for k in range(n % 4)]
         write_raw_calls(storage, day, [*repeated, *(call(f"{day}-{i}", f"{day}T10:{i:02d}:00Z") for i in range(30))])
-    files = storage.existing_raw_files("calls", days)
+    files = storage.layout.existing_raw_partitions("calls", days)
 
     in_one_pass = raw_checks.duplicate_call_ids(files)
     monkeypatch.setattr(raw_checks, "FILES_PER_DUPLICATE_ID_PASS", 2)
@@ -156,4 +155,4 @@ def test_a_duplicate_id_blocks_the_metrics_of_the_run(start_simulator, tmp_path)
     assert not unique.passed and served[0]["id"] in unique.description
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert materialized == {"diga_calls"}
-    assert not metric_partition_file(storage_for(tmp_path), "call_outcome_rates", "2026-11-18").exists()
+    assert not storage_for(tmp_path).layout.metric_partition("call_outcome_rates", "2026-11-18").exists()

@@ -1,4 +1,4 @@
-"""The fault-injection suite (issue 7): API, process and input faults, secrets and personal data.
+"""The fault-injection suite: API, process and input faults, secrets and personal data.
 
 Run it alone with ``pytest diga_assets_tests/reliability``; RELIABILITY.md maps each fault to its test.
 """

@@ -42,20 +42,18 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-import diga_assets.analysis_db as analysis_db
-import diga_assets.assets.metrics as metrics
-import diga_assets.storage as storage
-from diga_assets.analysis_db import DAILY_METRICS, View
+import diga_assets.analysis.views as analysis_views
+import diga_assets.assets.metrics.daily as daily_metrics
+import diga_assets.storage.files as storage_files
+from diga_assets.analysis.views import View
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
+from diga_assets.names import CALLS_JOB_ASSETS
 from diga_assets.partitions import daily_partitions
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings
 from diga_assets.storage import DigaStorage
 
-# What diga_calls_job selects (diga_assets.definitions builds its settings from DIGA_* variables
-# on import, so the selection is spelled out here).
-CALLS_JOB_ASSETS = ("diga_calls", *DAILY_METRICS)
 # Several pages per day, so a held raw write really is half a file.
 CALLS_PAGE_SIZE = 20
 # The test fixtures' partitions (diga_assets_tests.assets.conftest.settings_for); not imported
@@ -110,10 +108,10 @@ class Holds:
 
 def install(holds: Holds) -> None:
     """Patch the project's write paths so that each hold point calls ``holds.hold``."""
-    write_batch = storage.AtomicParquetWriter.write_batch
-    commit = storage._commit
+    write_batch = storage_files.AtomicParquetWriter.write_batch
+    commit = storage_files._commit
 
-    def holding_write_batch(self: storage.AtomicParquetWriter, batch: Any) -> None:
+    def holding_write_batch(self: storage_files.AtomicParquetWriter, batch: Any) -> None:
         write_batch(self, batch)
         partition = self.final_path.parent.name  # date=YYYY-MM-DD (raw) or day=YYYY-MM-DD (metric)
         kind = "raw-write" if partition.startswith("date=") else "metric-write"
@@ -124,25 +122,25 @@ def install(holds: Holds) -> None:
             holds.hold(f"raw-rename-{final_path.parent.name.split('=', 1)[1]}")
         commit(temp_path, final_path)
 
-    storage.AtomicParquetWriter.write_batch = holding_write_batch  # type: ignore[method-assign]
-    storage._commit = holding_commit
+    storage_files.AtomicParquetWriter.write_batch = holding_write_batch  # type: ignore[method-assign]
+    storage_files._commit = holding_commit
 
-    metric_connection = metrics.metric_connection
+    views_connection = daily_metrics.views_connection
 
     @contextmanager
-    def holding_metric_connection(views: Sequence[View]) -> Iterator[tuple[Any, list[str]]]:
-        with metric_connection(views) as (con, created):
+    def holding_views_connection(views: Sequence[View]) -> Iterator[tuple[Any, list[str]]]:
+        with views_connection(views) as (con, created):
             yield _HookedConnection(con, {"sql": lambda *_: holds.hold("metric-compute")}), created
 
-    metrics.metric_connection = holding_metric_connection
+    daily_metrics.views_connection = holding_views_connection
 
-    replace_stale_views = analysis_db._replace_stale_views
+    replace_stale_views = analysis_views._replace_stale_views
 
     def holding_replace_stale_views(*args: Any) -> list[str]:
         holds.hold("db-open")
         return replace_stale_views(*args)
 
-    analysis_db._replace_stale_views = holding_replace_stale_views
+    analysis_views._replace_stale_views = holding_replace_stale_views
 
     def on_execute(statement: str, *_: Any) -> None:
         if statement == "COMMIT":
@@ -158,12 +156,12 @@ def install(holds: Holds) -> None:
             return con
         return _HookedConnection(con, {"execute": on_execute}, after={"execute": after_execute})
 
-    # analysis_db reaches DuckDB through its module global: give it one whose connect() to the
+    # The views module reaches DuckDB through its module global: give it one whose connect() to the
     # analysis file for writing returns a connection that holds around COMMIT.
     shim = types.ModuleType("duckdb")
     shim.__dict__.update(vars(duckdb))
     shim.connect = connect  # type: ignore[attr-defined]
-    analysis_db.duckdb = shim  # type: ignore[attr-defined]
+    analysis_views.duckdb = shim  # type: ignore[attr-defined]
 
 
 class _HookedConnection:

@@ -27,9 +27,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from diga_assets.assets.raw import build_raw_assets
-from diga_assets.partitions import daily_partitions, day_window
+from diga_assets.partitions import daily_partitions
 from diga_assets.simulator import DigaSimulator, Fault, RequestRecord, World
-from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for
+from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for, window_of
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW, StartSimulator
 
 CALLS = "/v1/call/"
@@ -159,7 +159,7 @@ def start_world(start_simulator: StartSimulator, *, validate: bool = True) -> Di
 
 
 def partition_file(tmp_path: Path, key: str) -> Path:
-    return storage_for(tmp_path).raw_partition_file("calls", key)
+    return storage_for(tmp_path).layout.raw_partition("calls", key)
 
 
 def stored_ids(tmp_path: Path, key: str) -> list[str]:
@@ -167,7 +167,7 @@ def stored_ids(tmp_path: Path, key: str) -> list[str]:
 
 
 def expected_ids(world: World, key: str) -> list[str]:
-    window = day_window(key, "UTC")
+    window = window_of(key, "UTC")
     return [call["id"] for call in world.calls_created_between(window.start, window.end)]
 
 
@@ -177,7 +177,7 @@ def sha256(path: Path) -> str:
 
 def leftovers(tmp_path: Path) -> list[str]:
     """Temporary files of aborted writes left in any partition folder."""
-    root = storage_for(tmp_path).raw_dir("calls")
+    root = storage_for(tmp_path).layout.raw_dir("calls")
     return sorted(p.name for p in root.glob("date=*/.*")) if root.exists() else []
 
 
@@ -478,7 +478,7 @@ def test_a_record_with_a_field_of_the_wrong_type_fails_its_day_and_names_the_rec
     assert page_of(bad_request) == (STORED_DAY, None)
     # The fault changed the first record of the page: the first call from the request's own start.
     asked_from = datetime.fromisoformat(bad_request.query["start_created_date"])
-    bad_id = sim.world.calls_created_between(asked_from, day_window(STORED_DAY, "UTC").end)[0]["id"]
+    bad_id = sim.world.calls_created_between(asked_from, window_of(STORED_DAY, "UTC").end)[0]["id"]
     message = run.failure
     assert "1 of 3 days failed" in message
     [line] = [line for line in message.splitlines() if line.startswith(f"  {STORED_DAY}: ")]

@@ -1,4 +1,4 @@
-"""Property-based specification of the record-to-Arrow conversion (issue 7, "Bad input").
+"""Property-based specification of the record-to-Arrow conversion: bad input.
 
 The example tests in ``diga_assets_tests/api/test_records.py`` pin a handful of hand-picked records;
 these properties generate thousands, from the published OpenAPI schema itself:

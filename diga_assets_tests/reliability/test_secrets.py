@@ -27,10 +27,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from diga_assets.analysis_db import DAILY_METRICS
 from diga_assets.api.records import CALLS, RecordError
 from diga_assets.api.spec import CALLS_PATH
 from diga_assets.definitions import build_definitions
+from diga_assets.names import DAILY_METRICS
 from diga_assets.privacy import PSEUDONYMIZED_DOC
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage

@@ -2,7 +2,7 @@
 
 Drawing uses matplotlib's object API (``Figure``), never ``pyplot``: no GUI backend, no
 current-figure state shared between runs; the report's style applies only while it draws
-(``rc_context``). Kept apart from ``report.py`` so only the report run imports matplotlib.
+(``rc_context``). Kept apart from ``asset.py`` so only the report run imports matplotlib.
 """
 
 import io
@@ -18,8 +18,8 @@ import matplotlib.patches
 import matplotlib.ticker
 from matplotlib.figure import Figure
 
-from diga_assets.analysis_db import OUTCOMES
-from diga_assets.assets.report import ReportData
+from diga_assets.analysis.outcome_map import OUTCOMES
+from diga_assets.assets.report.data import ReportData
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 

@@ -1,0 +1,88 @@
+"""The call outcome map: which outcome each (status, end_reason) of a call stands for.
+
+A CSV with the header ``status,end_reason,outcome``, shipped in the package (``outcomes.csv``
+beside this module) and replaceable by the user's own through ``DIGA_OUTCOME_MAP``. The calls
+view joins it (``sql/create_call_outcome_map_view.sql``), so every metric and every query reads
+the outcome from the same map.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+OUTCOME_MAP_ENV = "DIGA_OUTCOME_MAP"
+DEFAULT_OUTCOME_MAP = Path(__file__).resolve().parent / "outcomes.csv"
+OUTCOME_MAP_HEADER = ("status", "end_reason", "outcome")
+# Every outcome a call can get. The metrics count each; the first five are terminal.
+OUTCOMES = ("completed", "failed", "no_answer", "transferred", "voicemail", "unfinished", "other")
+
+
+class OutcomeMapError(ValueError):
+    """The outcome map CSV cannot be used; the message names its source and line."""
+
+
+def outcome_map_path(env: Mapping[str, str] | None = None) -> Path:
+    """The CSV ``DIGA_OUTCOME_MAP`` names (absolute), else the one shipped in the package."""
+    env = os.environ if env is None else env
+    raw = env.get(OUTCOME_MAP_ENV)
+    return Path(raw).expanduser().resolve() if raw else DEFAULT_OUTCOME_MAP
+
+
+def load_outcome_map(path: Path, *, source: str | None = None) -> dict[tuple[str, str | None], str]:
+    """Read and validate an outcome map: ``(status, end_reason or None) -> outcome``.
+
+    The file is CSV with the header ``status,end_reason,outcome``. An empty ``end_reason`` makes
+    the row the status's default; a row naming one wins over it for that ``end_reason``. Each
+    ``outcome`` must be one of ``OUTCOMES``. Raises ``OutcomeMapError`` naming ``source`` (the
+    variable and the file) and the line.
+    """
+    source = source or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise OutcomeMapError(f"{source}: cannot read the file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise OutcomeMapError(f"{source}: is not UTF-8 text ({exc.reason})") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if header is None or tuple(header) != OUTCOME_MAP_HEADER:
+        raise OutcomeMapError(
+            f"{source} line 1: the header must be {','.join(OUTCOME_MAP_HEADER)!r}, found {','.join(header or [])!r}"
+        )
+    mapping: dict[tuple[str, str | None], str] = {}
+    first_line: dict[tuple[str, str | None], int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row:
+            continue
+        if len(row) != len(OUTCOME_MAP_HEADER):
+            raise OutcomeMapError(f"{source} line {line}: expected 3 fields (status,end_reason,outcome), found {row!r}")
+        status, end_reason, outcome = row
+        for name, value in zip(OUTCOME_MAP_HEADER, row, strict=True):
+            if value != value.strip():
+                raise OutcomeMapError(f"{source} line {line}: {name} {value!r} has leading or trailing spaces")
+        if not status:
+            raise OutcomeMapError(f"{source} line {line}: status is empty")
+        if outcome not in OUTCOMES:
+            raise OutcomeMapError(f"{source} line {line}: outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        key = (status, end_reason or None)
+        if key in mapping:
+            raise OutcomeMapError(
+                f"{source} line {line}: status {status!r} with end_reason {end_reason!r} is already mapped "
+                f"on line {first_line[key]}"
+            )
+        mapping[key] = outcome
+        first_line[key] = line
+    return mapping
+
+
+def resolve_outcome_map(env: Mapping[str, str] | None = None) -> Path:
+    """The outcome map to use, validated: raises ``OutcomeMapError`` naming ``DIGA_OUTCOME_MAP``."""
+    env = os.environ if env is None else env
+    path = outcome_map_path(env)
+    source = f"{OUTCOME_MAP_ENV}={env[OUTCOME_MAP_ENV]}" if env.get(OUTCOME_MAP_ENV) else f"outcome map {path}"
+    load_outcome_map(path, source=source)
+    return path

@@ -1,0 +1,250 @@
+"""The views every query reads: in an in-memory DuckDB for a run, and in the analysis database
+``{data_dir}/diga.duckdb`` for analysts.
+
+The analysis database holds views only (``calls``, ``phones``, ``call_outcome_map`` and one per
+metric asset) over the Parquet files, with absolute paths, so it works from any working directory
+and can be deleted and rebuilt at any time. Runs never keep it open: the metric assets compute in
+in-memory DuckDB connections that create the same views, and only touch the file when a view is
+missing or its definition changed. An analyst's open session therefore rarely meets a run at all;
+when it does, the run logs a warning naming the file and carries on (the views are already there).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+
+from diga_assets.analysis.sql import SqlFolder, inline_parameters
+from diga_assets.names import (
+    CALL_OUTCOME_MAP_VIEW,
+    CALLS_DATASET,
+    DAILY_METRICS,
+    PHONE_ASSIGNMENT_TIMELINE,
+    PHONES_DATASET,
+)
+from diga_assets.partitions import with_neighbours
+from diga_assets.storage import DataLayout
+
+# The statements of this layer: the views, and the day headlines read from the calls view.
+ANALYSIS_SQL = SqlFolder(Path(__file__).resolve().parent / "sql")
+
+# A run that finds the file locked tries again briefly, so two of our own runs refreshing at the
+# same moment both get their views in; an analyst's session holds it longer and gets a warning.
+_LOCK_RETRY_DELAYS_S = (0.1, 0.3, 0.6)
+# DuckDB shares one database instance per file within a process, and refuses a second
+# connection with another configuration (read-only vs read-write) or concurrent catalog writes:
+# runs executing in threads of one process take turns.
+_REFRESH_LOCK = threading.Lock()
+
+# What DuckDB says, naming the file, about one that exists without its complete headers: what a
+# process killed while DuckDB created the file leaves (it opens with O_CREAT, then writes the main
+# header and the two database headers, then syncs). Empty, then cut short.
+_INVALID_FILE_MESSAGES = ("not a valid DuckDB database file", "Could not read enough bytes from file")
+
+
+class WarningLogger(Protocol):
+    """The part of a logger the refresh needs (``context.log`` or ``logging.Logger``)."""
+
+    def warning(self, msg: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class View:
+    """One view of the analysis database: its statement, its parameters, the files it reads."""
+
+    name: str
+    statement: str
+    parameters: Mapping[str, str | Sequence[str]]
+    sources: str | tuple[str, ...]
+
+    def sql(self) -> str:
+        """The ``CREATE OR REPLACE VIEW`` statement with its paths inlined."""
+        return inline_parameters(ANALYSIS_SQL(self.statement), self.parameters)
+
+    def has_sources(self) -> bool:
+        """Whether any file it reads exists (DuckDB binds a view when it is created)."""
+        if isinstance(self.sources, str):
+            return next(glob.iglob(self.sources), None) is not None
+        return bool(self.sources)
+
+
+def calls_views(
+    layout: DataLayout, timezone: str, outcome_map: Path, *, days: Sequence[date] | None = None
+) -> list[View]:
+    """``call_outcome_map`` and ``calls``, in creation order (``calls`` joins the map).
+
+    With ``days``, ``calls`` reads only the files of ``with_neighbours(days)`` (the span
+    ``call_ids_unique`` checks), so a run over a few days does not scan and dedupe the whole
+    history.
+    """
+    sources: str | tuple[str, ...] = layout.raw_glob(CALLS_DATASET)
+    if days is not None:
+        span = [day.isoformat() for day in with_neighbours(days)]
+        sources = tuple(layout.existing_raw_partitions(CALLS_DATASET, span))
+    map_csv = str(outcome_map)
+    return [
+        View(CALL_OUTCOME_MAP_VIEW, "create_call_outcome_map_view", {"outcome_map_csv": map_csv}, map_csv),
+        View(CALLS_DATASET, "create_calls_view", {"calls_files": sources, "timezone": timezone}, sources),
+    ]
+
+
+def phones_view(layout: DataLayout) -> View:
+    """``phones``: every stored snapshot of the phone register."""
+    phones_glob = layout.raw_glob(PHONES_DATASET)
+    return View(PHONES_DATASET, "create_phones_view", {"phones_glob": phones_glob}, phones_glob)
+
+
+def metric_view(layout: DataLayout, asset: str) -> View:
+    """The view named like a metric asset, over every file it stored."""
+    files = layout.metric_glob(asset)
+    return View(asset, f"create_{asset}_view", {"metric_glob": files}, files)
+
+
+def analysis_views(layout: DataLayout, timezone: str, outcome_map: Path) -> list[View]:
+    """Every view of the analysis database, in creation order."""
+    metric_views = [metric_view(layout, asset) for asset in (*DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)]
+    return [*calls_views(layout, timezone, outcome_map), phones_view(layout), *metric_views]
+
+
+def create_views(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> list[str]:
+    """Create (or replace) the views whose files exist; return their names."""
+    created = []
+    for view in views:
+        if view.has_sources():
+            con.execute(view.sql())
+            created.append(view.name)
+    return created
+
+
+@contextmanager
+def views_connection(views: Sequence[View]) -> Iterator[tuple[duckdb.DuckDBPyConnection, list[str]]]:
+    """An in-memory DuckDB with ``views`` created; yields it and the names of the views created.
+
+    A view over a dataset with no files yet is not created (DuckDB binds views on creation).
+    """
+    with duckdb.connect() as con:
+        # Timestamps come back as UTC whatever the machine's zone; days are computed with an
+        # explicit zone in the calls view, never with the session's.
+        con.execute("SET TimeZone = 'UTC'")
+        yield con, create_views(con, views)
+
+
+def view_definitions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """View name to the definition DuckDB stored (normalised, so two equal definitions compare equal)."""
+    rows = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()
+    return dict(rows)
+
+
+def refresh_analysis_db(layout: DataLayout, timezone: str, outcome_map: Path, *, log: WarningLogger) -> list[str]:
+    """Bring the views of ``diga.duckdb`` up to date; return the names of those (re)created.
+
+    The wanted definitions are built in a scratch in-memory database and compared with the stored
+    ones through a read-only connection, which an analyst's read-only session does not block; the
+    file is opened for writing only when a view is missing or changed, in one transaction. When
+    another process holds the file, the refresh retries briefly, then logs a warning naming the
+    file and returns: the metrics are already written, and the views read them at query time. A
+    file DuckDB cannot open at all, as a process killed while DuckDB created it leaves it, is moved
+    aside with a warning and rebuilt.
+    """
+    path = layout.analysis_db
+    views = [view for view in analysis_views(layout, timezone, outcome_map) if view.has_sources()]
+    with duckdb.connect() as scratch:
+        create_views(scratch, views)
+        wanted = view_definitions(scratch)
+    delays = iter(_LOCK_RETRY_DELAYS_S)
+    set_aside = False
+    with _REFRESH_LOCK:
+        while True:
+            try:
+                return _replace_stale_views(path, views, wanted)
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if _is_invalid_file(exc, path) and not set_aside:
+                    aside = _set_invalid_file_aside(path)
+                    if aside is not None:
+                        set_aside = True
+                        log.warning(
+                            f"analysis database {path} is not a database DuckDB can open (a process killed while "
+                            f"DuckDB was creating it leaves such a file); it holds views only, so it was moved to "
+                            f"{aside} and is rebuilt now. DuckDB said: {exc}"
+                        )
+                        continue
+                    # Another process holds it or moved it: wait as for any lock conflict.
+                elif not _is_lock_conflict(exc):
+                    raise
+                delay = next(delays, None)
+                if delay is None:
+                    log.warning(
+                        f"analysis database {path} is held by another process, so its views could not be "
+                        "brought up to date; the next run that finds it free will do it (the metric files "
+                        f"are written either way). DuckDB said: {exc}"
+                    )
+                    return []
+                time.sleep(delay)
+
+
+def _replace_stale_views(path: Path, views: Sequence[View], wanted: Mapping[str, str]) -> list[str]:
+    stored: dict[str, str] = {}
+    if path.exists():
+        with duckdb.connect(str(path), read_only=True) as con:
+            stored = view_definitions(con)
+    stale = [view for view in views if stored.get(view.name) != wanted[view.name]]
+    if not stale:
+        return []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("BEGIN TRANSACTION")
+        for view in stale:
+            con.execute(view.sql())
+        con.execute("COMMIT")
+    return [view.name for view in stale]
+
+
+def _is_invalid_file(exc: duckdb.Error, path: Path) -> bool:
+    message = str(exc)
+    return str(path) in message and any(text in message for text in _INVALID_FILE_MESSAGES)
+
+
+def _set_invalid_file_aside(path: Path) -> Path | None:
+    """Move a file DuckDB refused as no database, or cut short, (and its WAL) out of the
+    way; return where it went, or ``None`` when another process holds it (DuckDB locks the file
+    with ``fcntl`` for as long as it has it open, so a lock we get means nobody is writing it) or
+    has moved it already.
+
+    The file is moved aside, not deleted: it holds nothing the views cannot rebuild, but it is
+    evidence of what happened.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return None
+        aside = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        wal = path.with_name(f"{path.name}.wal")
+        if wal.exists():
+            os.replace(wal, aside.with_name(f"{aside.name}.wal"))
+        os.replace(path, aside)
+        return aside
+    finally:
+        os.close(fd)
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    # Another process: "Could not set lock on file". This process, another configuration:
+    # "Can't open a connection to same database file with a different configuration".
+    message = str(exc)
+    return "Could not set lock" in message or "different configuration" in message

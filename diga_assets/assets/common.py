@@ -1,0 +1,101 @@
+"""What the asset modules share: metadata helpers, the outcome map as a run sees it, the views
+refresh at the end of a metric run, and the command that re-runs failed days."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from diga_assets.analysis.outcome_map import OutcomeMapError, resolve_outcome_map
+from diga_assets.analysis.views import refresh_analysis_db
+from diga_assets.storage import DataLayout
+
+OWNERS = ["team:analytics"]
+PREVIEW_ROWS = 10
+
+
+def outcome_map_or_fail() -> Path:
+    """The validated outcome map, or a ``dg.Failure`` naming DIGA_OUTCOME_MAP and the bad line."""
+    try:
+        return resolve_outcome_map()
+    except OutcomeMapError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+
+
+def refresh_views(
+    context: dg.AssetExecutionContext, layout: DataLayout, timezone: str, outcome_map: Path
+) -> dict[str, Any]:
+    """Bring the analysis database's views up to date; the metadata that says what was done."""
+    # Every metric step refreshes the views at the end of its run, rather than one asset owning
+    # them: a view can only be created once its files exist, users materialize any subset of the
+    # metrics, and the refresh is a read-only comparison unless something is missing or changed.
+    replaced = refresh_analysis_db(layout, timezone, outcome_map, log=context.log)
+    if replaced:
+        context.log.info(f"analysis database: (re)created views {', '.join(replaced)}")
+    return {
+        "analysis_db": dg.MetadataValue.path(str(layout.analysis_db)),
+        "views_replaced": len(replaced),
+    }
+
+
+def rerun_commands(asset_name: str, keys: Sequence[str]) -> list[str]:
+    """The ``dagster asset materialize`` commands that re-run exactly ``keys`` (one per stretch)."""
+    stretches: list[list[date]] = []
+    for day in sorted(date.fromisoformat(k) for k in keys):
+        if stretches and day - stretches[-1][-1] == timedelta(days=1):
+            stretches[-1].append(day)
+        else:
+            stretches.append([day])
+    base = f"dagster asset materialize -m diga_assets.definitions --select {asset_name}"
+    commands = []
+    for stretch in stretches:
+        if len(stretch) == 1:
+            commands.append(f"{base} --partition {stretch[0].isoformat()}")
+        else:
+            commands.append(f"{base} --partition-range {stretch[0].isoformat()}...{stretch[-1].isoformat()}")
+    return commands
+
+
+def table_schema(schema: pa.Schema) -> dg.TableSchema:
+    """The Dagster column schema of an Arrow schema whose fields carry a ``doc``."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=f.name,
+                type=str(f.type),
+                description=(f.metadata or {}).get(b"doc", b"").decode(),
+                constraints=dg.TableColumnConstraints(nullable=f.nullable),
+            )
+            for f in schema
+        ]
+    )
+
+
+def markdown_preview(table: pa.Table, limit: int = PREVIEW_ROWS) -> str:
+    """The first ``limit`` rows as a markdown table, for the asset's metadata."""
+    if table.num_rows == 0:
+        return "_no rows_"
+    lines = [
+        "| " + " | ".join(table.column_names) + " |",
+        "|" + "---|" * table.num_columns,
+    ]
+    for row in table.slice(0, limit).to_pylist():
+        lines.append("| " + " | ".join(_cell(value) for value in row.values()) + " |")
+    if table.num_rows > limit:
+        lines.append(f"\n_{table.num_rows - limit} more rows_")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value).replace("|", "\\|")

@@ -1,0 +1,21 @@
+"""The metric layer: DuckDB over the raw Parquet snapshots, written back as Parquet.
+
+Metrics are computed in an in-memory DuckDB connection that creates the same ``calls`` /
+``phones`` views as the analysis database and runs one ``sql/select_*.sql`` statement per metric,
+so what a run computes and what an analyst queries are one definition.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from diga_assets.assets.metrics.daily import DAILY_CALL_METRICS, build_daily_call_metrics, compute_daily_metrics
+from diga_assets.assets.metrics.timeline import build_phone_timeline_asset, compute_phone_timeline
+
+__all__ = ["DAILY_CALL_METRICS", "build_metric_assets", "compute_daily_metrics", "compute_phone_timeline"]
+
+
+def build_metric_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The metric assets: three daily ones on ``partitions`` (those of ``diga_calls``), computed
+    by one step, and the unpartitioned phone assignment timeline."""
+    return [build_daily_call_metrics(partitions), build_phone_timeline_asset(partitions)]

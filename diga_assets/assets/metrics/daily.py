@@ -1,0 +1,241 @@
+"""The three daily call metrics, computed by one step from one scan of the run's calls.
+
+``call_outcome_rates``, ``call_duration_stats`` and ``agent_version_outcomes`` are one
+``multi_asset`` (``daily_call_metrics``): deduping the calls to their latest version and mapping
+their outcomes is most of a metric's cost, so a run does it once for whichever of the three it
+materializes. Each writes one file per partition day, replaced atomically; a range run computes
+every day in one query and replaces each day's file.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from diga_assets.analysis.views import ANALYSIS_SQL, calls_views, views_connection
+from diga_assets.assets.common import (
+    OWNERS,
+    markdown_preview,
+    outcome_map_or_fail,
+    refresh_views,
+    rerun_commands,
+    table_schema,
+)
+from diga_assets.assets.metrics.schemas import (
+    AGENT_VERSION_OUTCOMES_SCHEMA,
+    CALL_DURATION_STATS_SCHEMA,
+    CALL_OUTCOME_RATES_SCHEMA,
+)
+from diga_assets.assets.metrics.statements import METRIC_SQL
+from diga_assets.names import (
+    AGENT_VERSION_OUTCOMES,
+    CALL_DURATION_STATS,
+    CALL_OUTCOME_RATES,
+    CALLS_DATASET,
+    DIGA_CALLS,
+    METRICS_GROUP,
+)
+from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, write_table_atomically
+
+# The columns of the calls view that the select_* metric statements read: a metric run
+# materializes just these (a statement reading another one fails to bind in every metric test).
+METRIC_CALL_COLUMNS = ("day", "agent_id", "agent_version_id", "type", "outcome", "duration")
+
+
+@dataclass(frozen=True)
+class DailyMetric:
+    """A daily metric asset: what it is, its statement, its schema and the day headlines it reports."""
+
+    name: str
+    description: str
+    statement: str
+    schema: pa.Schema
+    headlines: tuple[str, ...]
+
+
+OUTCOME_RATES = DailyMetric(
+    CALL_OUTCOME_RATES,
+    """How each day's calls ended, per (day, agent_id, call_type).
+
+Counts of each outcome (completed, failed, no_answer, transferred, voicemail, unfinished,
+other_status; they add up to total_calls) and rates over the calls that ended (the first
+five). The outcome comes from (status, end_reason) through the outcome map, so the rates
+hold under the published status model and under Diga's newer one, where every finished
+call is `completed`. Unfinished and unmapped calls are counted but not in the rates.""",
+    "select_call_outcome_rates",
+    CALL_OUTCOME_RATES_SCHEMA,
+    ("total_calls", "ended_calls", "completion_rate", "failure_rate", "transfer_rate"),
+)
+DURATION_STATS = DailyMetric(
+    CALL_DURATION_STATS,
+    """How long each day's calls lasted, per (day, agent_id, call_type).
+
+Over the calls with a duration: count, mean, median and 90th percentile (continuous, i.e.
+interpolated), longest and total, in seconds.""",
+    "select_call_duration_stats",
+    CALL_DURATION_STATS_SCHEMA,
+    ("calls_with_duration", "median_duration_s", "p90_duration_s"),
+)
+VERSION_OUTCOMES = DailyMetric(
+    AGENT_VERSION_OUTCOMES,
+    """Whether a new version of an agent does better than the old one: per (day, agent_id,
+agent_version_id), total calls, completion and transfer rates (over the calls that ended)
+and the median duration.""",
+    "select_agent_version_outcomes",
+    AGENT_VERSION_OUTCOMES_SCHEMA,
+    ("agent_versions", "completion_rate", "median_duration_s"),
+)
+DAILY_CALL_METRICS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES)
+
+
+@dataclass(frozen=True)
+class DailyComputation:
+    """A daily metric over the days of one run, and each day's headline numbers."""
+
+    table: pa.Table
+    headlines: dict[date, dict[str, Any]]
+
+    def rows_of(self, day: date) -> pa.Table:
+        """The rows of one day, in the query's order (an empty table with the full schema when
+        it had no calls)."""
+        rows = self._rows_by_day.get(day)
+        return rows if rows is not None else self.table.slice(0, 0)
+
+    @cached_property
+    def _rows_by_day(self) -> dict[date, pa.Table]:
+        # One stable sort, then each day is a zero-copy slice: a filter per day would pass over
+        # the whole table once per day and metric.
+        table = self.table.sort_by("day")
+        rows_by_day: dict[date, pa.Table] = {}
+        offset = 0
+        for day, run in groupby(table["day"].to_pylist()):
+            count = sum(1 for _ in run)
+            rows_by_day[day] = table.slice(offset, count)
+            offset += count
+        return rows_by_day
+
+
+def compute_daily_metrics(
+    metrics: Sequence[DailyMetric], layout: DataLayout, timezone: str, outcome_map: Path, days: Sequence[date]
+) -> dict[str, DailyComputation]:
+    """Compute ``metrics`` for ``days``, each in one query over the ``calls`` view, from one scan."""
+    with views_connection(calls_views(layout, timezone, outcome_map, days=days)) as (con, created):
+        if CALLS_DATASET not in created:
+            return {metric.name: DailyComputation(metric.schema.empty_table(), {}) for metric in metrics}
+        # Dedupe and map once for every statement below: through the view each would repeat the
+        # scan and the latest-version window over every file, which is most of a metric's cost.
+        # Only the columns the metric statements read are kept.
+        con.execute(f"CREATE TABLE calls_of_run AS SELECT {', '.join(METRIC_CALL_COLUMNS)} FROM calls")
+        con.execute("DROP VIEW calls")
+        con.execute("ALTER TABLE calls_of_run RENAME TO calls")
+        params = {"days": list(days)}
+        rows = con.sql(ANALYSIS_SQL("select_daily_headlines"), params=params).to_arrow_table().to_pylist()
+        headlines = {row.pop("day"): row for row in rows}
+        return {
+            metric.name: DailyComputation(
+                table=con.sql(METRIC_SQL(metric.statement), params=params).to_arrow_table().cast(metric.schema),
+                headlines=headlines,
+            )
+            for metric in metrics
+        }
+
+
+def _missing_raw_days(storage: DigaStorage, keys: Sequence[str], metrics: Sequence[DailyMetric]) -> dg.Failure | None:
+    """A day without its raw file would be written as a day without calls: the failure that
+    refuses such days and says how to fix it, or ``None`` when every day is stored."""
+    missing = [key for key in keys if not storage.layout.raw_partition(CALLS_DATASET, key).exists()]
+    if not missing:
+        return None
+    names = ", ".join(metric.name for metric in metrics)
+    commands = "\n".join(f"  {command}" for command in rerun_commands(DIGA_CALLS, missing))
+    return dg.Failure(
+        description=(
+            f"{names}: {DIGA_CALLS} has no stored partition for {', '.join(missing)}, so those days "
+            f"cannot be computed and nothing was written. Materialize them first:\n{commands}"
+        ),
+        metadata={"missing_days": missing},
+    )
+
+
+def _write_days(
+    context: dg.AssetExecutionContext,
+    layout: DataLayout,
+    metric: DailyMetric,
+    computed: DailyComputation,
+    keys: Sequence[str],
+    days: Sequence[date],
+) -> None:
+    """Replace each day's file of ``metric`` and attach that day's metadata to its partition."""
+    for key, day in zip(keys, days, strict=True):
+        rows = computed.rows_of(day)
+        path = layout.metric_partition(metric.name, key)
+        write_table_atomically(path, rows)
+        headlines = computed.headlines.get(day, {})
+        metadata: dict[str, Any] = {
+            "dagster/row_count": rows.num_rows,
+            "preview": dg.MetadataValue.md(markdown_preview(rows)),
+            "path": dg.MetadataValue.path(str(path)),
+        }
+        # Numbers only, so the UI plots each across partitions; an undefined rate is left out.
+        for name in metric.headlines:
+            if headlines.get(name) is not None:
+                metadata[name] = headlines[name]
+        context.add_asset_metadata(metadata, asset_key=metric.name, partition_key=key)
+    context.log.info(f"{metric.name}: wrote {len(keys)} day(s), {computed.table.num_rows} rows")
+
+
+def _metric_spec(metric: DailyMetric, partitions: dg.DailyPartitionsDefinition) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=metric.name,
+        description=metric.description,
+        group_name=METRICS_GROUP,
+        deps=[DIGA_CALLS],
+        kinds={"duckdb", "parquet"},
+        owners=OWNERS,
+        tags={"layer": "metrics"},
+        partitions_def=partitions,
+        metadata={
+            "dagster/column_schema": table_schema(metric.schema),
+            "layout": str(RELATIVE_LAYOUT.metric_partition(metric.name, "YYYY-MM-DD")),
+        },
+    )
+
+
+def build_daily_call_metrics(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+    """The three daily call metrics on ``partitions`` (those of ``diga_calls``), as one step."""
+
+    @dg.multi_asset(
+        name="daily_call_metrics",
+        specs=[_metric_spec(metric, partitions) for metric in DAILY_CALL_METRICS],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+    )
+    def daily_call_metrics(context: dg.AssetExecutionContext, storage: DigaStorage) -> Iterator[dg.MaterializeResult]:
+        """The three daily call metrics, from one scan of the run's days: deduping the calls to
+        their latest version and mapping their outcomes is most of a metric's cost, so a run
+        does it once for whichever of the three it materializes."""
+        metrics = [m for m in DAILY_CALL_METRICS if dg.AssetKey(m.name) in context.selected_asset_keys]
+        storage.check_writable()
+        outcome_map = outcome_map_or_fail()
+        keys = context.partition_keys
+        if failure := _missing_raw_days(storage, keys, metrics):
+            raise failure
+        days = [date.fromisoformat(key) for key in keys]
+        computed = compute_daily_metrics(metrics, storage.layout, partitions.timezone, outcome_map, days)
+        for metric in metrics:
+            _write_days(context, storage.layout, metric, computed[metric.name], keys, days)
+        run_metadata = refresh_views(context, storage.layout, partitions.timezone, outcome_map)
+        for metric in metrics:
+            rows = computed[metric.name].table.num_rows
+            yield dg.MaterializeResult(
+                asset_key=metric.name, metadata={"run_days": len(keys), "run_rows": rows, **run_metadata}
+            )
+
+    return daily_call_metrics

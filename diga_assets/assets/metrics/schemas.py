@@ -1,0 +1,101 @@
+"""The Arrow schema of every metric file, each column with the description the UI shows."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from diga_assets.api.records import UTC_MICROS
+
+
+def _field(name: str, type_: pa.DataType, doc: str, *, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+_DAY = _field("day", pa.date32(), "The partition day: created_date in the partition time zone.", nullable=False)
+_AGENT = _field("agent_id", pa.string(), "The agent that handled the calls; NULL groups the calls no agent handled.")
+_CALL_TYPE = _field("call_type", pa.string(), "The calls' direction (the API's `type`: inbound or outbound).")
+_TOTAL = _field("total_calls", pa.int64(), "Calls in the group.", nullable=False)
+_RATE_BASE = "completed + failed + no_answer + transferred + voicemail (NULL when no call ended)"
+
+
+def _count(outcome: str, column: str | None = None) -> pa.Field:
+    return _field(column or outcome, pa.int64(), f"Calls whose outcome is {outcome}.", nullable=False)
+
+
+def _rate(name: str, outcome: str) -> pa.Field:
+    return _field(name, pa.float64(), f"Calls whose outcome is {outcome}, divided by {_RATE_BASE}.")
+
+
+CALL_OUTCOME_RATES_SCHEMA = pa.schema(
+    [
+        _DAY,
+        _AGENT,
+        _CALL_TYPE,
+        _TOTAL,
+        _count("completed"),
+        _count("failed"),
+        _count("no_answer"),
+        _count("transferred"),
+        _count("voicemail"),
+        _field("unfinished", pa.int64(), "Calls still dialing, queued or in progress when fetched.", nullable=False),
+        _field(
+            "other_status",
+            pa.int64(),
+            "Calls whose (status, end_reason) the outcome map does not know.",
+            nullable=False,
+        ),
+        _rate("completion_rate", "completed"),
+        _rate("failure_rate", "failed"),
+        _rate("no_answer_rate", "no_answer"),
+        _rate("transfer_rate", "transferred"),
+        _rate("voicemail_rate", "voicemail"),
+    ]
+)
+
+CALL_DURATION_STATS_SCHEMA = pa.schema(
+    [
+        _DAY,
+        _AGENT,
+        _CALL_TYPE,
+        _field("calls_with_duration", pa.int64(), "Calls in the group with a duration (ended calls).", nullable=False),
+        _field("avg_duration_s", pa.float64(), "Mean duration in seconds."),
+        _field("median_duration_s", pa.float64(), "Median duration in seconds (continuous: interpolated)."),
+        _field("p90_duration_s", pa.float64(), "90th percentile of duration in seconds (continuous: interpolated)."),
+        _field("max_duration_s", pa.int64(), "Longest duration in seconds."),
+        _field("total_duration_s", pa.int64(), "Sum of durations in seconds."),
+    ]
+)
+
+AGENT_VERSION_OUTCOMES_SCHEMA = pa.schema(
+    [
+        _DAY,
+        _AGENT,
+        _field("agent_version_id", pa.string(), "The agent version that handled the calls (NULL when none)."),
+        _TOTAL,
+        _rate("completion_rate", "completed"),
+        _rate("transfer_rate", "transferred"),
+        _field("median_duration_s", pa.float64(), "Median duration in seconds of the calls with one (continuous)."),
+    ]
+)
+
+PHONE_ASSIGNMENT_TIMELINE_SCHEMA = pa.schema(
+    [
+        _field("phone_id", pa.string(), "The phone register id.", nullable=False),
+        _field("number", pa.string(), "The phone number (as in the stretch's latest snapshot)."),
+        _field("nickname", pa.string(), "The phone's nickname (as in the stretch's latest snapshot)."),
+        _field("status", pa.string(), "The phone's status during the stretch.", nullable=False),
+        _field("inbound_agent_id", pa.string(), "The agent answering inbound calls during the stretch."),
+        _field("outbound_agent_id", pa.string(), "The agent placing outbound calls during the stretch."),
+        _field("scheduled_release_at", UTC_MICROS, "The release the API had scheduled (stretch's latest snapshot)."),
+        _field(
+            "valid_from",
+            UTC_MICROS,
+            "Start of the stretch: assigned_at / released_at when the API stamps "
+            "the change, else the first snapshot showing it.",
+            nullable=False,
+        ),
+        _field("valid_to", UTC_MICROS, "Start of the next stretch; NULL for the stretch that holds now."),
+        _field("first_observed_at", UTC_MICROS, "The first snapshot showing the stretch.", nullable=False),
+        _field("last_observed_at", UTC_MICROS, "The last snapshot showing the stretch.", nullable=False),
+    ]
+)

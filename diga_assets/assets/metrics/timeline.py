@@ -1,0 +1,66 @@
+"""``phone_assignment_timeline``: which agents each phone had, and when, from every snapshot."""
+
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from diga_assets.analysis.views import phones_view, views_connection
+from diga_assets.assets.common import OWNERS, markdown_preview, outcome_map_or_fail, refresh_views, table_schema
+from diga_assets.assets.metrics.schemas import PHONE_ASSIGNMENT_TIMELINE_SCHEMA
+from diga_assets.assets.metrics.statements import METRIC_SQL
+from diga_assets.names import DIGA_PHONES, METRICS_GROUP, PHONE_ASSIGNMENT_TIMELINE, PHONES_DATASET
+from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, write_table_atomically
+
+
+def compute_phone_timeline(layout: DataLayout) -> pa.Table:
+    """The phone assignment timeline, from every stored phone snapshot."""
+    with views_connection([phones_view(layout)]) as (con, created):
+        if PHONES_DATASET not in created:
+            return PHONE_ASSIGNMENT_TIMELINE_SCHEMA.empty_table()
+        table = con.sql(METRIC_SQL("select_phone_assignment_timeline")).to_arrow_table()
+    return table.cast(PHONE_ASSIGNMENT_TIMELINE_SCHEMA)
+
+
+def build_phone_timeline_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+    """``phone_assignment_timeline``, unpartitioned: it is rebuilt from every snapshot. The
+    partitions only give the time zone of the views it refreshes."""
+
+    @dg.asset(
+        name=PHONE_ASSIGNMENT_TIMELINE,
+        group_name=METRICS_GROUP,
+        deps=[DIGA_PHONES],
+        kinds={"duckdb", "parquet"},
+        owners=OWNERS,
+        tags={"layer": "metrics"},
+        metadata={
+            "dagster/column_schema": table_schema(PHONE_ASSIGNMENT_TIMELINE_SCHEMA),
+            "layout": str(RELATIVE_LAYOUT.metric_file(PHONE_ASSIGNMENT_TIMELINE)),
+        },
+    )
+    def phone_assignment_timeline(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
+        """Which agents answered and placed calls on each phone, and when: one row per stretch of
+        time a phone kept the same (status, inbound_agent_id, outbound_agent_id), stitched from
+        every stored diga_phones snapshot.
+
+        A stretch starts at assigned_at / released_at when the API stamps the change, otherwise at
+        the first snapshot that shows it; valid_to is the next stretch's start (NULL while it
+        holds). Rebuilt whole from all snapshots on every run.
+        """
+        storage.check_writable()
+        outcome_map = outcome_map_or_fail()
+        table = compute_phone_timeline(storage.layout)
+        path = storage.layout.metric_file(PHONE_ASSIGNMENT_TIMELINE)
+        write_table_atomically(path, table)
+        metadata: dict[str, Any] = {
+            "dagster/row_count": table.num_rows,
+            "phones": pc.count_distinct(table["phone_id"]).as_py(),
+            "open_stretches": table.num_rows - pc.count(table["valid_to"]).as_py(),
+            "preview": dg.MetadataValue.md(markdown_preview(table)),
+            "path": dg.MetadataValue.path(str(path)),
+        }
+        views = refresh_views(context, storage.layout, partitions.timezone, outcome_map)
+        return dg.MaterializeResult(metadata={**metadata, **views})
+
+    return phone_assignment_timeline

@@ -1,0 +1,93 @@
+"""Fetching the days of a range concurrently, with one more try for the days the API failed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from diga_assets.api.errors import (
+    DigaAuthError,
+    DigaConnectionError,
+    DigaInvalidRequestError,
+    DigaProtocolError,
+    DigaRateLimitError,
+    DigaServerError,
+)
+from diga_assets.partitions import DayWindow
+
+# Errors worth one more try of the whole day once the other days are done: the API was
+# struggling, not refusing. Auth, invalid requests and bad records fail the day for good.
+RETRYABLE_DAY_ERRORS = (DigaServerError, DigaRateLimitError, DigaConnectionError, DigaProtocolError)
+FATAL_RUN_ERRORS = (DigaAuthError, DigaInvalidRequestError)
+
+
+class HasWindow(Protocol):
+    """A day's result: it knows which day it is."""
+
+    window: DayWindow
+
+
+ResultT = TypeVar("ResultT", bound=HasWindow)
+
+
+@dataclass
+class DayFailure:
+    """A day that could not be written, and why."""
+
+    key: str
+    error: BaseException
+
+
+def run_days(
+    windows: Sequence[DayWindow],
+    fetch_day: Callable[[DayWindow, threading.Event], ResultT],
+    *,
+    max_concurrency: int,
+    on_done: Callable[[ResultT], None] = lambda _: None,
+    on_retry: Callable[[DayFailure], None] = lambda _: None,
+) -> tuple[list[ResultT], list[DayFailure]]:
+    """Fetch days concurrently; retry retryable failures once at the end; stop on fatal errors.
+
+    Returns the successful days (in completion order) and the failures. A fatal error (a
+    refused key, an invalid request) cancels the days not yet started and is re-raised.
+    """
+    cancelled = threading.Event()
+    results: list[ResultT] = []
+    failures: dict[str, DayFailure] = {}
+
+    def run_round(round_windows: Sequence[DayWindow]) -> None:
+        with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="diga-day") as pool:
+            pending: dict[Future[ResultT], DayWindow] = {
+                pool.submit(fetch_day, window, cancelled): window for window in round_windows
+            }
+            fatal: BaseException | None = None
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    window = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except FATAL_RUN_ERRORS as exc:
+                        cancelled.set()
+                        for other in pending:
+                            other.cancel()
+                        fatal = fatal or exc
+                    except Exception as exc:
+                        failures[window.key] = DayFailure(window.key, exc)
+                    else:
+                        failures.pop(window.key, None)
+                        results.append(result)
+                        on_done(result)
+            if fatal is not None:
+                raise fatal
+
+    run_round(windows)
+    retry = [w for w in windows if w.key in failures and isinstance(failures[w.key].error, RETRYABLE_DAY_ERRORS)]
+    for window in retry:
+        on_retry(failures[window.key])
+    if retry:
+        run_round(retry)
+    return results, sorted(failures.values(), key=lambda f: f.key)

@@ -1,0 +1,72 @@
+"""``call_report``: one self-contained HTML page of charts over the metric layer.
+
+The page has no scripts, fonts or stylesheets from elsewhere: every chart is an SVG inlined
+into the HTML, so the file opens offline and can be mailed around. The headline chart is also
+attached to the materialization as a PNG inside markdown, so the Dagster UI shows it inline.
+Data comes from ``data.py``; drawing is in ``charts.py``.
+"""
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+from diga_assets.assets.common import OWNERS, outcome_map_or_fail
+from diga_assets.assets.report.data import gather_report_data
+from diga_assets.names import (
+    AGENT_VERSION_OUTCOMES,
+    CALL_DURATION_STATS,
+    CALL_OUTCOME_RATES,
+    CALL_REPORT,
+    METRICS_GROUP,
+    PHONE_ASSIGNMENT_TIMELINE,
+)
+from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage, write_bytes_atomically
+
+
+def build_report_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+    """The ``call_report`` asset over the metric assets (unpartitioned: it draws every day; the
+    partitions give the time zone it reports in)."""
+
+    @dg.asset(
+        name=CALL_REPORT,
+        group_name=METRICS_GROUP,
+        deps=[CALL_OUTCOME_RATES, CALL_DURATION_STATS, AGENT_VERSION_OUTCOMES, PHONE_ASSIGNMENT_TIMELINE],
+        kinds={"html", "duckdb"},
+        owners=OWNERS,
+        tags={"layer": "report"},
+        metadata={"layout": str(RELATIVE_LAYOUT.report_file(CALL_REPORT))},
+    )
+    def call_report(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
+        """A self-contained HTML report (``reports/call_report.html``, readable offline): daily
+        call volume by status, completion rate over time, median and p90 duration over time,
+        outcomes by agent version, and a timeline of phone assignments.
+
+        The materialization links the file and shows the completion-rate chart inline.
+        """
+        storage.check_writable()
+        data = gather_report_data(storage.layout, partitions.timezone, outcome_map_or_fail())
+        # Imported here: only this asset draws, and matplotlib would otherwise add to the start-up
+        # of every process that loads the code location.
+        from diga_assets.assets.report.charts import render_report
+
+        html, headline_png = render_report(data, generated_at=datetime.now(UTC), timezone=partitions.timezone)
+        path = storage.layout.report_file(CALL_REPORT)
+        write_bytes_atomically(path, html.encode("utf-8"))
+        metadata: dict[str, Any] = {
+            "path": dg.MetadataValue.path(str(path)),
+            "url": dg.MetadataValue.url(path.as_uri()),
+            "days": len(data.days) if data else 0,
+            "size_kb": round(len(html) / 1024, 1),
+        }
+        if headline_png is not None:
+            encoded = base64.b64encode(headline_png).decode("ascii")
+            metadata["headline_chart"] = dg.MetadataValue.md(
+                f"![Completion rate over time](data:image/png;base64,{encoded})"
+            )
+        else:
+            context.log.warning("call_report: no calls stored yet; wrote a report that says so")
+        return dg.MaterializeResult(metadata=metadata)
+
+    return call_report

@@ -1,0 +1,40 @@
+"""Every public name of the project in one place: assets, datasets, views, groups, jobs, the pool.
+
+These names are public: they are asset keys in the UI, folder names in the data directory and
+view names in ``diga.duckdb``, so users' backfills, files and queries depend on them. Modules
+refer to them through these constants, never as string literals, so a name can only be spelled
+one way.
+"""
+
+from __future__ import annotations
+
+# Raw assets: the API as daily snapshots.
+DIGA_CALLS = "diga_calls"
+DIGA_PHONES = "diga_phones"
+
+# Raw datasets: the folders under ``{data_dir}/raw/`` and the views over them.
+CALLS_DATASET = "calls"
+PHONES_DATASET = "phones"
+
+# Metric assets; each has a view of the same name in the analysis database.
+CALL_OUTCOME_RATES = "call_outcome_rates"
+CALL_DURATION_STATS = "call_duration_stats"
+AGENT_VERSION_OUTCOMES = "agent_version_outcomes"
+DAILY_METRICS = (CALL_OUTCOME_RATES, CALL_DURATION_STATS, AGENT_VERSION_OUTCOMES)
+PHONE_ASSIGNMENT_TIMELINE = "phone_assignment_timeline"
+CALL_REPORT = "call_report"
+
+# The view over the outcome map CSV, which the calls view joins.
+CALL_OUTCOME_MAP_VIEW = "call_outcome_map"
+
+RAW_GROUP = "diga_raw"
+METRICS_GROUP = "diga_metrics"
+
+# The Dagster pool every API-fetching step takes a slot of, so backfills and schedules queue for
+# the API instead of multiplying its load.
+API_POOL = "diga_api"
+
+CALLS_JOB = "diga_calls_job"
+PHONES_JOB = "diga_phones_job"
+CALLS_JOB_ASSETS = (DIGA_CALLS, *DAILY_METRICS)
+PHONES_JOB_ASSETS = (DIGA_PHONES, PHONE_ASSIGNMENT_TIMELINE)
