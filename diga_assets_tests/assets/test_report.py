@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import pyarrow as pa
 
 from diga_assets.assets.report import build_report_asset
 from diga_assets.names import CALL_REPORT
@@ -129,3 +130,24 @@ def test_with_no_calls_the_report_says_so_instead_of_failing(tmp_path):
     assert "headline_chart" not in report_metadata(result)
     assert result.asset_materializations_for_node(CALL_REPORT)
 
+
+def test_two_weeks_of_days_label_the_axis_without_running_into_each_other():
+    import matplotlib
+
+    from diga_assets.assets.report.charts import chart_daily_volume, figure_svg
+    from diga_assets.assets.report.data import ReportData
+
+    days = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
+    status = pa.table({"day": days, "status": ["completed"] * 14, "calls": [100] * 14})
+    empty = pa.table({})
+    data = ReportData(days, status, empty, empty, empty, empty)
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, as the report renders it
+        svg = figure_svg(chart_daily_volume(data))
+
+    ticks = re.findall(r"<text[^>]*>(\d\d Nov)</text>", svg)
+    assert 2 <= len(ticks) <= 8, f"{len(ticks)} day labels on one axis"
+    assert set(ticks) <= {day.strftime("%d Nov") for day in days} and ticks == sorted(set(ticks))
+    # Slanted, so a label wider than the space between two ticks still clears its neighbour.
+    slanted = re.findall(r'<text[^>]*transform="[^"]*rotate\(-30[^"]*"[^>]*>\d\d Nov</text>', svg)
+    assert len(slanted) == len(ticks)

@@ -6,6 +6,7 @@ current-figure state shared between runs; the report's style applies only while 
 """
 
 import io
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,8 @@ from diga_assets.analysis.outcome_map import OUTCOMES
 from diga_assets.assets.report.data import ReportData
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Day labels an axis shows at most.
+_MAX_DAY_LABELS = 8
 
 # One colour per outcome, the same in every chart; status colours come from the default cycle.
 _OUTCOME_COLOURS = {
@@ -55,10 +58,19 @@ def _figure(width: float = 9.0, height: float = 3.6) -> tuple[Figure, Any]:
 
 def _date_axis(axes: Any, days: int | None = None) -> None:
     # Daily charts tick on whole days (an automatic locator ticks hours on a short range, and
-    # every hour then reads as the same date); the timeline spans months and picks its own.
-    locator = mdates.DayLocator(interval=max(1, days // 10)) if days else mdates.AutoDateLocator(maxticks=10)
+    # every hour then reads as the same date), at most _MAX_DAY_LABELS of them so the labels
+    # never run into each other beside a legend; the timeline spans months and picks its own.
+    if days:
+        locator: mdates.DateLocator = mdates.DayLocator(interval=math.ceil(days / _MAX_DAY_LABELS))
+    else:
+        locator = mdates.AutoDateLocator(maxticks=_MAX_DAY_LABELS)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    # Slanted, anchored at their right end under their tick: a label may be wider than the
+    # space between ticks.
+    axes.tick_params(axis="x", labelrotation=30)
+    for label in axes.get_xticklabels():
+        label.set_horizontalalignment("right")
 
 
 def chart_daily_volume(data: ReportData) -> Figure:
