@@ -4,9 +4,11 @@ out of resource config, and refuses bad settings with a message naming the varia
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -163,3 +165,14 @@ def test_arrow_allocates_with_the_system_allocator_unless_the_user_chose_one():
     )
     assert chosen.stdout.strip() == "mimalloc"
 
+
+def test_the_project_instance_opens_the_ui_on_the_asset_graph(tmp_path):
+    # Without `nux: enabled: false` a newcomer's first page of `diga-assets ui` is Dagster's
+    # "Join the Dagster community" modal instead of the asset graph.
+    project_home = Path(__file__).resolve().parent.parent / ".dagster_home"
+    shutil.copy(project_home / "dagster.yaml", tmp_path / "dagster.yaml")
+
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+
+    assert instance.nux_enabled is False
+    assert instance.telemetry_enabled is False
