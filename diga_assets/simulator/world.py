@@ -17,24 +17,51 @@ import math
 import random
 import statistics
 import threading
-import uuid
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
 
 from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, enum_values
+from diga_assets.simulator.instants import (
+    DAY_US,
+    HOUR_US,
+    MINUTE_US,
+    N_SPELLINGS,
+    ONE_US,
+    US,
+    InstantFormatter,
+    canonical_uuid,
+    format_instant,
+    from_us,
+    madrid_offset_us,
+    parse_instant_us,
+    to_us,
+    uuid_from_hex,
+    uuid_from_int,
+)
+from diga_assets.simulator.listing import ListQuery, Page, UnknownCursorError, locate_cursor, select_page
+
+__all__ = [
+    "CURRENT_CALL_STATUSES",
+    "CURRENT_END_REASONS",
+    "CURRENT_MODEL_ENUM_ADDITIONS",
+    "CURRENT_PHONE_EXTRA_STATUSES",
+    "Agent",
+    "AgentVersion",
+    "ListQuery",
+    "Page",
+    "StatusModel",
+    "UnknownCursorError",
+    "World",
+    "parse_instant_us",
+]
 
 StatusModel = Literal["seed", "current"]
-
-US = 1_000_000
-MINUTE_US = 60 * US
-HOUR_US = 60 * MINUTE_US
-DAY_US = 24 * HOUR_US
 
 # The newer Diga API (status model "current") reports every finished call as ``completed`` and
 # moves the outcome to ``end_reason``; calls waiting for a line are ``in_queue``.
@@ -58,16 +85,7 @@ CURRENT_END_REASONS: tuple[str, ...] = (
     "error",
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MASK64 = (1 << 64) - 1
-_MASK128 = (1 << 128) - 1
-# RFC 4122 variant: the first hex digit of the fourth group is one of 8, 9, a, b.
-_UUID_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-_ONE_US = timedelta(microseconds=1)
-# Per-record spellings of an instant: (shift applied to the wall time, suffix). Variants 3..5 use
-# the same offsets but always print microseconds, even when they are zero.
-_SPELLINGS: tuple[tuple[int, str], ...] = ((0, "Z"), (0, "+00:00"), (HOUR_US, "+01:00"))
-_N_SPELLINGS = 6
 
 # Relative call volume per local (Europe/Madrid) hour: quiet nights, a mid-morning peak, the
 # Spanish lunch dip and a second peak in the afternoon.
@@ -132,112 +150,6 @@ _DURATION_TABLE: tuple[int, ...] = tuple(
 
 
 # ----------------------------------------------------------------------------------------------
-# Instants
-
-
-def to_us(moment: datetime) -> int:
-    """Exact integer microseconds since the epoch; worlds compare instants as integers."""
-    if moment.tzinfo is None:
-        raise ValueError(f"datetime must be timezone-aware, got naive {moment!r}")
-    return (moment - _EPOCH) // _ONE_US
-
-
-def from_us(value: int) -> datetime:
-    """The UTC datetime for integer microseconds since the epoch."""
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def format_instant(value_us: int, variant: int) -> str:
-    """Spell an instant in RFC 3339 the way record ``variant`` does (exact to the microsecond).
-
-    Clients must compare instants, not strings, so each record picks one of several spellings of
-    the same instant: ``Z``, ``+00:00`` or ``+01:00`` (wall time shifted), with or without
-    fractional seconds.
-    """
-    shift, suffix = _SPELLINGS[variant % 3]
-    wall = from_us(value_us + shift).replace(tzinfo=None)
-    text = wall.isoformat(timespec="microseconds") if variant >= 3 else wall.isoformat()
-    return text + suffix
-
-
-class _InstantFormatter:
-    """``format_instant`` with the date and clock texts cached: records are built by the thousand."""
-
-    __slots__ = ("_clocks", "_days")
-
-    def __init__(self) -> None:
-        self._days: dict[int, str] = {}
-        self._clocks: dict[int, str] = {}
-
-    def day_text(self, day: int) -> str:
-        """``YYYY-MM-DD`` of a day counted from the epoch."""
-        text = self._days.get(day)
-        if text is None:
-            text = self._days[day] = (date(1970, 1, 1) + timedelta(days=day)).isoformat()
-        return text
-
-    def __call__(self, value_us: int, variant: int) -> str:
-        shift, suffix = _SPELLINGS[variant % 3]
-        seconds, micros = divmod(value_us + shift, US)
-        day, second_of_day = divmod(seconds, 86400)
-        day_text = self._days.get(day) or self.day_text(day)
-        clock = self._clocks.get(second_of_day)
-        if clock is None:
-            hours, rest = divmod(second_of_day, 3600)
-            clock = self._clocks[second_of_day] = f"T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
-        if micros or variant >= 3:
-            return f"{day_text}{clock}.{micros:06d}{suffix}"
-        return day_text + clock + suffix
-
-
-def parse_instant_us(value: Any) -> int | None:
-    """Parse a planted record's timestamp leniently (naive means UTC); None if it does not parse."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return to_us(moment)
-
-
-def _madrid_offset_us(utc_us: int) -> int:
-    """Europe/Madrid's UTC offset by the EU rule (no tz database needed, so it is reproducible)."""
-    year = from_us(utc_us).year
-    start = _last_sunday_1am_utc(year, 3)
-    end = _last_sunday_1am_utc(year, 10)
-    return 2 * HOUR_US if start <= utc_us < end else HOUR_US
-
-
-def _last_sunday_1am_utc(year: int, month: int) -> int:
-    last = date(year, month, 31)
-    last -= timedelta(days=(last.weekday() - 6) % 7)
-    return to_us(datetime(last.year, last.month, last.day, 1, tzinfo=UTC))
-
-
-def _uuid_from_int(bits: int) -> str:
-    """A version-4 UUID string from 128 random bits (deterministic, unlike ``uuid.uuid4``)."""
-    return _uuid_from_hex(f"{bits & _MASK128:032x}", 0)
-
-
-def _uuid_from_hex(hexes: str, index: int) -> str:
-    """The ``index``-th version-4 UUID from a block of random hex digits (fast bulk ids)."""
-    h = hexes[32 * index : 32 * index + 32]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
-def _canonical_uuid(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
-
-
-# ----------------------------------------------------------------------------------------------
 # The company's stable parts
 
 
@@ -297,45 +209,6 @@ class _PhoneSpec:
         return None if self.release_us is None else self.release_us + 30 * DAY_US
 
 
-@dataclass(frozen=True)
-class ListQuery:
-    """A validated list request, in the world's terms (instants as integer microseconds).
-
-    ``start_us`` is an inclusive and ``end_us`` an exclusive bound on the ordering instant; the
-    HTTP layer turns the API's inclusive or exclusive ``end_*`` reading into this half-open form.
-    """
-
-    order: str = "desc"
-    limit: int = 50
-    page: int | None = None
-    after: str | None = None
-    before: str | None = None
-    start_us: int | None = None
-    end_us: int | None = None
-    filters: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page, with the records already encoded as JSON objects."""
-
-    data: list[bytes]
-    first_id: Any
-    last_id: Any
-    has_more: bool
-    current_page: int | None
-    total_pages: int | None
-
-
-class UnknownCursorError(LookupError):
-    """An ``after``/``before`` id that names no visible record (the API answers 400)."""
-
-    def __init__(self, parameter: str, value: str) -> None:
-        super().__init__(f"{parameter}={value!r} does not name a visible record")
-        self.parameter = parameter
-        self.value = value
-
-
 # ----------------------------------------------------------------------------------------------
 # Calls: the derived part
 
@@ -392,8 +265,8 @@ class World:
     ``now`` defaults to the current UTC time truncated to the minute, so a demo can backfill real
     dates; tests pass a fixed ``now``. The world holds calls created during the ``days`` days
     before ``now`` and keeps generating new ones as the clock advances. ``encoded_cache_size``
-    bounds how many finished calls keep their encoded JSON (about 850 bytes each); the default
-    covers a 30 x 10,000 benchmark world.
+    bounds how many finished calls keep their encoded JSON; the default covers a 30 x 10,000
+    benchmark world.
     """
 
     def __init__(
@@ -422,7 +295,7 @@ class World:
         self._t0_us = self._now_us
         self._window_start_us = self._now_us - days * DAY_US
         self._encoded_cache_size = encoded_cache_size
-        self._fmt = _InstantFormatter()
+        self._fmt = InstantFormatter()
         self._check_statuses_against_spec()
 
         self._agents = self._build_agents(agents)
@@ -470,7 +343,7 @@ class World:
         if delta < timedelta(0):
             raise ValueError(f"the clock only moves forward, got {delta}")
         with self._lock:
-            self._now_us += delta // _ONE_US
+            self._now_us += delta // ONE_US
             self._generate_through(self._now_us)
             return from_us(self._now_us)
 
@@ -571,26 +444,9 @@ class World:
                 hi = vis
             if query.end_us is not None:
                 hi = bisect_left(self._ts, query.end_us, 0, vis)
-            cursor_kind, cursor_pos = None, -1
-            if query.after is not None or query.before is not None:
-                cursor_kind = "after" if query.after is not None else "before"
-                value = query.after if query.after is not None else query.before
-                assert value is not None
-                found = self._call_position(value, vis)
-                if found is None:
-                    raise UnknownCursorError(cursor_kind, value)
-                cursor_pos = found
+            cursor = locate_cursor(query, lambda value: self._call_position(value, vis))
             match = self._call_matcher(query.filters) if query.filters else None
-            positions, has_more, current_page, total_pages = select_positions(
-                lo,
-                hi,
-                match,
-                order=query.order,
-                limit=query.limit,
-                page=query.page,
-                cursor_kind=cursor_kind,
-                cursor_pos=cursor_pos,
-            )
+            positions, has_more, current_page, total_pages = select_page(query, lo, hi, match, cursor)
             data = [self._encoded_call(pos, vis) for pos in positions]
             first_id = self._call_id_at(positions[0], vis) if positions else None
             last_id = self._call_id_at(positions[-1], vis) if positions else None
@@ -607,26 +463,14 @@ class World:
         """One page of phones for an already validated query (date bounds apply to assigned_at)."""
         with self._lock:
             rows = self._phone_rows()
-            cursor_kind, cursor_pos = None, -1
-            if query.after is not None or query.before is not None:
-                cursor_kind = "after" if query.after is not None else "before"
-                value = query.after if query.after is not None else query.before
-                assert value is not None
-                wanted = _canonical_uuid(value) or value
-                cursor_pos = next((i for i, row in enumerate(rows) if row[2] == value or row[2] == wanted), -1)
-                if cursor_pos < 0:
-                    raise UnknownCursorError(cursor_kind, value)
+
+            def find(value: str) -> int | None:
+                wanted = canonical_uuid(value) or value
+                return next((i for i, row in enumerate(rows) if row[2] == value or row[2] == wanted), None)
+
+            cursor = locate_cursor(query, find)
             match = self._phone_matcher(rows, query)
-            positions, has_more, current_page, total_pages = select_positions(
-                0,
-                len(rows),
-                match,
-                order=query.order,
-                limit=query.limit,
-                page=query.page,
-                cursor_kind=cursor_kind,
-                cursor_pos=cursor_pos,
-            )
+            positions, has_more, current_page, total_pages = select_page(query, 0, len(rows), match, cursor)
             data = [orjson.dumps(rows[p][3], option=orjson.OPT_NON_STR_KEYS) for p in positions]
             first = rows[positions[0]][3].get("id") if positions else None
             last = rows[positions[-1]][3].get("id") if positions else None
@@ -677,9 +521,9 @@ class World:
             # Later versions ship during the window, so some days mix old and new versions.
             fractions = sorted(rng.uniform(0.15, 0.9) for _ in range(n_versions - 1))
             intros += [self._window_start_us + int(f * window) for f in fractions]
-            versions = tuple(AgentVersion(_uuid_from_int(rng.getrandbits(128)), from_us(t - t % US)) for t in intros)
+            versions = tuple(AgentVersion(uuid_from_int(rng.getrandbits(128)), from_us(t - t % US)) for t in intros)
             name = _AGENT_NAMES[index % len(_AGENT_NAMES)] + ("" if index < len(_AGENT_NAMES) else f" {index}")
-            agents.append(Agent(_uuid_from_int(rng.getrandbits(128)), name, versions, rng.randint(1, 6)))
+            agents.append(Agent(uuid_from_int(rng.getrandbits(128)), name, versions, rng.randint(1, 6)))
         return tuple(agents)
 
     def _build_phones(self, count: int) -> tuple[_PhoneSpec, ...]:
@@ -757,7 +601,7 @@ class World:
             specs.append(
                 _PhoneSpec(
                     index=index,
-                    id=_uuid_from_int(rng.getrandbits(128)),
+                    id=uuid_from_int(rng.getrandbits(128)),
                     number=number,
                     nickname=rng.choice(_NICKNAMES) if rng.random() < 0.6 else None,
                     provider=provider,
@@ -766,7 +610,7 @@ class World:
                     assigned_us=assigned - assigned % US + rng.randrange(US) * rng.randint(0, 1),
                     schedule_set_us=schedule_set,
                     release_us=release,
-                    variant=rng.randrange(_N_SPELLINGS),
+                    variant=rng.randrange(N_SPELLINGS),
                     region_codes=regions,
                     sip_config=sip,
                     checkout_token=f"{rng.getrandbits(64):016x}",
@@ -783,7 +627,7 @@ class World:
         call_pool, web_pool = [], []
         for _ in range(size):
             created = self._window_start_us - rng.randrange(1, 365 * DAY_US)
-            cid = _uuid_from_int(rng.getrandbits(128))
+            cid = uuid_from_int(rng.getrandbits(128))
             if rng.random() < 0.2:
                 web_pool.append(Contact(cid, created, f"web_{rng.getrandbits(96):024x}", "web"))
             else:
@@ -822,7 +666,7 @@ class World:
         """The generated calls of one UTC day, sorted; a function of (seed, day) only."""
         rng = self._rng("calls", day)
         day_start = day * DAY_US
-        offset_hours = _madrid_offset_us(day_start + 12 * HOUR_US) // HOUR_US
+        offset_hours = madrid_offset_us(day_start + 12 * HOUR_US) // HOUR_US
         local_weekday = from_us(day_start + 12 * HOUR_US).weekday()
         count = round(self.calls_per_day * _WEEKDAY_FACTORS[local_weekday] * rng.uniform(0.92, 1.08))
         weights = [_HOURLY_WEIGHTS[(hour + offset_hours) % 24] for hour in range(24)]
@@ -835,12 +679,12 @@ class World:
             ts = day_start + hour * HOUR_US + ((draw >> 1) * HOUR_US >> 32)
             if draw & 1:
                 ts -= ts % US
-            calls.append((ts, _uuid_from_hex(hexes, index), getrandbits(320)))
+            calls.append((ts, uuid_from_hex(hexes, index), getrandbits(320)))
         # A handful of calls at exactly midnight UTC (two on some days, sharing the instant), so
         # boundary and tie-break cases exist without planting anything.
         if self.calls_per_day and day % 2 == 0:
             for extra in range(2 if day % 4 == 0 else 1):
-                calls.append((day_start, _uuid_from_hex(hexes, count + extra), getrandbits(320)))
+                calls.append((day_start, uuid_from_hex(hexes, count + extra), getrandbits(320)))
         if day_start < self._window_start_us:
             calls = [c for c in calls if c[0] >= self._window_start_us]
         calls.sort()
@@ -861,7 +705,7 @@ class World:
         return bisect_right(self._ts, self._now_us) + len(self._unparsed_calls)
 
     def _call_position(self, value: str, vis: int) -> int | None:
-        for candidate in dict.fromkeys((value, _canonical_uuid(value))):
+        for candidate in dict.fromkeys((value, canonical_uuid(value))):
             if candidate is None:
                 continue
             ts = self._ts_by_id.get(candidate)
@@ -904,7 +748,7 @@ class World:
         encoded = orjson.dumps(self._materialize(core))
         if core.end_us <= self._now_us and len(self._encoded) < self._encoded_cache_size:
             # Finished calls never change again, so their bytes can be reused. orjson's result
-            # keeps an ~8 KB buffer behind it; an exact-size copy makes caching 10x cheaper. When
+            # keeps a large buffer behind it; an exact-size copy makes caching far cheaper. When
             # the cache is full it stops growing instead of evicting: a client walking the whole
             # listing again then still hits the first ``encoded_cache_size`` calls.
             encoded = memoryview(encoded).tobytes()
@@ -932,7 +776,7 @@ class World:
         u_duration = (word >> 43) & 0x3FF
         u_outcome = (word >> 53) * 1000 >> 11
         word, u_dyn = divmod((bits >> 128) & _MASK64, 1024)
-        word, u_variant = divmod(word, _N_SPELLINGS)
+        word, u_variant = divmod(word, N_SPELLINGS)
         word, u_recording = divmod(word, 100)
         u_ident = word % 10**8
         u_sig = (bits >> 150) & _MASK64
@@ -967,9 +811,9 @@ class World:
             core.contact = (contact.id, contact.created_us, contact.identifier, contact.contact_type)
         elif web:
             ident = f"web_{new_contact_bits & ((1 << 96) - 1):024x}"
-            core.contact = (_uuid_from_int(new_contact_bits), created_us, ident, "web")
+            core.contact = (uuid_from_int(new_contact_bits), created_us, ident, "web")
         else:
-            core.contact = (_uuid_from_int(new_contact_bits), created_us, f"+346{u_ident:08d}", "call")
+            core.contact = (uuid_from_int(new_contact_bits), created_us, f"+346{u_ident:08d}", "call")
 
         outcomes = _OUTBOUND_OUTCOMES if outbound else _INBOUND_OUTCOMES
         pick = u_outcome * _OUTCOME_TOTALS[outbound] // 1000
@@ -1190,7 +1034,7 @@ class World:
             for name, value in wanted.items():
                 raw = record.get(name)
                 if name.endswith("_id"):
-                    raw = _canonical_uuid(raw)
+                    raw = canonical_uuid(raw)
                 if raw != value:
                     return False
             if start is not None or end is not None:
@@ -1220,11 +1064,11 @@ def _cumulative(weights: Iterable[int]) -> Iterator[int]:
 def _planted_call_field(record: dict[str, Any], name: str) -> Any:
     if name == "contact_id":
         contact = record.get("contact")
-        return _canonical_uuid(contact.get("id")) if isinstance(contact, dict) else None
+        return canonical_uuid(contact.get("id")) if isinstance(contact, dict) else None
     if name == "phone_id":
-        return _canonical_uuid(record.get("phone_register_id"))
+        return canonical_uuid(record.get("phone_register_id"))
     if name == "agent_id":
-        return _canonical_uuid(record.get("agent_id"))
+        return canonical_uuid(record.get("agent_id"))
     return record.get(name)
 
 
@@ -1239,81 +1083,3 @@ def _dynamic_variables(draw: int, day: int, day_text: Callable[[int], str]) -> d
     if kind == 2:
         return {"customer_name": name, "campaign": _CAMPAIGNS[rest % 4], "customer_id": 10_000 + rest * 37}
     return {"order_id": f"PED-{rest * 7919 % 100_000:05d}", "amount_eur": round(9.9 + rest * 0.35, 2)}
-
-
-def select_positions(
-    lo: int,
-    hi: int,
-    match: Callable[[int], bool] | None,
-    *,
-    order: str,
-    limit: int,
-    page: int | None,
-    cursor_kind: str | None,
-    cursor_pos: int,
-) -> tuple[list[int], bool, int | None, int | None]:
-    """Choose the positions of one page within the ascending candidate range ``[lo, hi)``.
-
-    Cursor semantics follow Stripe: ``after=X`` returns the items that follow X in the requested
-    order; ``before=X`` returns the page that immediately precedes X in the requested order,
-    still served in the requested order, and ``has_more`` says whether more items lie beyond the
-    page in the direction of travel. ``cursor_pos`` is X's position in the unfiltered ascending
-    sequence, so a cursor keeps working when it does not itself match the filters.
-    Returns (positions in served order, has_more, current_page, total_pages).
-    """
-    if page is not None:
-        skip = (page - 1) * limit
-        if match is None:
-            count = max(0, hi - lo)
-            take = max(0, min(limit, count - skip))
-            if order == "asc":
-                positions = list(range(lo + skip, lo + skip + take))
-            else:
-                positions = list(range(hi - 1 - skip, hi - 1 - skip - take, -1))
-        else:
-            matched = [pos for pos in range(lo, hi) if match(pos)]
-            if order != "asc":
-                matched.reverse()
-            count = len(matched)
-            positions = matched[skip : skip + limit]
-        total_pages = -(-count // limit)
-        return positions, page < total_pages, page, total_pages
-
-    forward = order == "asc"
-    reverse_output = False
-    if cursor_kind is None:
-        start = lo if forward else hi - 1
-    else:
-        if cursor_kind == "before":
-            # Walk away from X against the requested order, then serve the page in that order.
-            forward = not forward
-            reverse_output = True
-        start = cursor_pos + 1 if forward else cursor_pos - 1
-    want = limit + 1
-    if forward:
-        start = max(start, lo)
-        if match is None:
-            found = list(range(start, min(hi, start + want)))
-        else:
-            found = []
-            for pos in range(start, hi):
-                if match(pos):
-                    found.append(pos)
-                    if len(found) == want:
-                        break
-    else:
-        start = min(start, hi - 1)
-        if match is None:
-            found = list(range(start, max(lo - 1, start - want), -1))
-        else:
-            found = []
-            for pos in range(start, lo - 1, -1):
-                if match(pos):
-                    found.append(pos)
-                    if len(found) == want:
-                        break
-    has_more = len(found) > limit
-    found = found[:limit]
-    if reverse_output:
-        found.reverse()
-    return found, has_more, None, None
