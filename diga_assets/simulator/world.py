@@ -14,23 +14,21 @@ on demand, and the encoded JSON of a call whose status can no longer change is c
 from __future__ import annotations
 
 import math
-import random
 import statistics
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, enum_values
+from diga_assets.simulator.company import Agent, AgentVersion, Company, StatusModel, seeded_random
 from diga_assets.simulator.instants import (
     DAY_US,
     HOUR_US,
-    MINUTE_US,
     N_SPELLINGS,
     ONE_US,
     US,
@@ -45,6 +43,13 @@ from diga_assets.simulator.instants import (
     uuid_from_int,
 )
 from diga_assets.simulator.listing import ListQuery, Page, UnknownCursorError, locate_cursor, select_page
+from diga_assets.simulator.phones import (
+    CURRENT_PHONE_EXTRA_STATUSES,
+    SEED_PHONE_STATUSES,
+    TELEPHONY_PROVIDERS,
+    PhoneRegister,
+    PhoneSpec,
+)
 
 __all__ = [
     "CURRENT_CALL_STATUSES",
@@ -61,13 +66,9 @@ __all__ = [
     "parse_instant_us",
 ]
 
-StatusModel = Literal["seed", "current"]
-
 # The newer Diga API (status model "current") reports every finished call as ``completed`` and
 # moves the outcome to ``end_reason``; calls waiting for a line are ``in_queue``.
 CURRENT_CALL_STATUSES: tuple[str, ...] = ("dialing", "in_queue", "in_progress", "completed")
-# Imported (custom) numbers are verified before they are assigned in the newer API.
-CURRENT_PHONE_EXTRA_STATUSES: tuple[str, ...] = ("pending_verification",)
 # Enum values the newer API adds on top of the published spec, keyed by the spec's schema name.
 CURRENT_MODEL_ENUM_ADDITIONS: Mapping[str, tuple[str, ...]] = {
     "CallStatus": ("in_queue",),
@@ -123,16 +124,6 @@ _OUTCOME_TOTALS = {
     True: sum(o[3] for o in _OUTBOUND_OUTCOMES),
 }
 
-_AGENT_NAMES = ("Recepción", "Citas", "Cobros", "Encuestas", "Soporte", "Ventas", "Reservas", "Avisos")
-_NICKNAMES = (
-    "Recepción Madrid",
-    "Soporte",
-    "Ventas outbound",
-    "Citas Valencia",
-    "Línea principal",
-    "Campaña renovaciones",
-    "Atención 24h",
-)
 _FIRST_NAMES = ("Lucía", "Hugo", "Martina", "Mateo", "Sofía", "Leo", "Julia", "Daniel", "Paula", "Álvaro")
 _CLINICS = ("Madrid Centro", "Valencia Ruzafa", "Sevilla Triana", "Bilbao Abando")
 _CAMPAIGNS = ("renovacion-2024", "encuesta-satisfaccion", "recordatorio-cita", "impagos-q2")
@@ -147,66 +138,6 @@ _DURATION_TABLE: tuple[int, ...] = tuple(
         for i in range(1024)
     )
 )
-
-
-# ----------------------------------------------------------------------------------------------
-# The company's stable parts
-
-
-@dataclass(frozen=True)
-class AgentVersion:
-    """One published version of an agent; calls after ``introduced_at`` move to it gradually."""
-
-    id: str
-    introduced_at: datetime
-
-
-@dataclass(frozen=True)
-class Agent:
-    """A voice agent. ``weight`` is its share of traffic that is not routed through a phone."""
-
-    id: str
-    name: str
-    versions: tuple[AgentVersion, ...]
-    weight: int
-
-
-@dataclass(frozen=True)
-class Contact:
-    """A caller known before the window starts; repeat callers are drawn from these."""
-
-    id: str
-    created_us: int
-    identifier: str
-    contact_type: str
-
-
-@dataclass(frozen=True)
-class _PhoneSpec:
-    """The whole life of one phone register; its snapshot at any instant is derived from this."""
-
-    index: int
-    id: str
-    number: str
-    nickname: str | None
-    provider: str
-    reserved_us: int
-    verify_us: int | None
-    assigned_us: int
-    schedule_set_us: int | None
-    release_us: int | None
-    variant: int
-    region_codes: tuple[str, ...]
-    sip_config: dict[str, Any] | None
-    checkout_token: str
-    period_us: int
-    period_offset_us: int
-    outbound_share: int
-
-    @property
-    def finished_us(self) -> int | None:
-        # Released numbers stay blocked for 30 days before they can be bought again.
-        return None if self.release_us is None else self.release_us + 30 * DAY_US
 
 
 # ----------------------------------------------------------------------------------------------
@@ -298,11 +229,11 @@ class World:
         self._fmt = InstantFormatter()
         self._check_statuses_against_spec()
 
-        self._agents = self._build_agents(agents)
-        self._agent_cum_weights = list(_cumulative(a.weight for a in self._agents))
-        self._version_intro_us = [[to_us(v.introduced_at) for v in a.versions] for a in self._agents]
-        self._phone_specs = self._build_phones(phones)
-        self._call_pool, self._web_pool = self._build_contacts()
+        contacts = max(20, min(5000, days * calls_per_day // 6))
+        self._company = Company(seed, self._t0_us, self._window_start_us, agents, contacts)
+        self._phones = PhoneRegister(
+            seed, self._t0_us, self._window_start_us, phones, self._company.agents, status_model
+        )
 
         # Calls with a parseable created_date, sorted by (created instant, id).
         self._ts: array[int] = array("q")
@@ -311,11 +242,8 @@ class World:
         self._ts_by_id: dict[str, int] = {}
         # Planted calls whose created_date does not parse: served last, by (raw text, id).
         self._unparsed_calls: list[tuple[str, str, dict[str, Any]]] = []
-        self._planted_phones: list[dict[str, Any]] = []
         self._planted_calls = 0
         self._encoded: dict[str, bytes] = {}
-        self._phone_agent_cache: dict[tuple[int, int], tuple[int | None, int | None]] = {}
-        self._day_phones_cache: dict[int, tuple[_PhoneSpec, ...]] = {}
         self._generated_through_day = self._window_start_us // DAY_US - 1
         self._generate_through(self._now_us)
 
@@ -352,12 +280,12 @@ class World:
     @property
     def agents(self) -> tuple[Agent, ...]:
         """The company's agents and their versions."""
-        return self._agents
+        return self._company.agents
 
     @property
     def phone_ids(self) -> tuple[str, ...]:
         """Ids of every generated phone, including ones not reserved yet at ``now``."""
-        return tuple(p.id for p in self._phone_specs)
+        return tuple(p.id for p in self._phones.specs)
 
     def call_statuses(self) -> frozenset[str]:
         """The call statuses this world's status model can serve."""
@@ -403,7 +331,7 @@ class World:
         the clock has reached that instant; otherwise it is always visible and served last.
         """
         with self._lock:
-            self._planted_phones.append(record)
+            self._phones.add(record)
 
     # -- views used by tests -------------------------------------------------------------------
 
@@ -423,7 +351,7 @@ class World:
     def phones_visible(self) -> list[dict[str, Any]]:
         """Every visible phone as it would be served now, by (ordering instant, id) ascending."""
         with self._lock:
-            return [record for _, _, _, record in self._phone_rows()]
+            return [record for _, _, _, record in self._phones.rows(self._now_us)]
 
     def visible_call_count(self) -> int:
         """How many calls a full listing would return now."""
@@ -462,19 +390,7 @@ class World:
     def list_phones(self, query: ListQuery) -> Page:
         """One page of phones for an already validated query (date bounds apply to assigned_at)."""
         with self._lock:
-            rows = self._phone_rows()
-
-            def find(value: str) -> int | None:
-                wanted = canonical_uuid(value) or value
-                return next((i for i, row in enumerate(rows) if row[2] == value or row[2] == wanted), None)
-
-            cursor = locate_cursor(query, find)
-            match = self._phone_matcher(rows, query)
-            positions, has_more, current_page, total_pages = select_page(query, 0, len(rows), match, cursor)
-            data = [orjson.dumps(rows[p][3], option=orjson.OPT_NON_STR_KEYS) for p in positions]
-            first = rows[positions[0]][3].get("id") if positions else None
-            last = rows[positions[-1]][3].get("id") if positions else None
-        return Page(data, first, last, has_more, current_page, total_pages)
+            return self._phones.page(query, self._now_us)
 
     def state(self) -> dict[str, Any]:
         """A summary for the admin endpoint and for humans running a demo."""
@@ -485,16 +401,12 @@ class World:
                 "status_model": self.status_model,
                 "window_start": format_instant(self._window_start_us, 0),
                 "calls_visible": self._visible_count(),
-                "phones_visible": len(self._phone_rows()),
+                "phones_visible": len(self._phones.rows(self._now_us)),
                 "planted_calls": self._planted_calls,
-                "planted_phones": len(self._planted_phones),
+                "planted_phones": len(self._phones.planted),
             }
 
     # -- construction --------------------------------------------------------------------------
-
-    def _rng(self, *parts: object) -> random.Random:
-        # String seeds are hashed with SHA-512, so streams are stable across processes.
-        return random.Random(":".join(["diga-sim", str(self.seed), *map(str, parts)]))
 
     def _check_statuses_against_spec(self) -> None:
         """Fail fast if the values this module generates drift from the published enums."""
@@ -503,137 +415,13 @@ class World:
             | {"dialing", "in_progress"},
             (CALLS_PATH, "CallType"): {"inbound", "outbound"},
             (CALLS_PATH, "Channel"): {"call", "web"},
-            (PHONES_PATH, "PhoneRegisterStatus"): {"reserved", "assigned", "released", "finished"},
-            (PHONES_PATH, "TelephonyProvider"): {"netelip", "custom"},
+            (PHONES_PATH, "PhoneRegisterStatus"): set(SEED_PHONE_STATUSES),
+            (PHONES_PATH, "TelephonyProvider"): set(TELEPHONY_PROVIDERS),
         }
         for (path, name), values in generated.items():
             unknown = values - enum_values(path, name)
             if unknown:
                 raise AssertionError(f"generated {name} values {sorted(unknown)} are not in the spec")
-
-    def _build_agents(self, count: int) -> tuple[Agent, ...]:
-        rng = self._rng("agents")
-        window = self._t0_us - self._window_start_us
-        agents = []
-        for index in range(count):
-            n_versions = rng.randint(1, 3) if index else max(2, rng.randint(1, 3))
-            intros = [self._window_start_us - rng.randint(20, 200) * DAY_US - rng.randrange(DAY_US)]
-            # Later versions ship during the window, so some days mix old and new versions.
-            fractions = sorted(rng.uniform(0.15, 0.9) for _ in range(n_versions - 1))
-            intros += [self._window_start_us + int(f * window) for f in fractions]
-            versions = tuple(AgentVersion(uuid_from_int(rng.getrandbits(128)), from_us(t - t % US)) for t in intros)
-            name = _AGENT_NAMES[index % len(_AGENT_NAMES)] + ("" if index < len(_AGENT_NAMES) else f" {index}")
-            agents.append(Agent(uuid_from_int(rng.getrandbits(128)), name, versions, rng.randint(1, 6)))
-        return tuple(agents)
-
-    def _build_phones(self, count: int) -> tuple[_PhoneSpec, ...]:
-        # The first roles guarantee that a small world already has every life-cycle stage and that
-        # something changes within a day of the initial clock.
-        roles = [
-            "stable",
-            "release_soon",
-            "reserve_soon",
-            "finish_soon",
-            "new_past",
-            "stable",
-            "release_past",
-            "reserve_future",
-            "stable",
-            "finished_long_ago",
-            "stable",
-            "new_past",
-        ]
-        rng = self._rng("phones")
-        t0, ws = self._t0_us, self._window_start_us
-        window = max(t0 - ws, DAY_US)
-        specs = []
-        for index in range(count):
-            role = roles[index] if index < len(roles) else rng.choice(["stable"] * 4 + ["new_past", "release_past"])
-            # Role-bound providers: an imported number awaits verification at the initial clock
-            # and a purchased one is reserved later (with a checkout link in the newer API).
-            if role in ("release_soon", "reserve_soon"):
-                provider = "custom"
-            elif role == "reserve_future" or index == 0:
-                provider = "netelip"
-            else:
-                provider = "custom" if rng.random() < 0.3 else "netelip"
-            schedule_set = release = None
-            if role == "reserve_soon":
-                reserved = t0 - rng.randint(1, 6) * HOUR_US
-                assigned = t0 + rng.randint(2, 18) * HOUR_US
-            elif role == "reserve_future":
-                reserved = t0 + rng.randint(2, 8) * DAY_US + rng.randrange(DAY_US)
-                assigned = reserved + rng.randint(2, 30) * HOUR_US
-            elif role == "new_past":
-                reserved = ws + int(rng.uniform(0.05, 0.7) * window)
-                assigned = reserved + rng.randint(2, 30) * HOUR_US
-            else:
-                reserved = ws - rng.randint(60, 400) * DAY_US - rng.randrange(DAY_US)
-                assigned = reserved + rng.randint(1, 48) * HOUR_US
-            if role == "release_soon":
-                release = t0 + rng.randint(2, 20) * HOUR_US
-                schedule_set = t0 - rng.randint(1, 5) * DAY_US
-            elif role == "finish_soon":
-                release = t0 - 30 * DAY_US + rng.randint(1, 20) * HOUR_US
-                schedule_set = release - rng.randint(3, 10) * DAY_US
-            elif role == "release_past":
-                release = ws + int(rng.uniform(0.3, 0.8) * window)
-                schedule_set = release - rng.randint(2, 10) * DAY_US
-            elif role == "finished_long_ago":
-                release = ws - rng.randint(40, 90) * DAY_US
-                schedule_set = release - rng.randint(2, 10) * DAY_US
-            verify = reserved + 30 * MINUTE_US if provider == "custom" else None
-            if provider == "netelip":
-                number = "+34" + rng.choice(["91", "93", "96", "95"]) + f"{rng.randrange(10**7):07d}"
-            else:
-                number = rng.choice(["+3490", "+3484", "+4420"]) + f"{rng.randrange(10**7):07d}"
-            sip = None
-            if provider == "custom":
-                sip = {
-                    "host": f"sip{index}.pbx.example.net",
-                    "port": 5060,
-                    "transport": rng.choice(["udp", "tcp", "tls"]),
-                    "username": f"diga-{rng.randrange(10**6):06d}",
-                }
-            regions = ("ES",) if number.startswith("+34") else ("GB",)
-            if number.startswith(("+3491", "+3493")):
-                regions += ("ES-M",) if number.startswith("+3491") else ("ES-B",)
-            specs.append(
-                _PhoneSpec(
-                    index=index,
-                    id=uuid_from_int(rng.getrandbits(128)),
-                    number=number,
-                    nickname=rng.choice(_NICKNAMES) if rng.random() < 0.6 else None,
-                    provider=provider,
-                    reserved_us=reserved - reserved % US,
-                    verify_us=verify,
-                    assigned_us=assigned - assigned % US + rng.randrange(US) * rng.randint(0, 1),
-                    schedule_set_us=schedule_set,
-                    release_us=release,
-                    variant=rng.randrange(N_SPELLINGS),
-                    region_codes=regions,
-                    sip_config=sip,
-                    checkout_token=f"{rng.getrandbits(64):016x}",
-                    period_us=rng.randint(36, 120) * HOUR_US,
-                    period_offset_us=rng.randrange(DAY_US),
-                    outbound_share=rng.randint(0, 100),
-                )
-            )
-        return tuple(specs)
-
-    def _build_contacts(self) -> tuple[tuple[Contact, ...], tuple[Contact, ...]]:
-        rng = self._rng("contacts")
-        size = max(20, min(5000, self.days * self.calls_per_day // 6))
-        call_pool, web_pool = [], []
-        for _ in range(size):
-            created = self._window_start_us - rng.randrange(1, 365 * DAY_US)
-            cid = uuid_from_int(rng.getrandbits(128))
-            if rng.random() < 0.2:
-                web_pool.append(Contact(cid, created, f"web_{rng.getrandbits(96):024x}", "web"))
-            else:
-                prefix = rng.choice(["+346", "+346", "+347", "+349"])
-                call_pool.append(Contact(cid, created, f"{prefix}{rng.randrange(10**8):08d}", "call"))
-        return tuple(call_pool), tuple(web_pool)
 
     def _generate_through(self, until_us: int) -> None:
         last_day = until_us // DAY_US
@@ -664,7 +452,7 @@ class World:
 
     def _day_calls(self, day: int) -> list[tuple[int, str, int]]:
         """The generated calls of one UTC day, sorted; a function of (seed, day) only."""
-        rng = self._rng("calls", day)
+        rng = seeded_random(self.seed, "calls", day)
         day_start = day * DAY_US
         offset_hours = madrid_offset_us(day_start + 12 * HOUR_US) // HOUR_US
         local_weekday = from_us(day_start + 12 * HOUR_US).weekday()
@@ -787,25 +575,26 @@ class World:
         core.call_type = "outbound" if outbound else "inbound"
         core.variant = u_variant
 
-        phone: _PhoneSpec | None = None
+        company = self._company
+        phone: PhoneSpec | None = None
         agent_index: int | None = None
         if not web:
-            day_phones = self._phones_assigned_all_day(created_us // DAY_US)
+            day_phones = self._phones.assigned_all_day(created_us // DAY_US)
             if day_phones:
                 phone = day_phones[u_phone % len(day_phones)]
-                inbound_agent, outbound_agent = self._phone_agents(phone, created_us)
+                inbound_agent, outbound_agent = self._phones.agents_at(phone, created_us)
                 agent_index = outbound_agent if outbound else inbound_agent
         if agent_index is None:
-            agent_index = bisect_right(self._agent_cum_weights, u_agent * self._agent_cum_weights[-1] // 1000)
+            agent_index = company.agent_by_weight(u_agent)
         core.phone_id = phone.id if phone is not None else None
         if u_noagent < 2:
             core.agent_id = core.version_id = None
         else:
-            agent = self._agents[agent_index]
+            agent = company.agents[agent_index]
             core.agent_id = agent.id
-            core.version_id = agent.versions[self._version_index(agent_index, created_us, u_roll)].id
+            core.version_id = agent.versions[company.version_index(agent_index, created_us, u_roll)].id
 
-        pool = self._web_pool if web else self._call_pool
+        pool = company.web_pool if web else company.call_pool
         if pool and u_repeat < 65:
             contact = pool[u_pool % len(pool)]
             core.contact = (contact.id, contact.created_us, contact.identifier, contact.contact_type)
@@ -913,152 +702,9 @@ class World:
 
         return match
 
-    def _version_index(self, agent_index: int, created_us: int, u_roll: int) -> int:
-        intros = self._version_intro_us[agent_index]
-        index = bisect_right(intros, created_us) - 1
-        if index <= 0:
-            return 0
-        # A new version rolls out over 36 hours: early calls still reach the previous one.
-        progress = (created_us - intros[index]) * 1000 // (36 * HOUR_US)
-        return index - 1 if u_roll >= progress else index
-
-    # -- phone internals -----------------------------------------------------------------------
-
-    def _phone_agents(self, phone: _PhoneSpec, at_us: int) -> tuple[int | None, int | None]:
-        """The (inbound, outbound) agent indexes of a phone during the period containing ``at_us``."""
-        period = (at_us - phone.period_offset_us) // phone.period_us
-        key = (phone.index, period)
-        cached = self._phone_agent_cache.get(key)
-        if cached is None:
-            rng = self._rng("phone-agents", phone.index, period)
-            inbound = rng.randrange(len(self._agents))
-            outbound = rng.randrange(len(self._agents)) if rng.randrange(100) < phone.outbound_share else None
-            cached = self._phone_agent_cache[key] = (inbound, outbound)
-        return cached
-
-    def _phones_assigned_all_day(self, day: int) -> tuple[_PhoneSpec, ...]:
-        cached = self._day_phones_cache.get(day)
-        if cached is None:
-            start, end = day * DAY_US, (day + 1) * DAY_US - 1
-            cached = tuple(
-                p for p in self._phone_specs if p.assigned_us <= start and (p.release_us is None or p.release_us > end)
-            )
-            self._day_phones_cache[day] = cached
-        return cached
-
-    def _phone_snapshot(self, phone: _PhoneSpec, now: int) -> dict[str, Any] | None:
-        if now < phone.reserved_us:
-            return None
-        current = self.status_model == "current"
-        finished = phone.finished_us
-        if now < phone.assigned_us:
-            status = "reserved"
-            if current and phone.verify_us is not None and now >= phone.verify_us:
-                status = "pending_verification"
-        elif phone.release_us is None or now < phone.release_us:
-            status = "assigned"
-        elif finished is not None and now < finished:
-            status = "released"
-        else:
-            status = "finished"
-        variant = phone.variant
-
-        def spell(value: int | None) -> str | None:
-            return None if value is None else format_instant(value, variant)
-
-        inbound = outbound = None
-        if status == "assigned":
-            inbound, outbound = self._phone_agents(phone, now)
-        scheduled = phone.release_us if phone.schedule_set_us is not None and now >= phone.schedule_set_us else None
-        record: dict[str, Any] = {
-            "id": phone.id,
-            "nickname": phone.nickname,
-            "number": phone.number,
-            "telephony_provider": phone.provider,
-            "status": status,
-            "released_at": spell(phone.release_us if status in ("released", "finished") else None),
-            "scheduled_release_at": spell(scheduled),
-            "assigned_at": spell(phone.assigned_us if now >= phone.assigned_us else None),
-            "inbound_agent_id": None if inbound is None else self._agents[inbound].id,
-            "outbound_agent_id": None if outbound is None else self._agents[outbound].id,
-        }
-        if current:
-            reserving = status in ("reserved", "pending_verification")
-            record["reservation_expires_at"] = spell(phone.reserved_us + 48 * HOUR_US if reserving else None)
-            record["region_codes"] = list(phone.region_codes)
-            record["sip_config"] = dict(phone.sip_config) if phone.sip_config is not None else None
-            record["checkout_url"] = (
-                f"https://checkout.diga.example/session/{phone.checkout_token}"
-                if reserving and phone.provider == "netelip"
-                else None
-            )
-        return record
-
-    def _phone_rows(self) -> list[tuple[int | None, str, str, dict[str, Any]]]:
-        """Visible phones as (ordering instant or None, raw sort text, id, record), sorted."""
-        now = self._now_us
-        parsed: list[tuple[int, str, str, dict[str, Any]]] = []
-        unparsed: list[tuple[str, str, dict[str, Any]]] = []
-        for phone in self._phone_specs:
-            record = self._phone_snapshot(phone, now)
-            if record is not None:
-                key = phone.assigned_us if now >= phone.assigned_us else phone.reserved_us
-                parsed.append((key, "", phone.id, record))
-        for record in self._planted_phones:
-            raw_id = record.get("id")
-            phone_id = raw_id if isinstance(raw_id, str) else ("" if raw_id is None else str(raw_id))
-            instant = parse_instant_us(record.get("assigned_at"))
-            if instant is None:
-                instant = parse_instant_us(record.get("created_date"))
-            if instant is None:
-                raw = record.get("assigned_at")
-                unparsed.append(("" if raw is None else str(raw), phone_id, record))
-            elif instant <= now:
-                parsed.append((instant, "", phone_id, record))
-        parsed.sort(key=lambda row: (row[0], row[2]))
-        unparsed.sort(key=lambda row: (row[0], row[1]))
-        rows: list[tuple[int | None, str, str, dict[str, Any]]] = list(parsed)
-        rows.extend((None, raw, phone_id, record) for raw, phone_id, record in unparsed)
-        return rows
-
-    def _phone_matcher(
-        self, rows: list[tuple[int | None, str, str, dict[str, Any]]], query: ListQuery
-    ) -> Callable[[int], bool] | None:
-        wanted = dict(query.filters)
-        start, end = query.start_us, query.end_us
-        if not wanted and start is None and end is None:
-            return None
-
-        def match(pos: int) -> bool:
-            record = rows[pos][3]
-            for name, value in wanted.items():
-                raw = record.get(name)
-                if name.endswith("_id"):
-                    raw = canonical_uuid(raw)
-                if raw != value:
-                    return False
-            if start is not None or end is not None:
-                assigned = parse_instant_us(record.get("assigned_at"))
-                if assigned is None:
-                    return False
-                if start is not None and assigned < start:
-                    return False
-                if end is not None and assigned >= end:
-                    return False
-            return True
-
-        return match
-
 
 # ----------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _cumulative(weights: Iterable[int]) -> Iterator[int]:
-    total = 0
-    for weight in weights:
-        total += weight
-        yield total
 
 
 def _planted_call_field(record: dict[str, Any], name: str) -> Any:
