@@ -10,7 +10,8 @@ import pytest
 
 from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, enum_values
 from diga_assets.simulator import World
-from diga_assets.simulator.world import CURRENT_CALL_STATUSES, CURRENT_END_REASONS, ListQuery, parse_instant_us
+from diga_assets.simulator.instants import parse_instant_us
+from diga_assets.simulator.world import CURRENT_CALL_STATUSES, CURRENT_END_REASONS, ListQuery
 from diga_assets_tests.simulator.conftest import FIXED_NOW
 
 
