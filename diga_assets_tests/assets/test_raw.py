@@ -254,7 +254,6 @@ _SLOW_WRITER = textwrap.dedent(
 
     tmp = Path(sys.argv[1])
     world = World(now=datetime.fromisoformat(sys.argv[2]), days=5, calls_per_day=400)
-    world.advance_to = None
     with DigaSimulator(world, api_key=sys.argv[3], faults=FaultConfig(latency_ms=400)) as sim:
         assets = build_raw_assets(daily_partitions(settings_for(tmp / "data")))
         dg.materialize(
