@@ -18,8 +18,8 @@ from diga_assets.api.client import DEFAULT_BASE_URL, DigaClient, RetryPolicy, ch
 from diga_assets.settings import MAX_CONCURRENCY
 
 # The page sizes the spec allows. The largest page is the fewest round trips, and the default.
-_CALLS_LIMIT = spec.query_parameters(spec.CALLS_PATH)["limit"]
-_PHONES_LIMIT = spec.query_parameters(spec.PHONES_PATH)["limit"]
+_CALLS_LIMIT = spec.live().query_parameters(spec.CALLS_PATH)["limit"]
+_PHONES_LIMIT = spec.live().query_parameters(spec.PHONES_PATH)["limit"]
 
 
 class DigaApiResource(dg.ConfigurableResource):

@@ -19,7 +19,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, load_openapi
+from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, seed_page
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.simulator.world import CURRENT_MODEL_ENUM_ADDITIONS
 
@@ -33,7 +33,7 @@ class ContractViolation(AssertionError):
 
 def _schema_ref(path: str, status: int) -> str:
     """The ``$ref`` the spec gives for a response; undocumented errors use the 500 error schema."""
-    responses = load_openapi(path)["paths"][path]["get"]["responses"]
+    responses = seed_page(path).operation(path)["responses"]
     documented = responses.get(str(status))
     if documented is None:
         if status < 400:
@@ -44,7 +44,7 @@ def _schema_ref(path: str, status: int) -> str:
 
 @cache
 def _validator(path: str, ref: str, newer_model: bool) -> Draft202012Validator:
-    document = load_openapi(path)
+    document = seed_page(path).document
     if newer_model:
         document = copy.deepcopy(document)
         schemas = document["components"]["schemas"]

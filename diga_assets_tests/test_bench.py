@@ -69,6 +69,6 @@ def test_profile_summary_groups_threads_and_charges_callers(tmp_path):
     assert "0.40 s  40.0%  diga-day\n" in report
     assert "0.50 s  50.0%  diga-calls\n" in report
     # A function is charged with everything it calls; a line only with its own samples.
-    assert "0.40 s  40.0%  fetch_calls_day (assets/raw/calls.py)" in report
+    assert "0.40 s  40.0%  fetch_calls_day (raw/calls.py)" in report
     assert "0.30 s  30.0%  array (pyarrow/array.pxi:360)" in report
     assert "0.10 s  10.0%  (the interpreter, no Python frame)" in report

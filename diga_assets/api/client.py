@@ -1,4 +1,4 @@
-"""A small, strict client for the Diga API's list endpoints.
+"""A small, strict client for the Diga API's read endpoints (calls, phones, agents).
 
 One ``requests.Session`` (keep-alive, a connection pool as large as the concurrency asked for),
 bearer auth, explicit (connect, read) timeouts, retries with exponential backoff and full jitter
@@ -42,13 +42,10 @@ DEFAULT_BASE_URL = "https://api.diga.io"
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
-# Diga's API has moved on from the published pages: call status `in_queue` and phone status
-# `pending_verification` exist now. Filters accept them so a user can ask for them; the spec's
-# own values are read from the OpenAPI files.
-_NEWER_FILTER_VALUES: dict[tuple[str, str], frozenset[str]] = {
-    (spec.CALLS_PATH, "status"): frozenset({"in_queue"}),
-    (spec.PHONES_PATH, "status"): frozenset({"pending_verification"}),
-}
+# The resource a key needs Read permission on, as Diga's dashboard names it, by path prefix
+# (a call's messages are part of Calls): keys are per project and limited per resource to
+# No access / Read / Write.
+_RESOURCE_OF_PREFIX = (("/v1/call/", "Calls"), ("/v1/phone/", "Phones"), ("/v1/agent/", "Agents"))
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +138,7 @@ def validate_params(path: str, params: Mapping[str, Any] | None) -> dict[str, st
     strings with an offset; they are sent in UTC with a ``Z``. Raises
     ``DigaRequestValidationError`` naming the parameter, before anything is sent.
     """
-    declared = spec.query_parameters(path)
+    declared = spec.live().query_parameters(path)
     clean: dict[str, str] = {}
     for name, value in (params or {}).items():
         if value is None:
@@ -174,7 +171,7 @@ def _format_param(path: str, declared: spec.QueryParameter, value: Any) -> str:
             raise DigaRequestValidationError(path, name, f"{value} is above the maximum {declared.maximum}")
         return str(value)
     if declared.kind == "enum":
-        allowed = (declared.choices or frozenset()) | _NEWER_FILTER_VALUES.get((path, name), frozenset())
+        allowed = declared.choices or frozenset()
         if value not in allowed:
             raise DigaRequestValidationError(path, name, f"{value!r} is not one of {sorted(allowed)}")
         return str(value)
@@ -218,7 +215,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 class DigaClient:
-    """Client for Diga's ``GET /v1/call/`` and ``GET /v1/phone/`` listings.
+    """Client for Diga's ``GET /v1/call/`` and ``GET /v1/phone/`` listings and the agents dropdown.
 
     Safe to share between threads for concurrent fetching: the session's connection pool holds
     ``max_concurrency`` keep-alive connections.
@@ -384,6 +381,20 @@ class DigaClient:
             },
         )
 
+    def get_agents(self) -> tuple[list[dict[str, Any]], int]:
+        """``GET /v1/agent/versions-dropdown/dashboard``: every agent with its name and versions,
+        unpaged; returns the records and the attempts it took."""
+        path = spec.AGENTS_PATH
+        body, attempts, _ = self._get_json(path, {})
+        if not isinstance(body, list):
+            raise DigaProtocolError(
+                f"GET {path} answered 200 with {type(body).__name__}: expected the documented list of agents",
+                path=path,
+                status=200,
+                attempts=attempts,
+            )
+        return body, attempts
+
     # ----------------------------------------------------------------- transport
 
     def _fetch_page(self, path: str, params: dict[str, str]) -> Page:
@@ -504,8 +515,19 @@ class DigaClient:
             "api_message": self._scrub(api_message) if api_message else api_message,
             "attempts": attempt,
         }
-        if status in (401, 403):
+        if status == 401:
             return DigaAuthError(f"the API key was refused ({detail}) on {label}: check DIGA_API_KEY", **kwargs)
+        if status == 403:
+            resource = next((name for prefix, name in _RESOURCE_OF_PREFIX if path.startswith(prefix)), "its resource")
+            # The spec documents 403 for a key without the permission; a wrong key may be answered
+            # the same way, so the message covers both.
+            return DigaAuthError(
+                f"the API key was refused ({detail}) on {label}: the key in DIGA_API_KEY lacks Read permission "
+                f"on {resource}, or is not a valid key. In Diga's dashboard, where the project's API keys are "
+                f"managed, give the key Read access to {resource} (keys are per project, and limited per "
+                "resource to No access / Read / Write)",
+                **kwargs,
+            )
         if status == 429:
             return DigaRateLimitError(f"rate limited ({detail}) on {label}", **kwargs)
         if status >= 500:

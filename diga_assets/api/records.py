@@ -1,8 +1,9 @@
 """API records to Arrow: one explicit schema per endpoint, declared once.
 
 The column list (name, where it comes from in the JSON, Arrow type) is declared here; whether a
-field is required, nullable, and what it means is read from the published OpenAPI schema, so the
-Parquet files, the column docs in the Dagster UI and the checks all agree with the contract.
+field is required, nullable, and what it means is read from Diga's live OpenAPI document
+(``spec.live()``), so the Parquet files, the column docs in the Dagster UI and the checks all
+agree with the contract.
 
 A page that keeps the contract converts in bulk: Arrow turns the whole page into a struct array
 in one call and parses the RFC 3339 date-times (any offset), and the spec's rules are checked on
@@ -36,15 +37,24 @@ _ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
 }
 
 
-_MISSING = object()
+# The value of a field that is not there at all (as opposed to a JSON null).
+MISSING = object()
 
 # Fields (column names and JSON paths) holding a caller's phone number, a recording link that
-# carries its own access signature, or the agent's dynamic variables (customer names and ids in
-# practice), plus "<record>" (a whole record holds them all). Their values are personal data or
-# credentials: an error about them names the record and the field, never the value, since error
-# messages end up in run logs and in the Dagster UI.
+# carries its own access signature, the agent's dynamic variables (customer names and ids in
+# practice), a payment link, or a SIP trunk's login, plus "<record>" (a whole record holds them
+# all). Their values are personal data or credentials: an error about them names the record and
+# the field, never the value, since error messages end up in run logs and in the Dagster UI.
 SENSITIVE_FIELDS = frozenset(
-    {"contact_identifier", "contact.identifier", "recording_url", "dynamic_variables", "<record>"}
+    {
+        "contact_identifier",
+        "contact.identifier",
+        "recording_url",
+        "dynamic_variables",
+        "checkout_url",
+        "sip_config",
+        "<record>",
+    }
 )
 
 
@@ -56,9 +66,9 @@ class RecordError(ValueError):
 
     def __init__(self, endpoint: str, record_id: Any, field: str, value: Any, problem: str) -> None:
         message = f"{endpoint} record id={record_id!r}: field {field!r} {problem}"
-        if value is not _MISSING and value is not None and field in SENSITIVE_FIELDS:
+        if value is not MISSING and value is not None and field in SENSITIVE_FIELDS:
             message += f" (value withheld, personal data; type {type(value).__name__})"
-        elif value is not _MISSING:
+        elif value is not MISSING:
             shown = repr(value)
             message += f" (value: {shown[:117] + '...' if len(shown) > 120 else shown})"
         super().__init__(message)
@@ -84,6 +94,8 @@ class FieldRule:
     nullable: bool
     description: str
     enum: frozenset[str] | None
+    # The JSON container the field holds ("object" or "array"), for fields kept as JSON text.
+    container: str | None = None
 
 
 class RecordTable:
@@ -109,25 +121,30 @@ class RecordTable:
     @cached_property
     def rules(self) -> dict[tuple[str, ...], FieldRule]:
         """Spec rules for every source path, read from the OpenAPI components."""
-        doc = spec.load_openapi(self.endpoint)
+        doc = spec.live()
         rules: dict[tuple[str, ...], FieldRule] = {}
+        # Objects whose fields are columns of their own (contact.id, ...); any other object is
+        # kept whole, as JSON text, and its inside is not the table's business.
+        nested_parents = {col.source[:-1] for col in self.columns if len(col.source) > 1}
 
         def walk(schema_name: str, prefix: tuple[str, ...]) -> None:
-            schema = doc["components"]["schemas"][schema_name]
+            schema = doc.schema(schema_name)
             required = set(schema.get("required", []))
             for name, prop in schema["properties"].items():
                 options = prop.get("anyOf", [prop])
                 nullable = any(o.get("type") == "null" for o in options)
                 ref = next((o["$ref"] for o in options if "$ref" in o), None)
-                target = doc["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else {}
+                target = doc.schema(ref.rsplit("/", 1)[-1]) if ref else {}
+                kinds = {o.get("type") for o in (*options, target)}
                 rules[(*prefix, name)] = FieldRule(
                     required=name in required,
                     nullable=nullable,
                     description=" ".join(prop.get("description", prop.get("title", "")).split()),
                     enum=frozenset(target["enum"]) if "enum" in target else None,
+                    container="object" if "object" in kinds else "array" if "array" in kinds else None,
                 )
                 # Parents before children, so a missing object is named rather than its first field.
-                if "properties" in target:
+                if "properties" in target and (*prefix, name) in nested_parents:
                     walk(ref.rsplit("/", 1)[-1], (*prefix, name))
 
         walk(self.record_schema, ())
@@ -345,13 +362,13 @@ class RecordTable:
         # that the spec requires has been named at its own path before its children are reached.
         for path in self.required_paths:
             parent = _lookup(record, path[:-1])
-            if parent is _MISSING or parent is None:
+            if parent is MISSING or parent is None:
                 continue
             if not isinstance(parent, dict):
                 raise RecordError(self.endpoint, record.get("id"), ".".join(path[:-1]), parent, "is not a JSON object")
             field = ".".join(path)
             if path[-1] not in parent:
-                raise RecordError(self.endpoint, record.get("id"), field, _MISSING, "is required but missing")
+                raise RecordError(self.endpoint, record.get("id"), field, MISSING, "is required but missing")
             if parent[path[-1]] is None and not self.rules[path].nullable:
                 raise RecordError(self.endpoint, record.get("id"), field, None, "must not be null")
 
@@ -417,14 +434,16 @@ class RecordTable:
         return pa.array(instants, type=UTC_MICROS)
 
     def _json_array(self, col: Column, records: Sequence[dict[str, Any]], values: list[Any]) -> pa.Array:
+        container = self.rules[col.source].container
+        expected, noun = (list, "a JSON array") if container == "array" else (dict, "a JSON object")
         texts: list[str | None] = []
         for record, value in zip(records, values, strict=True):
             if value is None:
                 texts.append(None)
-            elif isinstance(value, dict):
+            elif isinstance(value, expected):
                 texts.append(orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())
             else:
-                raise RecordError(self.endpoint, record.get("id"), col.name, value, "is not a JSON object")
+                raise RecordError(self.endpoint, record.get("id"), col.name, value, f"is not {noun}")
         return pa.array(texts, type=pa.string())
 
     def _extra_fields(self, record: dict[str, Any]) -> str | None:
@@ -442,14 +461,14 @@ def _lookup(record: dict[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = record
     for key in path:
         if not isinstance(value, dict) or key not in value:
-            return _MISSING
+            return MISSING
         value = value[key]
     return value
 
 
 def _lookup_or_none(record: dict[str, Any], path: tuple[str, ...]) -> Any:
     value = _lookup(record, path)
-    return None if value is _MISSING else value
+    return None if value is MISSING else value
 
 
 # RFC 3339's date-time (a space for the T, as its section 5.6 allows), in years 0001-9999 (what
@@ -515,6 +534,10 @@ PHONES = RecordTable(
         Column("assigned_at", ("assigned_at",), "timestamp"),
         Column("inbound_agent_id", ("inbound_agent_id",), "string"),
         Column("outbound_agent_id", ("outbound_agent_id",), "string"),
+        Column("sip_config", ("sip_config",), "json"),
+        Column("checkout_url", ("checkout_url",), "string"),
+        Column("reservation_expires_at", ("reservation_expires_at",), "timestamp"),
+        Column("region_codes", ("region_codes",), "json"),
         Column("extra_fields", (), "json"),
     ],
     stamp_column="observed_at",

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from diga_assets.api.client import is_loopback_host
-from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, QueryParameter, load_openapi, query_parameters
+from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, QueryParameter, seed_page
 from diga_assets.simulator.faults import Fault, FaultConfig
 from diga_assets.simulator.world import ListQuery, Page, UnknownCursorError, World
 
@@ -362,7 +362,7 @@ class DigaSimulator:
         self._open_sockets: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._parameters = {path: query_parameters(path) for path in API_PATHS}
+        self._parameters = {path: seed_page(path).query_parameters(path) for path in API_PATHS}
         self._status_choices = {
             CALLS_PATH: world.call_statuses(),
             PHONES_PATH: world.phone_statuses(),
@@ -674,7 +674,7 @@ class DigaSimulator:
 
 def _response_example(path: str, status: str) -> dict[str, Any]:
     """The example body the spec documents for one response status of an endpoint."""
-    operation = load_openapi(path)["paths"][path]["get"]
+    operation = seed_page(path).operation(path)
     return dict(operation["responses"][status]["content"]["application/json"]["example"])
 
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, enum_values
+from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, seed_page
 from diga_assets.simulator.call_log import CallLog
 from diga_assets.simulator.calls import (
     CURRENT_CALL_STATUSES,
@@ -148,11 +148,11 @@ class World:
         """The call statuses this world's status model can serve."""
         if self.status_model == "current":
             return frozenset(CURRENT_CALL_STATUSES)
-        return enum_values(CALLS_PATH, "CallStatus")
+        return seed_page(CALLS_PATH).enum_values("CallStatus")
 
     def phone_statuses(self) -> frozenset[str]:
         """The phone statuses this world's status model can serve."""
-        base = enum_values(PHONES_PATH, "PhoneRegisterStatus")
+        base = seed_page(PHONES_PATH).enum_values("PhoneRegisterStatus")
         if self.status_model == "current":
             return base | frozenset(CURRENT_PHONE_EXTRA_STATUSES)
         return base
@@ -236,6 +236,6 @@ def _check_generated_values_against_spec() -> None:
         (PHONES_PATH, "TelephonyProvider"): set(TELEPHONY_PROVIDERS),
     }
     for (path, name), values in generated.items():
-        unknown = values - enum_values(path, name)
+        unknown = values - seed_page(path).enum_values(name)
         if unknown:
             raise AssertionError(f"generated {name} values {sorted(unknown)} are not in the spec")

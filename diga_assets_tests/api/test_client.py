@@ -263,7 +263,9 @@ def test_a_refused_key_fails_at_once_with_a_clear_message(start_simulator):
     ):
         list(client.iter_call_pages())
     assert str(info.value).startswith("the API key was refused (403 ")
-    assert str(info.value).endswith("check DIGA_API_KEY")
+    # What to fix, and where: the key's permission on the resource this endpoint reads.
+    assert "DIGA_API_KEY lacks Read permission on Calls" in str(info.value)
+    assert "give the key Read access to Calls" in str(info.value) and "wrong-key-123" not in str(info.value)
     assert info.value.status == 403 and info.value.path == "/v1/call/"
     assert sleep.calls == []
     assert len(api_requests(sim)) == 1
@@ -304,7 +306,17 @@ def test_invalid_parameters_are_refused_before_any_request(start_simulator, path
     assert sim.request_log == []
 
 
-def test_newer_api_status_values_are_accepted_as_filters(start_simulator):
+@pytest.mark.parametrize("status", ["failed", "transferred", "no_answer"])
+def test_statuses_the_live_api_no_longer_has_are_refused_as_filters_naming_the_value(start_simulator, status):
+    sim = start_simulator(status_model="current")
+    with make_client(sim) as client, pytest.raises(DigaRequestValidationError) as info:
+        list(client.iter_call_pages(status=status))
+    assert info.value.parameter == "status" and repr(status) in str(info.value)
+    assert "'in_queue'" in str(info.value), "the message lists the values the API takes"
+    assert sim.request_log == []
+
+
+def test_the_live_status_values_are_accepted_as_filters(start_simulator):
     sim = start_simulator(status_model="current")
     with make_client(sim) as client:
         list(client.iter_call_pages(status="in_queue"))

@@ -55,11 +55,67 @@ def test_calls_schema_is_the_published_column_list():
     assert CALLS.arrow_schema.field("agent_id").nullable is True
 
 
-def test_phones_schema_is_the_published_column_list():
+def test_phones_schema_is_the_live_column_list():
     assert PHONES.arrow_schema.names == [
         "id", "nickname", "number", "telephony_provider", "status", "released_at", "scheduled_release_at",
-        "assigned_at", "inbound_agent_id", "outbound_agent_id", "extra_fields", "observed_at",
+        "assigned_at", "inbound_agent_id", "outbound_agent_id", "sip_config", "checkout_url",
+        "reservation_expires_at", "region_codes", "extra_fields", "observed_at",
     ]  # fmt: skip
+    assert PHONES.arrow_schema.field("reservation_expires_at").type == pa.timestamp("us", tz="UTC")
+    docs = PHONES.column_docs()
+    assert docs["sip_config"].startswith("SIP trunk configuration") and docs["sip_config"].endswith("(JSON text)")
+    assert docs["region_codes"].startswith("Spanish region codes") and docs["checkout_url"].startswith("Stripe")
+
+
+def phone(**overrides):
+    record = {
+        "id": "b0000000-0000-4000-8000-000000000001",
+        "nickname": "Recepción",
+        "number": "+34910000000",
+        "telephony_provider": "custom",
+        "status": "assigned",
+        "released_at": None,
+        "scheduled_release_at": None,
+        "assigned_at": "2026-10-01T09:00:00Z",
+        "inbound_agent_id": None,
+        "outbound_agent_id": None,
+    }
+    record.update(overrides)
+    return record
+
+
+def test_the_live_phone_fields_are_columns_not_extra_fields():
+    sip = {"termination_uri": "pbx.example.com", "username": "trunk", "allowed_addresses": ["192.0.2.0/24"]}
+    rows = PHONES.to_record_batch(
+        [
+            phone(sip_config=sip, region_codes=["MD"]),
+            phone(
+                id="b0000000-0000-4000-8000-000000000002",
+                status="reserved",
+                checkout_url="https://checkout.example/c/pay_1",
+                reservation_expires_at="2026-11-01T10:15:00+01:00",
+                region_codes=[],
+            ),
+        ],
+        FETCHED,
+    ).to_pylist()
+    assert json.loads(rows[0]["sip_config"]) == sip and json.loads(rows[0]["region_codes"]) == ["MD"]
+    assert rows[1]["checkout_url"] == "https://checkout.example/c/pay_1"
+    assert rows[1]["reservation_expires_at"] == datetime(2026, 11, 1, 9, 15, tzinfo=UTC)
+    assert rows[1]["region_codes"] == "[]" and rows[1]["sip_config"] is None
+    assert rows[0]["extra_fields"] is None and rows[1]["extra_fields"] is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "problem"),
+    [
+        ({"region_codes": "MD"}, "region_codes", "is not a JSON array"),
+        ({"sip_config": []}, "sip_config", "is not a JSON object"),
+    ],
+)
+def test_a_nested_phone_field_of_the_wrong_shape_is_named(overrides, field, problem):
+    with pytest.raises(RecordError, match=f"'{field}' {problem}"):
+        PHONES.to_record_batch([phone(**overrides)], FETCHED)
 
 
 def test_an_empty_page_has_the_full_schema():
@@ -142,10 +198,10 @@ def test_a_missing_nested_contact_field_is_named():
         CALLS.to_record_batch([bad], FETCHED)
 
 
-def test_enum_columns_and_values_come_from_the_spec():
+def test_enum_columns_and_values_come_from_the_live_spec():
     assert CALLS.enum_columns == ("status", "type", "contact_type")
-    assert CALLS.enum_values("status") == {"dialing", "in_progress", "completed", "failed", "transferred", "no_answer"}
-    assert PHONES.enum_values("status") == {"reserved", "assigned", "released", "finished"}
+    assert CALLS.enum_values("status") == {"dialing", "in_queue", "in_progress", "completed"}
+    assert PHONES.enum_values("status") == {"reserved", "pending_verification", "assigned", "released", "finished"}
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from diga_assets.api.records import CALLS
 from diga_assets.assets.common import rerun_commands
 from diga_assets.simulator import Fault, FaultConfig, World
 from diga_assets_tests.assets.conftest import storage_for, window_of
@@ -132,7 +133,7 @@ def test_rematerializing_a_day_replaces_it(start_simulator, materialize_raw, tmp
 
 
 def test_an_unknown_status_is_kept_counted_and_flagged(start_simulator, materialize_raw, tmp_path):
-    world = World(now=SIM_NOW, days=5, calls_per_day=50)
+    world = World(now=SIM_NOW, days=5, calls_per_day=50, status_model="current")
     world.add_call(
         planted_call(world, "00000000-0000-4000-8000-0000000000ee", "2026-11-18T10:00:00Z", status="voicemail")
     )
@@ -151,20 +152,39 @@ def test_an_unknown_status_is_kept_counted_and_flagged(start_simulator, material
     assert "'voicemail' (1)" in check.description
 
 
-def test_the_enum_check_passes_on_clean_data(start_simulator, materialize_raw):
-    sim = start_simulator()
-    result = materialize_raw(sim, first="2026-11-18")
-    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "enum_values_within_spec"]
-    assert check.passed is True
-
-
-def test_newer_status_model_is_kept_and_flagged_not_failed(start_simulator, materialize_raw, tmp_path):
+def test_the_enum_check_passes_on_what_the_live_api_serves(start_simulator, materialize_raw, tmp_path):
     sim = start_simulator(status_model="current")
     result = materialize_raw(sim, first="2026-11-18")
     assert result.success
     assert stored_ids(tmp_path, "2026-11-18") == expected_ids(sim.world, "2026-11-18")
-    extra = pq.read_table(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18")).column("extra_fields")
-    assert any(v is not None and json.loads(v) for v in extra.to_pylist())
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "enum_values_within_spec"]
+    assert check.passed is True
+    assert materializations(result)["2026-11-18"]["unknown_enum_values"].value == 0
+
+
+def test_the_published_status_model_is_kept_and_flagged_not_failed(start_simulator, materialize_raw, tmp_path):
+    # The statuses of the published pages (failed, transferred, no_answer) are not the live API's:
+    # stored as they came, counted, and named by the WARN check.
+    sim = start_simulator(status_model="seed")
+    result = materialize_raw(sim, first="2026-11-18")
+    assert result.success
+    assert stored_ids(tmp_path, "2026-11-18") == expected_ids(sim.world, "2026-11-18")
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "enum_values_within_spec"]
+    assert check.passed is False and "'transferred'" in check.description
+
+
+def test_a_field_the_spec_does_not_name_is_kept_in_extra_fields(start_simulator, materialize_raw, tmp_path):
+    world = World(now=SIM_NOW, days=5, calls_per_day=50, status_model="current")
+    planted = planted_call(world, "00000000-0000-4000-8000-0000000000ef", "2026-11-18T10:00:00Z")
+    planted = {name: value for name, value in planted.items() if name in CALLS.known_top_level_fields}
+    world.add_call({**planted, "sentiment": "positive"})
+    sim = start_simulator(world=world, validate=False)
+
+    assert materialize_raw(sim, first="2026-11-18").success
+
+    stored = pq.read_table(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18")).to_pylist()
+    [row] = [r for r in stored if r["id"] == "00000000-0000-4000-8000-0000000000ef"]
+    assert json.loads(row["extra_fields"]) == {"sentiment": "positive"}
 
 
 def test_a_bad_key_fails_the_run_clearly_and_leaves_stored_partitions_untouched(
@@ -179,7 +199,7 @@ def test_a_bad_key_fails_the_run_clearly_and_leaves_stored_partitions_untouched(
 
     assert not result.success
     failure = result.get_step_failure_events()[0].event_specific_data.error
-    assert "the API key was refused (403" in failure.message and "check DIGA_API_KEY" in failure.message
+    assert "the API key was refused (403" in failure.message and "DIGA_API_KEY lacks Read permission" in failure.message
     assert "wrong-key" not in failure.to_string()
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     assert not storage_for(tmp_path).layout.raw_partition("calls", "2026-11-17").exists()

@@ -121,13 +121,13 @@ def test_phone_checks_pass_on_a_snapshot_taken_right_after_its_day(tmp_path):
 
 def test_phone_checks_warn_on_unknown_status_and_on_a_late_snapshot(tmp_path):
     observed = datetime(2026, 11, 6, tzinfo=UTC) + timedelta(days=3)
-    write_raw_phones(storage_for(tmp_path), DAY, [phone("p1", "pending_verification")], observed)
+    write_raw_phones(storage_for(tmp_path), DAY, [phone("p1", "suspended")], observed)
 
     checks = run_raw_checks(tmp_path, "diga_phones")
 
     assert not checks["enum_values_within_spec"].passed
     assert checks["enum_values_within_spec"].severity == dg.AssetCheckSeverity.WARN
-    assert "'pending_verification' (1)" in checks["enum_values_within_spec"].description
+    assert "'suspended' (1)" in checks["enum_values_within_spec"].description
     late = checks["observed_near_day_end"]
     assert not late.passed and late.severity == dg.AssetCheckSeverity.WARN
     assert "2026-11-05 (+72.0 h)" in late.description

@@ -8,13 +8,13 @@ import uuid
 import pytest
 import requests
 
-from diga_assets.api.spec import load_openapi
+from diga_assets.api.spec import seed_page
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets_tests.simulator.conftest import CALLS, FIXED_NOW, PHONES
 
 
 def example(path: str, status: str) -> dict:
-    return load_openapi(path)["paths"][path]["get"]["responses"][status]["content"]["application/json"]["example"]
+    return seed_page(path).operation(path)["responses"][status]["content"]["application/json"]["example"]
 
 
 @pytest.mark.parametrize(

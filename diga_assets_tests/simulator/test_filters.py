@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from diga_assets.api.spec import query_parameters
+from diga_assets.api.spec import seed_page
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets_tests.simulator.conftest import API_KEY, CALLS, FIXED_NOW, PHONES
 
@@ -26,7 +26,7 @@ def created(call: dict) -> datetime:
 def test_every_spec_parameter_is_understood(get, simulator: DigaSimulator) -> None:
     """Each parameter of the spec changes or validates the answer: a typo would be ignored."""
     for path in (CALLS, PHONES):
-        for name, parameter in query_parameters(path).items():
+        for name, parameter in seed_page(path).query_parameters(path).items():
             response = get(path, **{name: "not-a-valid-value"})
             assert response.status_code == 400, (path, name, parameter.kind)
             assert name in response.json()["message"]

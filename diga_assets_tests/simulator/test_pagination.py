@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from diga_assets.api.spec import query_parameters
+from diga_assets.api.spec import seed_page
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets_tests.simulator.conftest import CALLS, FIXED_NOW, PHONES
 
@@ -116,7 +116,7 @@ def test_page_numbers_with_a_filter(get, simulator: DigaSimulator) -> None:
 def test_limit_defaults_and_bounds_come_from_the_spec(
     get, make_simulator, path: str, default: int, maximum: int
 ) -> None:
-    spec = query_parameters(path)["limit"]
+    spec = seed_page(path).query_parameters(path)["limit"]
     assert (spec.default, spec.minimum, spec.maximum) == (default, 1, maximum)
     sim = make_simulator(World(seed=5, now=FIXED_NOW, days=3, calls_per_day=500, phones=150))
     assert len(get(path, sim).json()["data"]) == default

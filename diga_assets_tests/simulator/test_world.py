@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, enum_values
+from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, seed_page
 from diga_assets.simulator import World
 from diga_assets.simulator.instants import parse_instant_us
 from diga_assets.simulator.world import CURRENT_CALL_STATUSES, CURRENT_END_REASONS, ListQuery
@@ -61,7 +61,7 @@ def test_field_variety_matches_the_brief(world: World) -> None:
     assert any(c["agent_id"] is None and c["agent_version_id"] is None for c in big)
     assert any(c["dynamic_variables"] is None for c in big)
     assert any(isinstance(c["dynamic_variables"], dict) for c in big)
-    assert enum_values(CALLS_PATH, "CallStatus") >= {c["status"] for c in big}
+    assert seed_page(CALLS_PATH).enum_values("CallStatus") >= {c["status"] for c in big}
     assert {"completed", "failed", "transferred", "no_answer"} <= {c["status"] for c in big}
     repeat = Counter(c["contact"]["id"] for c in big)
     assert max(repeat.values()) >= 3, "some callers call again"
@@ -160,7 +160,7 @@ def first_created_us(page) -> int:
 def test_phones_cover_the_life_cycle_and_change_within_a_day(world: World) -> None:
     phones = world.phones_visible()
     statuses = Counter(p["status"] for p in phones)
-    assert set(statuses) == enum_values(PHONES_PATH, "PhoneRegisterStatus")
+    assert set(statuses) == seed_page(PHONES_PATH).enum_values("PhoneRegisterStatus")
     assert {p["telephony_provider"] for p in phones} == {"netelip", "custom"}
     assert any(p["nickname"] for p in phones) and any(p["nickname"] is None for p in phones)
     for phone in phones:
