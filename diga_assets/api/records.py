@@ -472,11 +472,12 @@ def _lookup_or_none(record: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 # RFC 3339's date-time (a space for the T, as its section 5.6 allows), in years 0001-9999 (what
-# Python's datetime holds), ASCII digits only. Python matches it whole with fullmatch; Arrow's RE2
+# Python's datetime holds), ASCII digits only, an offset's hour 00-23 and minute 00-59 (both Arrow
+# and Python would read +05:60 as +06:00). Python matches it whole with fullmatch; Arrow's RE2
 # with ^...$ (there $ is the end of the text; in Python it would also match before a newline).
 _RFC3339_GRAMMAR = (
     r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}[Tt ]"
-    r"[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+    r"[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 )
 _RFC3339_DATE_TIME = re.compile(_RFC3339_GRAMMAR)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

@@ -164,6 +164,8 @@ def test_fields_the_spec_does_not_name_go_to_extra_fields():
     [
         ({"created_date": "yesterday"}, "created_date", "not an RFC 3339 date-time"),
         ({"created_date": "2026-11-01T10:00:00"}, "created_date", "not an RFC 3339 date-time"),
+        ({"created_date": "2026-11-01T10:00:00+05:60"}, "created_date", "not an RFC 3339 date-time"),
+        ({"created_date": "2026-11-01T10:00:00+24:00"}, "created_date", "not an RFC 3339 date-time"),
         ({"end_time": "soon"}, "end_time", "not an RFC 3339 date-time"),
         ({"duration": "125"}, "duration", "not an integer"),
         ({"duration": 12.5}, "duration", "not an integer"),

@@ -83,7 +83,7 @@ class SpecField:
     path: tuple[str, ...]
     required: bool
     nullable: bool
-    kind: str  # "string", "uuid", "date-time", "integer", "enum", "json-object" or "object"
+    kind: str  # "string", "uuid", "date-time", "integer", "enum", "json-object", "json-array" or "object"
     enum: tuple[str, ...] = ()
     children: tuple[SpecField, ...] = ()
 
@@ -100,9 +100,14 @@ class SpecField:
         return frozenset({".".join(self.path), self.column})
 
 
+# Objects whose fields the tables store as columns of their own; any other object (a phone's
+# sip_config) is stored whole, as JSON text, like the free-form dynamic_variables.
+FLATTENED_OBJECTS = frozenset({("contact",)})
+
+
 def read_spec_fields(endpoint: str, schema_name: str, prefix: tuple[str, ...] = ()) -> tuple[SpecField, ...]:
     """Walk one component schema; a spec change the strategies cannot express fails loudly here."""
-    schemas = spec.load_openapi(endpoint)["components"]["schemas"]
+    schemas = spec.live().document["components"]["schemas"]
     schema = schemas[schema_name]
     required = set(schema.get("required", []))
     fields = []
@@ -118,10 +123,14 @@ def read_spec_fields(endpoint: str, schema_name: str, prefix: tuple[str, ...] = 
             target = schemas[target_name]
             if "enum" in target:
                 kind, enum = "enum", tuple(target["enum"])
-            else:
+            elif path in FLATTENED_OBJECTS:
                 kind, children = "object", read_spec_fields(endpoint, target_name, path)
+            else:
+                kind = "json-object"
         elif inner.get("type") == "object":
             kind = "json-object"
+        elif inner.get("type") == "array" and inner.get("items", {}).get("type") == "string":
+            kind = "json-array"
         elif inner.get("type") == "integer":
             kind = "integer"
         elif inner.get("type") == "string":
@@ -328,6 +337,7 @@ def value_strategy(field: SpecField, palette: Palette, *, optional_keys: bool, u
             "integer": INT64,
             "enum": st.sampled_from(field.enum),
             "json-object": palette.json_objects,
+            "json-array": st.lists(palette.text, max_size=3),
         }[field.kind]
     return st.none() | values if field.nullable else values
 
@@ -410,7 +420,7 @@ def expected_row(key: str, record: dict[str, Any], stamp: datetime) -> dict[str,
 
 def actual_rows(key: str, batch: pa.RecordBatch) -> list[dict[str, Any]]:
     """Rows with timestamps as UTC microseconds (year 0000 has no Python datetime) and JSON decoded."""
-    json_columns = {"extra_fields"} | {f.column for f in ENDPOINTS[key].leaves if f.kind == "json-object"}
+    json_columns = {"extra_fields"} | {f.column for f in ENDPOINTS[key].leaves if f.kind.startswith("json-")}
     columns: dict[str, list[Any]] = {}
     for field, column in zip(batch.schema, batch.columns, strict=True):
         if pa.types.is_timestamp(field.type):
@@ -543,6 +553,13 @@ NOT_AN_INTEGER = st.one_of(
 )
 NOT_AN_OBJECT = st.one_of(
     SHORT_TEXT, INT64, st.floats(allow_nan=False, allow_infinity=False), st.booleans(), SMALL_LISTS
+)
+NOT_AN_ARRAY = st.one_of(
+    SHORT_TEXT,
+    INT64,
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.dictionaries(SHORT_TEXT, INT64, max_size=2),
 )
 
 
@@ -874,6 +891,16 @@ def test_dynamic_variables_that_are_not_a_json_object_are_a_record_error(key: st
     """A list or scalar would still serialize to JSON text; the contract says object, so it is refused."""
     assert_a_page_around_it_is_refused_naming_it(
         key, data, broken_records(key, lambda f: f.kind == "json-object", NOT_AN_OBJECT)
+    )
+
+
+@pytest.mark.parametrize("key", endpoints_with(lambda f: f.kind == "json-array"))
+@CI
+@given(data=st.data())
+def test_a_list_field_that_is_not_a_json_array_is_a_record_error(key: str, data: st.DataObject) -> None:
+    """region_codes is a list of codes; an object or a scalar in its place breaks the contract."""
+    assert_a_page_around_it_is_refused_naming_it(
+        key, data, broken_records(key, lambda f: f.kind == "json-array", NOT_AN_ARRAY)
     )
 
 
