@@ -2,8 +2,8 @@
 
 It starts the simulator on a free port and, with the project's own definitions:
 
-1. takes three daily phone snapshots, moving the simulator's clock a day between them so the
-   register changes (agents reassigned, numbers released);
+1. takes three daily snapshots of the phone register and the agents, moving the simulator's
+   clock a day between them so the register changes (agents reassigned, numbers released);
 2. backfills the last ``days`` days of ``diga_calls`` as one run, with the daily metrics and every
    check of those assets in the same run, and rebuilds ``phone_assignment_timeline``;
 3. prints a summary read back from the analysis database.
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -31,7 +32,14 @@ import duckdb
 
 from diga_assets.analysis.views import ANALYSIS_SQL
 from diga_assets.definitions import build_definitions
-from diga_assets.names import CALL_REPORT, CALLS_JOB_ASSETS, DIGA_CALLS, DIGA_PHONES, PHONE_ASSIGNMENT_TIMELINE
+from diga_assets.names import (
+    CALL_REPORT,
+    CALLS_JOB_ASSETS,
+    DIGA_AGENTS,
+    DIGA_CALLS,
+    DIGA_PHONES,
+    PHONE_ASSIGNMENT_TIMELINE,
+)
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings, project_root
 from diga_assets.simulator import DigaSimulator, World
@@ -48,9 +56,26 @@ _QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 EXAMPLE_QUERIES = (
     "SELECT day, sum(total_calls) AS calls, round(sum(completed) / sum(completed + failed + no_answer"
     " + transferred + voicemail), 3) AS completion FROM call_outcome_rates GROUP BY day ORDER BY day",
-    "SELECT agent_id, agent_version_id, sum(total_calls) AS calls, round(avg(completion_rate), 3) AS"
-    " completion FROM agent_version_outcomes GROUP BY ALL ORDER BY agent_id, agent_version_id",
+    "SELECT agent_name, version_number, ended_calls, round(completion_rate, 3) AS completion,"
+    " round(completion_rate_low, 3) AS low, round(completion_rate_high, 3) AS high, differs_from_previous"
+    " FROM agent_version_comparison(DATE '2000-01-01', DATE '2100-01-01')",
 )
+# The summary's per-agent lines: calls and completion over the demo's days, by the agent's name.
+SELECT_AGENT_SUMMARY = """
+SELECT coalesce(agent_name, left(agent_id, 8), '(no agent)') AS agent, sum(total_calls) AS calls,
+       sum(completed) / nullif(sum(completed + failed + no_answer + transferred + voicemail), 0) AS completion
+FROM call_outcome_rates
+GROUP BY agent_id, agent_name
+ORDER BY calls DESC, agent
+"""
+# The end reasons of completed calls that the outcome map does not name (see call_end_reasons).
+SELECT_UNMAPPED_END_REASONS = """
+SELECT end_reason, sum(calls) AS calls
+FROM call_end_reasons
+WHERE status = 'completed' AND end_reason IS NOT NULL AND mapped_by <> 'end_reason'
+GROUP BY end_reason
+ORDER BY calls DESC, end_reason
+"""
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,8 @@ class DemoResult:
     report: Path
     dagster_home: Path
     headlines: list[tuple[date, int, float | None, float | None]]
+    agents: list[tuple[str, int, float | None]]
+    unmapped_end_reasons: list[tuple[str, int]]
 
 
 def run_demo(
@@ -119,8 +146,9 @@ def run_demo(
             if n:
                 world.advance(timedelta(days=1))
             run(
-                f"diga_phones {day}: snapshot {n + 1} of {PHONE_SNAPSHOTS}, simulator clock {world.now:%Y-%m-%d %H:%M}",
-                _with_checks(DIGA_PHONES),
+                f"{DIGA_PHONES} and {DIGA_AGENTS} {day}: snapshot {n + 1} of {PHONE_SNAPSHOTS}, "
+                f"simulator clock {world.now:%Y-%m-%d %H:%M}",
+                _with_checks(DIGA_PHONES, DIGA_AGENTS),
                 partition_key=day.isoformat(),
             )
         run(
@@ -144,6 +172,8 @@ def run_demo(
         report=storage.layout.report_file(CALL_REPORT),
         dagster_home=dagster_home,
         headlines=_headlines(storage.layout.analysis_db, first_day, last_day),
+        agents=_query(storage.layout.analysis_db, SELECT_AGENT_SUMMARY),
+        unmapped_end_reasons=_query(storage.layout.analysis_db, SELECT_UNMAPPED_END_REASONS),
     )
     echo(summary(result))
     return result
@@ -181,18 +211,36 @@ def _headlines(db: Path, first: date, last: date) -> list[tuple[date, int, float
     return [(day, calls, completion, median) for day, calls, completion, median in rows]
 
 
+def _query(db: Path, statement: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(statement).fetchall()
+
+
+def _percent(rate: float | None) -> str:
+    return f"{rate:.1%}" if rate is not None else "-"
+
+
 def summary(result: DemoResult) -> str:
-    """The closing summary a person reads: per-day figures, where things are, what to try next."""
+    """The closing summary a person reads: per-day and per-agent figures, the end reasons the
+    outcome map does not name, where things are, what to try next."""
     lines = ["", f"{'day':<12}{'calls':>7}{'completion':>12}{'median s':>10}"]
     for day, calls, completion, median in result.headlines:
-        rate = f"{completion:.1%}" if completion is not None else "-"
         med = f"{median:.0f}" if median is not None else "-"
-        lines.append(f"{day!s:<12}{calls:>7}{rate:>12}{med:>10}")
+        lines.append(f"{day!s:<12}{calls:>7}{_percent(completion):>12}{med:>10}")
+    lines += ["", f"{'agent':<24}{'calls':>7}{'completion':>12}"]
+    lines += [f"{agent:<24}{calls:>7}{_percent(completion):>12}" for agent, calls, completion in result.agents]
+    if result.unmapped_end_reasons:
+        codes = ", ".join(f"{code} ({calls})" for code, calls in result.unmapped_end_reasons)
+        lines += [
+            "",
+            f"End reasons the outcome map does not name, counted as completed: {codes}.",
+            "  The WARN check end_reasons_mapped lists the CSV lines to add (README: Call outcomes).",
+        ]
     data = result.data_dir
     lines += [
         "",
-        f"Parquet:  {data / 'raw'}/{{calls,phones}}/date=YYYY-MM-DD/  and  {data / 'metrics'}/<metric>/",
-        f"DuckDB:   {result.analysis_db}  (views only: calls, phones, call_outcome_map, one per metric)",
+        f"Parquet:  {data / 'raw'}/{{calls,phones,agents}}/date=YYYY-MM-DD/  and  {data / 'metrics'}/<metric>/",
+        f"DuckDB:   {result.analysis_db}  (views only: calls, phones, agents, call_outcome_map, one per metric)",
         f"Report:   {result.report}  (open it in a browser; it works offline)",
         f"UI:       .venv/bin/diga-assets ui   (http://127.0.0.1:3000, a simulator; runs in {result.dagster_home})",
         "Try:",

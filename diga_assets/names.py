@@ -11,21 +11,26 @@ from __future__ import annotations
 # Raw assets: the API as daily snapshots.
 DIGA_CALLS = "diga_calls"
 DIGA_PHONES = "diga_phones"
+DIGA_AGENTS = "diga_agents"
 
 # Raw datasets: the folders under ``{data_dir}/raw/`` and the views over them.
 CALLS_DATASET = "calls"
 PHONES_DATASET = "phones"
+AGENTS_DATASET = "agents"
 
 # Metric assets; each has a view of the same name in the analysis database.
 CALL_OUTCOME_RATES = "call_outcome_rates"
 CALL_DURATION_STATS = "call_duration_stats"
 AGENT_VERSION_OUTCOMES = "agent_version_outcomes"
-DAILY_METRICS = (CALL_OUTCOME_RATES, CALL_DURATION_STATS, AGENT_VERSION_OUTCOMES)
+CALL_END_REASONS = "call_end_reasons"
+DAILY_METRICS = (CALL_OUTCOME_RATES, CALL_DURATION_STATS, AGENT_VERSION_OUTCOMES, CALL_END_REASONS)
 PHONE_ASSIGNMENT_TIMELINE = "phone_assignment_timeline"
 CALL_REPORT = "call_report"
 
 # The view over the outcome map CSV, which the calls view joins.
 CALL_OUTCOME_MAP_VIEW = "call_outcome_map"
+# The table macro comparing agent versions over a period (Wilson intervals, two-proportion test).
+AGENT_VERSION_COMPARISON = "agent_version_comparison"
 
 RAW_GROUP = "diga_raw"
 METRICS_GROUP = "diga_metrics"
@@ -37,4 +42,4 @@ API_POOL = "diga_api"
 CALLS_JOB = "diga_calls_job"
 PHONES_JOB = "diga_phones_job"
 CALLS_JOB_ASSETS = (DIGA_CALLS, *DAILY_METRICS)
-PHONES_JOB_ASSETS = (DIGA_PHONES, PHONE_ASSIGNMENT_TIMELINE)
+PHONES_JOB_ASSETS = (DIGA_PHONES, DIGA_AGENTS, PHONE_ASSIGNMENT_TIMELINE)

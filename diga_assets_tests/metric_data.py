@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from diga_assets.api.agents import AGENT_VERSIONS
 from diga_assets.api.records import CALLS, PHONES
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.checks.metrics import build_metric_checks
@@ -29,9 +31,16 @@ from diga_assets_tests.assets.conftest import range_tags, settings_for, storage_
 
 FETCHED_AT = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 
-# The documented outcome rules, written out independently of analysis/outcomes.csv.
-_VOICEMAIL_REASONS = {"voicemail_left", "answering_machine_detected", "mailbox_unavailable"}
-_NO_ANSWER_REASONS = {"ivr_no_answer", "ivr_unreachable"}
+# The documented outcome rules, written out independently of analysis/outcomes.csv: the five codes
+# Diga documents decide a completed call's outcome; a machine that answered is voicemail under the
+# published status model too.
+_DOCUMENTED_REASONS = {
+    "voicemail_left": "voicemail",
+    "answering_machine_detected": "voicemail",
+    "mailbox_unavailable": "no_answer",
+    "ivr_no_answer": "no_answer",
+    "ivr_unreachable": "failed",
+}
 TERMINAL = ("completed", "failed", "no_answer", "transferred", "voicemail")
 
 
@@ -112,6 +121,25 @@ def write_raw_phones(storage: DigaStorage, key: str, records: Sequence[dict[str,
     """Store a phone snapshot observed at ``observed_at`` as the raw phones partition ``key``."""
     path = storage.layout.raw_partition("phones", key)
     write_table_atomically(path, pa.Table.from_batches([PHONES.to_record_batch(records, observed_at)]))
+    return path
+
+
+def agent(agent_id: str, name: str | None, *versions: tuple[str, int, str | None]) -> dict[str, Any]:
+    """One agent of the agents listing as the API sends it; ``versions``: (id, number, name)."""
+    return {
+        "agent_id": agent_id,
+        "name": name,
+        "versions": [
+            {"version_id": vid, "version_name": vname, "version_number": number, "is_published": True}
+            for vid, number, vname in versions
+        ],
+    }
+
+
+def write_raw_agents(storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], observed_at: datetime) -> Path:
+    """Store an agents snapshot observed at ``observed_at`` as the raw agents partition ``key``."""
+    path = storage.layout.raw_partition("agents", key)
+    write_table_atomically(path, AGENT_VERSIONS.to_table(records, observed_at))
     return path
 
 
@@ -196,14 +224,12 @@ def read_metric_day(storage: DigaStorage, asset: str, key: str) -> pa.Table:
 
 def outcome_of(status: str, end_reason: str | None) -> str:
     """The documented outcome rules (README, "Call outcomes"), in plain Python."""
+    if status == "no_answer" and end_reason == "answering_machine_detected":
+        return "voicemail"
     if status in ("failed", "transferred", "no_answer"):
         return status
     if status == "completed":
-        if end_reason in _VOICEMAIL_REASONS:
-            return "voicemail"
-        if end_reason in _NO_ANSWER_REASONS:
-            return "no_answer"
-        return "completed"
+        return _DOCUMENTED_REASONS.get(end_reason or "", "completed")
     if status in ("dialing", "in_queue", "in_progress"):
         return "unfinished"
     return "other"
@@ -298,15 +324,70 @@ def expected_version_outcomes(calls: Sequence[dict[str, Any]], day: date) -> lis
     groups = _group((c for c in calls if c["day"] == day), "agent_id", "agent_version_id")
     for (agent_id, version), group in groups.items():
         ended = sum(1 for c in group if c["outcome"] in TERMINAL)
+        completed = sum(1 for c in group if c["outcome"] == "completed")
+        low, high = wilson_interval(completed, ended)
         rows.append(
             {
                 "day": day,
                 "agent_id": agent_id,
                 "agent_version_id": version,
                 "total_calls": len(group),
-                "completion_rate": _ratio(sum(1 for c in group if c["outcome"] == "completed"), ended),
+                "ended_calls": ended,
+                "completed_calls": completed,
+                "completion_rate": _ratio(completed, ended),
+                "completion_rate_low": low,
+                "completion_rate_high": high,
                 "transfer_rate": _ratio(sum(1 for c in group if c["outcome"] == "transferred"), ended),
                 "median_duration_s": _quantile([c["duration"] for c in group if c["duration"] is not None], 0.5),
+            }
+        )
+    return rows
+
+
+def wilson_interval(successes: int, trials: int) -> tuple[float | None, float | None]:
+    """The 95% Wilson score interval, from its textbook formula (NULLs without trials)."""
+    if not trials:
+        return None, None
+    z = NormalDist().inv_cdf(0.975)
+    rate = successes / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return centre - half, centre + half
+
+
+def two_proportion_z(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> float:
+    """The pooled two-proportion z statistic of b against a, from its textbook formula."""
+    pooled = (successes_a + successes_b) / (trials_a + trials_b)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / trials_a + 1 / trials_b))
+    return (successes_b / trials_b - successes_a / trials_a) / spread
+
+
+def mapped_by(status: str, end_reason: str | None) -> str:
+    """Which rule of the documented outcome map gives a call its outcome (see ``outcome_of``)."""
+    if (status == "completed" and end_reason in _DOCUMENTED_REASONS) or (
+        status == "no_answer" and end_reason == "answering_machine_detected"
+    ):
+        return "end_reason"
+    if status in ("completed", "failed", "transferred", "no_answer", "dialing", "in_queue", "in_progress"):
+        return "status"
+    return "none"
+
+
+def expected_end_reasons(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+    """call_end_reasons for ``day``, one dict per (agent_id, call_type, status, end_reason)."""
+    rows = []
+    groups = _group((c for c in calls if c["day"] == day), "agent_id", "type", "status", "end_reason")
+    for (agent_id, call_type, status, end_reason), group in groups.items():
+        rows.append(
+            {
+                "day": day,
+                "agent_id": agent_id,
+                "call_type": call_type,
+                "status": status,
+                "end_reason": end_reason,
+                "calls": len(group),
+                "outcome": outcome_of(status, end_reason),
+                "mapped_by": mapped_by(status, end_reason),
             }
         )
     return rows

@@ -36,18 +36,23 @@ from diga_assets.names import DAILY_METRICS
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import storage_for
 from diga_assets_tests.metric_data import (
+    agent,
     call,
     materialize_metrics,
     materialize_timeline,
     outcome_of,
     phone,
+    two_proportion_z,
+    wilson_interval,
+    write_raw_agents,
     write_raw_calls,
     write_raw_phones,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOG = logging.getLogger(__name__)
-VIEWS = {"calls", "phones", "call_outcome_map", *DAILY_METRICS, "phone_assignment_timeline"}
+VIEWS = {"calls", "phones", "agents", "call_outcome_map", *DAILY_METRICS, "phone_assignment_timeline"}
+MACROS = {"wilson_interval", "two_proportion_z", "agent_version_comparison"}
 
 
 def write_two_days(tmp_path: Path) -> None:
@@ -64,6 +69,9 @@ def write_two_days(tmp_path: Path) -> None:
     write_raw_phones(
         storage, "2026-11-05", [phone("p1", "assigned", inbound="agent-a")], datetime(2026, 11, 6, 0, 5, tzinfo=UTC)
     )
+    write_raw_agents(
+        storage, "2026-11-05", [agent("agent-a", "Recepción", ("v1", 1, None))], datetime(2026, 11, 6, 0, 5, tzinfo=UTC)
+    )
 
 
 def test_the_database_holds_views_only_that_work_from_any_working_directory(tmp_path, monkeypatch):
@@ -79,6 +87,8 @@ def test_the_database_holds_views_only_that_work_from_any_working_directory(tmp_
         assert {
             name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
         } == VIEWS
+        macros = "SELECT function_name FROM duckdb_functions() WHERE NOT internal AND function_type LIKE '%macro'"
+        assert {name for (name,) in con.execute(macros).fetchall()} == MACROS
         for name, sql in con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall():
             root = DEFAULT_OUTCOME_MAP if name == "call_outcome_map" else storage_for(tmp_path).root
             assert f"'{root}" in sql, (name, sql)
@@ -110,7 +120,10 @@ def test_views_are_rewritten_only_when_missing_or_changed(tmp_path):
     assert set(refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)) == {
         "calls",
         "phones",
+        "agents",
         "call_outcome_map",
+        "wilson_interval",
+        "two_proportion_z",
     }
     db = storage.layout.analysis_db
     before = (db.stat().st_mtime_ns, db.read_bytes())
@@ -186,11 +199,11 @@ def test_a_run_succeeds_while_an_analyst_holds_the_database_open(tmp_path):
     assert refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == ["call_duration_stats"]
 
 
-def test_the_shipped_outcome_map_follows_the_issue():
+def test_the_shipped_outcome_map_follows_the_documented_rules():
     mapping = load_outcome_map(DEFAULT_OUTCOME_MAP)
     assert set(mapping.values()) <= set(OUTCOMES)
     reasons = [None, "hangup", "voicemail_left", "answering_machine_detected", "mailbox_unavailable",
-               "ivr_no_answer", "ivr_unreachable", "transferred"]  # fmt: skip
+               "ivr_no_answer", "ivr_unreachable", "transferred", "sim_transferred"]  # fmt: skip
     statuses = ["completed", "failed", "transferred", "no_answer", "dialing", "in_queue", "in_progress", "voicemail"]
     for status in statuses:
         for reason in reasons:
@@ -236,3 +249,121 @@ def test_the_project_dagster_yaml_limits_the_api_pool_and_frees_slots_of_dead_ru
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         assert instance.run_monitoring_enabled
         assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+
+
+def test_agents_are_named_by_their_latest_observation_everywhere(tmp_path):
+    storage = storage_for(tmp_path)
+    first, second = datetime(2026, 11, 6, 0, 5, tzinfo=UTC), datetime(2026, 11, 7, 0, 5, tzinfo=UTC)
+    write_raw_agents(
+        storage,
+        "2026-11-05",
+        [agent("agent-a", "Recepción", ("a-v1", 1, None)), agent("agent-b", None), agent("agent-c", "Citas")],
+        first,
+    )
+    write_raw_agents(
+        storage,
+        "2026-11-06",
+        [
+            agent("agent-a", "Recepción 24h", ("a-v1", 1, None), ("a-v2", 2, "horario de verano")),
+            agent("agent-b", None, ("b-v1", 1, "primera")),
+            agent("agent-c", None),
+        ],
+        second,
+    )
+    write_raw_calls(storage, "2026-11-05", [call("x", "2026-11-05T09:00:00Z", version="a-v1")])
+    write_raw_calls(storage, "2026-11-06", [call("y", "2026-11-06T09:00:00Z", version="a-v2")])
+    materialize_metrics(tmp_path, list(DAILY_METRICS), first="2026-11-05", last="2026-11-06", checks=False)
+
+    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
+        agents = con.execute(
+            "SELECT agent_id, agent_name, version_id, version_name, version_number FROM agents ORDER BY ALL"
+        ).fetchall()
+        named_days = con.execute("SELECT day::VARCHAR, agent_name FROM call_outcome_rates ORDER BY day").fetchall()
+        versions = con.execute(
+            "SELECT agent_version_id, version_name, version_number FROM agent_version_outcomes ORDER BY day"
+        ).fetchall()
+    # The latest name on every row (a rename shows everywhere; a later NULL does not erase a name),
+    # each version once, and an agent's version-less row only until a version of it is observed.
+    assert agents == [
+        ("agent-a", "Recepción 24h", "a-v1", None, 1),
+        ("agent-a", "Recepción 24h", "a-v2", "horario de verano", 2),
+        ("agent-b", None, "b-v1", "primera", 1),
+        ("agent-c", "Citas", None, None, None),
+    ]
+    assert named_days == [("2026-11-05", "Recepción 24h"), ("2026-11-06", "Recepción 24h")]
+    assert versions == [("a-v1", None, 1), ("a-v2", "horario de verano", 2)]
+
+
+def test_before_any_agents_snapshot_the_metric_views_work_with_names_unknown(tmp_path):
+    write_raw_calls(storage_for(tmp_path), "2026-11-05", [call("x", "2026-11-05T09:00:00Z")])
+    materialize_metrics(tmp_path, list(DAILY_METRICS), first="2026-11-05", checks=False)
+
+    with duckdb.connect(str(storage_for(tmp_path).layout.analysis_db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM agents").fetchone() == (0,)
+        assert con.execute("SELECT agent_id, agent_name FROM call_outcome_rates").fetchall() == [("agent-a", None)]
+
+
+def test_agent_version_comparison_equals_an_independent_computation(tmp_path):
+    storage = storage_for(tmp_path)
+    # agent-a: v1 completes 18 of 20 ended calls over two days, v2 8 of 20: a real difference.
+    # agent-b: v1 10 of 20, v2 11 of 20: noise.
+    plan = {
+        ("agent-a", "a-v1", "2026-11-05"): (9, 10),
+        ("agent-a", "a-v1", "2026-11-06"): (9, 10),
+        ("agent-a", "a-v2", "2026-11-06"): (8, 20),
+        ("agent-b", "b-v1", "2026-11-05"): (10, 20),
+        ("agent-b", "b-v2", "2026-11-06"): (11, 20),
+    }
+    by_day: dict[str, list[dict]] = {}
+    for (agent_id, version, day), (completed, ended) in plan.items():
+        for i in range(ended):
+            by_day.setdefault(day, []).append(
+                call(
+                    f"{version}-{day}-{i}",
+                    f"{day}T09:{i:02d}:00Z",
+                    status="completed" if i < completed else "failed",
+                    end_reason=None,
+                    agent_id=agent_id,
+                    version=version,
+                )
+            )
+    for day, records in by_day.items():
+        write_raw_calls(storage, day, records)
+    write_raw_agents(
+        storage,
+        "2026-11-06",
+        [
+            agent("agent-a", "Recepción", ("a-v1", 1, None), ("a-v2", 2, None)),
+            agent("agent-b", "Citas", ("b-v1", 1, None), ("b-v2", 2, None)),
+        ],
+        datetime(2026, 11, 7, 0, 5, tzinfo=UTC),
+    )
+    materialize_metrics(tmp_path, list(DAILY_METRICS), first="2026-11-05", last="2026-11-06", checks=False)
+
+    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
+        relation = con.execute(
+            "SELECT * FROM agent_version_comparison(DATE '2026-11-05', DATE '2026-11-06') "
+            "ORDER BY agent_id, version_number"
+        )
+        rows = [dict(zip([d[0] for d in relation.description], row, strict=True)) for row in relation.fetchall()]
+
+    totals = {
+        ("agent-a", "a-v1"): (18, 20),
+        ("agent-a", "a-v2"): (8, 20),
+        ("agent-b", "b-v1"): (10, 20),
+        ("agent-b", "b-v2"): (11, 20),
+    }
+    assert [(r["agent_id"], r["agent_version_id"]) for r in rows] == list(totals)
+    for row in rows:
+        completed, ended = totals[(row["agent_id"], row["agent_version_id"])]
+        low, high = wilson_interval(completed, ended)
+        assert (row["completed_calls"], row["ended_calls"]) == (completed, ended)
+        assert row["completion_rate"] == pytest.approx(completed / ended)
+        assert (row["completion_rate_low"], row["completion_rate_high"]) == (pytest.approx(low), pytest.approx(high))
+    first_a, second_a, first_b, second_b = rows
+    assert first_a["previous_version_id"] is None and first_a["differs_from_previous"] is False
+    assert second_a["previous_version_id"] == "a-v1"
+    assert second_a["z_vs_previous"] == pytest.approx(two_proportion_z(18, 20, 8, 20))
+    assert second_a["z_vs_previous"] < -1.96 and second_a["differs_from_previous"] is True
+    assert second_b["z_vs_previous"] == pytest.approx(two_proportion_z(10, 20, 11, 20))
+    assert second_b["differs_from_previous"] is False and first_b["agent_name"] == "Citas"

@@ -21,7 +21,9 @@ from diga_assets_tests.assets.conftest import settings_for
 PUBLIC_ASSET_GROUPS = {
     "diga_calls": "diga_raw",
     "diga_phones": "diga_raw",
+    "diga_agents": "diga_raw",
     "call_outcome_rates": "diga_metrics",
+    "call_end_reasons": "diga_metrics",
     "call_duration_stats": "diga_metrics",
     "agent_version_outcomes": "diga_metrics",
     "phone_assignment_timeline": "diga_metrics",
@@ -52,10 +54,16 @@ def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path
         "call_outcome_rates",
         "call_duration_stats",
         "agent_version_outcomes",
+        "call_end_reasons",
     }
-    assert assets_of("diga_phones_job") == {"diga_phones", "phone_assignment_timeline"}
+    assert assets_of("diga_phones_job") == {"diga_phones", "diga_agents", "phone_assignment_timeline"}
     checks = {key.name for key in defs.resolve_job_def("diga_calls_job").asset_layer.asset_graph.asset_check_keys}
-    assert {"call_ids_unique", "outcome_counts_add_up", "completion_rate_within_trailing_range"} <= checks
+    assert {
+        "call_ids_unique",
+        "outcome_counts_add_up",
+        "completion_rate_within_trailing_range",
+        "end_reasons_mapped",
+    } <= checks
 
 
 def test_a_broken_outcome_map_fails_the_load_naming_the_variable(tmp_path, monkeypatch):

@@ -86,3 +86,34 @@ def resolve_outcome_map(env: Mapping[str, str] | None = None) -> Path:
     source = f"{OUTCOME_MAP_ENV}={env[OUTCOME_MAP_ENV]}" if env.get(OUTCOME_MAP_ENV) else f"outcome map {path}"
     load_outcome_map(path, source=source)
     return path
+
+
+# Words in an end-reason code that suggest its outcome, checked in order. Only a suggestion for
+# the line a user adds to the map: the codes beyond the documented five are not published.
+_SUGGESTIONS = (
+    ("transfer", "transferred"),
+    ("voicemail", "voicemail"),
+    ("machine", "voicemail"),
+    ("no_answer", "no_answer"),
+    ("unavailable", "no_answer"),
+    ("busy", "no_answer"),
+    ("error", "failed"),
+    ("fail", "failed"),
+    ("unreachable", "failed"),
+    ("hangup", "completed"),
+    ("hung_up", "completed"),
+    ("complete", "completed"),
+)
+
+
+def suggested_outcome(end_reason: str) -> str | None:
+    """The outcome an end-reason code's words suggest, or ``None`` when they suggest none."""
+    code = end_reason.lower()
+    return next((outcome for word, outcome in _SUGGESTIONS if word in code), None)
+
+
+def map_line(status: str, end_reason: str) -> str:
+    """The CSV line that maps ``(status, end_reason)``, with the outcome its code suggests (or a
+    placeholder naming the choices when it suggests none)."""
+    outcome = suggested_outcome(end_reason) or "|".join(OUTCOMES[:5])
+    return f"{status},{end_reason},{outcome}"

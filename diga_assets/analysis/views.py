@@ -27,6 +27,9 @@ import duckdb
 
 from diga_assets.analysis.sql import SqlFolder, inline_parameters
 from diga_assets.names import (
+    AGENT_VERSION_COMPARISON,
+    AGENT_VERSION_OUTCOMES,
+    AGENTS_DATASET,
     CALL_OUTCOME_MAP_VIEW,
     CALLS_DATASET,
     DAILY_METRICS,
@@ -61,22 +64,33 @@ class WarningLogger(Protocol):
 
 @dataclass(frozen=True)
 class View:
-    """One view of the analysis database: its statement, its parameters, the files it reads."""
+    """One entry of the analysis database's catalog, a view or a macro: its statement, its
+    parameters, and the files it reads (``None``: none, so it can always be created)."""
 
     name: str
     statement: str
     parameters: Mapping[str, str | Sequence[str]]
-    sources: str | tuple[str, ...]
+    sources: str | tuple[str, ...] | None
+    # Created instead while no file exists yet, for a view others join (it is then empty).
+    empty_statement: str | None = None
 
     def sql(self) -> str:
-        """The ``CREATE OR REPLACE VIEW`` statement with its paths inlined."""
+        """The ``CREATE OR REPLACE`` statement with its paths inlined (the empty one without files)."""
+        if self.empty_statement is not None and not self.has_sources():
+            return ANALYSIS_SQL(self.empty_statement)
         return inline_parameters(ANALYSIS_SQL(self.statement), self.parameters)
 
     def has_sources(self) -> bool:
         """Whether any file it reads exists (DuckDB binds a view when it is created)."""
+        if self.sources is None:
+            return True
         if isinstance(self.sources, str):
             return next(glob.iglob(self.sources), None) is not None
         return bool(self.sources)
+
+    def can_create(self) -> bool:
+        """Whether it can be created now: its files exist, or it has an empty stand-in."""
+        return self.empty_statement is not None or self.has_sources()
 
 
 def calls_views(
@@ -105,6 +119,23 @@ def phones_view(layout: DataLayout) -> View:
     return View(PHONES_DATASET, "create_phones_view", {"phones_glob": phones_glob}, phones_glob)
 
 
+def agents_view(layout: DataLayout) -> View:
+    """``agents``: each agent and version as last observed. The metric views join it for names,
+    so before any snapshot is stored it exists, empty."""
+    agents_glob = layout.raw_glob(AGENTS_DATASET)
+    return View(
+        AGENTS_DATASET, "create_agents_view", {"agents_glob": agents_glob}, agents_glob, "create_empty_agents_view"
+    )
+
+
+def statistics_macros() -> list[View]:
+    """The macros the version comparison is computed with, defined once for every connection."""
+    return [
+        View("wilson_interval", "create_wilson_interval_macro", {}, None),
+        View("two_proportion_z", "create_two_proportion_z_macro", {}, None),
+    ]
+
+
 def metric_view(layout: DataLayout, asset: str) -> View:
     """The view named like a metric asset, over every file it stored."""
     files = layout.metric_glob(asset)
@@ -112,16 +143,29 @@ def metric_view(layout: DataLayout, asset: str) -> View:
 
 
 def analysis_views(layout: DataLayout, timezone: str, outcome_map: Path) -> list[View]:
-    """Every view of the analysis database, in creation order."""
+    """Every view and macro of the analysis database, in creation order (each after what it reads)."""
     metric_views = [metric_view(layout, asset) for asset in (*DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)]
-    return [*calls_views(layout, timezone, outcome_map), phones_view(layout), *metric_views]
+    comparison = View(
+        AGENT_VERSION_COMPARISON,
+        "create_agent_version_comparison_macro",
+        {},
+        layout.metric_glob(AGENT_VERSION_OUTCOMES),
+    )
+    return [
+        *statistics_macros(),
+        *calls_views(layout, timezone, outcome_map),
+        phones_view(layout),
+        agents_view(layout),
+        *metric_views,
+        comparison,
+    ]
 
 
 def create_views(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> list[str]:
-    """Create (or replace) the views whose files exist; return their names."""
+    """Create (or replace) the views that can be created now; return their names."""
     created = []
     for view in views:
-        if view.has_sources():
+        if view.can_create():
             con.execute(view.sql())
             created.append(view.name)
     return created
@@ -140,10 +184,20 @@ def views_connection(views: Sequence[View]) -> Iterator[tuple[duckdb.DuckDBPyCon
         yield con, create_views(con, views)
 
 
+def agent_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """Agent id to its latest known name, from a connection with the ``agents`` view."""
+    return dict(con.execute(f"SELECT DISTINCT agent_id, agent_name FROM {AGENTS_DATASET}").fetchall())
+
+
 def view_definitions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """View name to the definition DuckDB stored (normalised, so two equal definitions compare equal)."""
-    rows = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()
-    return dict(rows)
+    """View and macro name to the definition DuckDB stored (normalised, so two equal definitions
+    compare equal)."""
+    views = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()
+    macros = con.execute(
+        "SELECT function_name, function_type || ': ' || macro_definition FROM duckdb_functions() "
+        "WHERE NOT internal AND function_type IN ('macro', 'table_macro')"
+    ).fetchall()
+    return dict(views) | dict(macros)
 
 
 def refresh_analysis_db(layout: DataLayout, timezone: str, outcome_map: Path, *, log: WarningLogger) -> list[str]:
@@ -158,7 +212,7 @@ def refresh_analysis_db(layout: DataLayout, timezone: str, outcome_map: Path, *,
     aside with a warning and rebuilt.
     """
     path = layout.analysis_db
-    views = [view for view in analysis_views(layout, timezone, outcome_map) if view.has_sources()]
+    views = [view for view in analysis_views(layout, timezone, outcome_map) if view.can_create()]
     with duckdb.connect() as scratch:
         create_views(scratch, views)
         wanted = view_definitions(scratch)

@@ -3,7 +3,7 @@ refresh at the end of a metric run, and the command that re-runs failed days."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,16 @@ def markdown_preview(table: pa.Table, limit: int = PREVIEW_ROWS) -> str:
     if table.num_rows > limit:
         lines.append(f"\n_{table.num_rows - limit} more rows_")
     return "\n".join(lines)
+
+
+def with_agent_names(table: pa.Table, names: Mapping[str, str | None]) -> pa.Table:
+    """``table`` with each ``*agent_id`` column followed by the agent's name (NULL where unknown),
+    so a preview names agents instead of showing UUIDs."""
+    for column in [c for c in table.column_names if c.endswith("agent_id")]:
+        ids = table.column(column).to_pylist()
+        named = pa.array([names.get(agent_id) if agent_id else None for agent_id in ids], pa.string())
+        table = table.add_column(table.column_names.index(column) + 1, column.removesuffix("_id") + "_name", named)
+    return table
 
 
 def _cell(value: Any) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from diga_assets.analysis.outcome_map import OUTCOME_MAP_ENV, map_line
 from diga_assets.checks.statements import CHECK_SQL
-from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES
+from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_END_REASONS, CALL_OUTCOME_RATES
 from diga_assets.storage import DigaStorage
 
 # The anomaly check compares a day with the days before it.
@@ -135,6 +136,35 @@ def completion_anomaly_check(storage: DigaStorage, keys: Sequence[str]) -> dg.As
     )
 
 
+def unmapped_end_reasons_check(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
+    """WARN naming every end reason of completed calls that the outcome map does not name, with
+    its calls, what it was counted as, and the line to add to the map."""
+    files = storage.layout.existing_metric_partitions(CALL_END_REASONS, keys)
+    rows = _rows("select_unmapped_end_reasons", {"files": files}) if files else []
+    lines = [map_line("completed", row["end_reason"]) for row in rows]
+    listed = [
+        f"{row['end_reason']} ({row['calls']} calls, counted as {row['counted_as']}): add `{line}`"
+        for row, line in zip(rows, lines, strict=True)
+    ]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{sum(row['calls'] for row in rows)} completed calls have an end_reason the outcome map does not "
+            f"name, so each was counted as its status's default: {_listed(listed)}. Add the lines (with the "
+            f"outcome you mean) to your copy of the map and point {OUTCOME_MAP_ENV} at it."
+            if rows
+            else f"the outcome map names every end_reason of completed calls in {len(files)} day file(s)"
+        ),
+        metadata={
+            "unmapped_calls": sum(row["calls"] for row in rows),
+            "unmapped_end_reasons": dg.MetadataValue.json({row["end_reason"]: row["calls"] for row in rows}),
+            "lines_to_add": dg.MetadataValue.md("```csv\n" + "\n".join(lines) + "\n```" if lines else "_none_"),
+            "files_checked": len(files),
+        },
+    )
+
+
 def build_metric_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     """Checks for the daily metric assets, on the same partitions as the assets."""
 
@@ -189,9 +219,23 @@ def build_metric_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
     ) -> dg.AssetCheckResult:
         return rates_check(AGENT_VERSION_OUTCOMES, ("agent_id", "agent_version_id"), storage, context.partition_keys)
 
+    @dg.asset_check(
+        asset=CALL_END_REASONS,
+        name="end_reasons_mapped",
+        partitions_def=partitions_def,
+        description=(
+            "WARN when completed calls carry an end_reason the outcome map does not name: the live API "
+            "reports every finished call as completed, so such calls count as completed whatever happened. "
+            "Lists each code with its calls and the CSV line to add to the map."
+        ),
+    )
+    def end_reasons_mapped(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
+        return unmapped_end_reasons_check(storage, context.partition_keys)
+
     return [
         outcome_rates_within_unit_interval,
         outcome_counts_add_up,
         completion_rate_within_trailing_range,
         version_rates_within_unit_interval,
+        end_reasons_mapped,
     ]

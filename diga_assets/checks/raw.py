@@ -1,4 +1,4 @@
-"""Asset checks on the raw layer (diga_calls, diga_phones).
+"""Asset checks on the raw layer (diga_calls, diga_phones, diga_agents).
 
 Checks read the Parquet files of the days the run covers (through an in-memory DuckDB, with the
 statements in ``sql/``) and name what they found: which day, which id, which value, how many rows.
@@ -12,9 +12,9 @@ import dagster as dg
 import duckdb
 
 from diga_assets.api.records import CALLS, PHONES, RecordTable
-from diga_assets.assets.raw.phones import LATE_OBSERVATION_HOURS
+from diga_assets.assets.raw.snapshots import LATE_OBSERVATION_HOURS
 from diga_assets.checks.statements import CHECK_SQL
-from diga_assets.names import CALLS_DATASET, DIGA_CALLS, DIGA_PHONES, PHONES_DATASET
+from diga_assets.names import AGENTS_DATASET, CALLS_DATASET, DIGA_AGENTS, DIGA_CALLS, DIGA_PHONES, PHONES_DATASET
 from diga_assets.partitions import day_window, with_neighbours
 from diga_assets.storage import DigaStorage
 
@@ -171,23 +171,23 @@ def _enum_values_within_spec(
     return enum_values_within_spec
 
 
-def _observed_near_day_end(partitions: dg.DailyPartitionsDefinition) -> dg.AssetChecksDefinition:
+def _observed_near_day_end(
+    partitions: dg.DailyPartitionsDefinition, asset: str, dataset: str, what: str
+) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=DIGA_PHONES,
+        asset=asset,
         name="observed_near_day_end",
         partitions_def=partitions,
         description=(
-            "WARN when a day's phone snapshot was observed more than "
-            f"{LATE_OBSERVATION_HOURS:.0f} hours after the day ended: the API only tells the "
-            "present, so such a snapshot shows the register as it was later, not on that day."
+            f"WARN when a day's snapshot of {what} was observed more than {LATE_OBSERVATION_HOURS:.0f} hours "
+            "after the day ended: the API only tells the present, so such a snapshot shows it as it was "
+            "later, not on that day."
         ),
     )
-    def phones_observed_near_day_end(
-        context: dg.AssetCheckExecutionContext, storage: DigaStorage
-    ) -> dg.AssetCheckResult:
+    def observed_near_day_end(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
         lags: dict[str, float] = {}
         for key in context.partition_keys:
-            path = storage.layout.raw_partition(PHONES_DATASET, key)
+            path = storage.layout.raw_partition(dataset, key)
             if not path.exists():
                 continue
             ((observed,),) = _query("select_first_observation", {"file": str(path)})
@@ -207,16 +207,17 @@ def _observed_near_day_end(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
             metadata={"max_lag_hours": round(max(lags.values(), default=0.0), 3), "late_days": len(late)},
         )
 
-    return phones_observed_near_day_end
+    return observed_near_day_end
 
 
 def build_raw_checks(partitions: dg.DailyPartitionsDefinition) -> Sequence[dg.AssetChecksDefinition]:
-    """Checks for ``diga_calls`` and ``diga_phones``, on the same partitions as the assets."""
+    """Checks for the raw assets, on the same partitions as the assets."""
     return [
         _call_ids_unique(partitions),
         _required_fields_present(partitions),
         _call_times_consistent(partitions),
         _enum_values_within_spec(partitions, DIGA_CALLS, CALLS_DATASET, CALLS),
         _enum_values_within_spec(partitions, DIGA_PHONES, PHONES_DATASET, PHONES),
-        _observed_near_day_end(partitions),
+        _observed_near_day_end(partitions, DIGA_PHONES, PHONES_DATASET, "the phone register"),
+        _observed_near_day_end(partitions, DIGA_AGENTS, AGENTS_DATASET, "the agents"),
     ]

@@ -15,10 +15,12 @@ from diga_assets.names import CALL_REPORT
 from diga_assets.partitions import daily_partitions
 from diga_assets_tests.assets.conftest import settings_for, storage_for
 from diga_assets_tests.metric_data import (
+    agent,
     call,
     materialize_metrics,
     materialize_timeline,
     phone,
+    write_raw_agents,
     write_raw_calls,
     write_raw_phones,
 )
@@ -135,12 +137,12 @@ def test_two_weeks_of_days_label_the_axis_without_running_into_each_other():
     import matplotlib
 
     from diga_assets.assets.report.charts import chart_daily_volume, figure_svg
-    from diga_assets.assets.report.data import ReportData
+    from diga_assets.assets.report.data import Names, ReportData
 
     days = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
     status = pa.table({"day": days, "status": ["completed"] * 14, "calls": [100] * 14})
     empty = pa.table({})
-    data = ReportData(days, status, empty, empty, empty, empty)
+    data = ReportData(days, status, empty, empty, empty, empty, Names({}, {}), empty, empty)
 
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, as the report renders it
         svg = figure_svg(chart_daily_volume(data))
@@ -151,3 +153,60 @@ def test_two_weeks_of_days_label_the_axis_without_running_into_each_other():
     # Slanted, so a label wider than the space between two ticks still clears its neighbour.
     slanted = re.findall(r'<text[^>]*transform="[^"]*rotate\(-30[^"]*"[^>]*>\d\d Nov</text>', svg)
     assert len(slanted) == len(ticks)
+
+
+def test_the_report_names_agents_lists_end_reasons_and_compares_versions(tmp_path):
+    storage = storage_for(tmp_path)
+    day = DAYS[0]
+    records = [
+        call(
+            f"c{i}",
+            f"{day}T09:{i:02d}:00Z",
+            end_reason=("sim_customer_hangup", "voicemail_left", "sim_transferred")[i % 3],
+            agent_id="agent-a",
+            version=("a-v1", "a-v2")[i % 2],
+        )
+        for i in range(30)
+    ]
+    write_raw_calls(storage, day, records)
+    write_raw_agents(
+        storage,
+        day,
+        [agent("agent-a", "Recepción", ("a-v1", 1, "primera"), ("a-v2", 2, None))],
+        datetime(2026, 11, 4, 0, 10, tzinfo=UTC),
+    )
+    materialize_metrics(
+        tmp_path, ["call_outcome_rates", "agent_version_outcomes", "call_end_reasons"], first=day, checks=False
+    )
+
+    materialize_report(tmp_path)
+
+    html = storage.layout.report_file(CALL_REPORT).read_text(encoding="utf-8")
+    texts = set(re.findall(r"<text[^>]*>([^<]+)</text>", html))
+    # Names where the agents snapshot gives them; v<number> for a version without a name.
+    assert {"Recepción · primera", "Recepción · v2"} <= texts
+    end_reasons = re.search(r'<section id="end-reasons">(.*?)</section>', html, re.S).group(1)
+    cells = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", end_reasons, re.S)]
+    assert ["completed", "sim_transferred", "10", "33.3%", "completed", "status default"] in cells
+    assert ["completed", "voicemail_left", "10", "33.3%", "voicemail", "end reason"] in cells
+    # Two of three finished calls carry a code the map does not name: far above 1%, said in words.
+    warning = re.search(r'<p class="warning" id="unmapped-warning">(.*?)</p>', html, re.S)
+    assert warning and "66.7%" in warning.group(1)
+    versions = re.search(r'<section id="version-comparison">(.*?)</section>', html, re.S).group(1)
+    assert "Recepción" in versions and "95% interval" in versions and "(first version)" in versions
+    assert "vs primera: no clear difference" in versions
+
+
+def test_the_report_says_nothing_of_unmapped_codes_below_one_percent(tmp_path):
+    storage = storage_for(tmp_path)
+    day = DAYS[0]
+    records = [call(f"c{i}", f"{day}T09:{i % 60:02d}:{i // 60:02d}Z", end_reason=None) for i in range(200)]
+    records.append(call("odd", f"{day}T10:00:00Z", end_reason="sim_error"))  # 1 of 201: under 1%
+    write_raw_calls(storage, day, records)
+    materialize_metrics(tmp_path, ["call_outcome_rates", "call_end_reasons"], first=day, checks=False)
+
+    materialize_report(tmp_path)
+
+    html = storage.layout.report_file(CALL_REPORT).read_text(encoding="utf-8")
+    assert 'id="end-reasons"' in html and "sim_error" in html
+    assert 'id="unmapped-warning"' not in html

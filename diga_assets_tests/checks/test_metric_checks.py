@@ -1,7 +1,8 @@
 """The metric checks, each in a run where it passes and one where it fails: rates within [0, 1]
-(call_outcome_rates and agent_version_outcomes), outcome counts adding up to total_calls, and the
+(call_outcome_rates and agent_version_outcomes), outcome counts adding up to total_calls, the
 WARN when a day's completion rate falls more than three standard deviations below its trailing
-14-day mean. Failures must name the day and the group.
+14-day mean, and the WARN naming end reasons the outcome map does not name. Failures must name
+the day and the group, or the code and the line to add.
 
 The integrity checks cannot fail on files the assets computed correctly, so their failing cases
 tamper with a stored metric file (as a bug or a hand edit would) and run the checks alone.
@@ -127,3 +128,41 @@ def test_outcome_counts_that_do_not_add_up_fail_naming_the_day_and_group(tmp_pat
         f"{key} agent_id=agent-a call_type=inbound: outcomes add up to {original['total_calls']}, "
         f"total_calls={original['total_calls'] + 2}"
     ) in counts.description
+
+
+def test_end_reasons_the_map_does_not_name_are_listed_with_the_line_to_add(tmp_path):
+    records = [
+        call("a", f"{DAY}T09:00:00Z", end_reason="voicemail_left"),  # named by the map
+        call("b", f"{DAY}T09:10:00Z", end_reason=None),  # no code: the status's default is right
+        *[call(f"t{i}", f"{DAY}T10:0{i}:00Z", end_reason="sim_transferred") for i in range(3)],
+        call("e", f"{DAY}T11:00:00Z", end_reason="carrier_rejected"),
+        call("f", f"{DAY}T12:00:00Z", status="failed", end_reason="sim_error"),  # not completed
+    ]
+    write_raw_calls(storage_for(tmp_path), DAY, records)
+
+    result = materialize_metrics(tmp_path, ["call_end_reasons"], first=DAY)
+
+    check = evaluations(result)[("call_end_reasons", "end_reasons_mapped")]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["unmapped_calls"].value == 4
+    assert check.metadata["unmapped_end_reasons"].value == {"sim_transferred": 3, "carrier_rejected": 1}
+    lines = check.metadata["lines_to_add"].value
+    assert "completed,sim_transferred,transferred" in lines, "the outcome its words suggest"
+    assert "completed,carrier_rejected,completed|failed|no_answer|transferred|voicemail" in lines
+    assert "sim_transferred (3 calls, counted as completed): add `completed,sim_transferred,transferred`" in (
+        check.description
+    )
+    assert "voicemail_left" not in check.description and "sim_error" not in check.description
+
+
+def test_the_end_reason_check_passes_when_the_map_names_every_code(tmp_path):
+    write_raw_calls(
+        storage_for(tmp_path),
+        DAY,
+        [call("a", f"{DAY}T09:00:00Z", end_reason="ivr_no_answer"), call("b", f"{DAY}T09:10:00Z", end_reason=None)],
+    )
+
+    result = materialize_metrics(tmp_path, ["call_end_reasons"], first=DAY)
+
+    check = evaluations(result)[("call_end_reasons", "end_reasons_mapped")]
+    assert check.passed and check.metadata["unmapped_calls"].value == 0

@@ -80,7 +80,7 @@ class Run:
 
 def materialize_calls(sim: DigaSimulator, tmp_path: Path, days: list[str], **resource_overrides: Any) -> Run:
     """Materialize ``diga_calls`` for consecutive days against a simulator, into tmp_path/data."""
-    [diga_calls, _] = build_raw_assets(daily_partitions(settings_for(tmp_path / "data")))
+    diga_calls, *_ = build_raw_assets(daily_partitions(settings_for(tmp_path / "data")))
     config: dict[str, Any] = {
         "calls_page_size": PAGE_SIZE,
         "max_concurrency": 1,

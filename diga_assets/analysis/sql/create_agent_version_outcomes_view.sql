@@ -1,11 +1,27 @@
--- agent_version_outcomes: every stored day of the agent_version_outcomes asset as one relation. The asset writes one
--- Parquet file per day; the view reads them all, so a day written after an analyst opened the
--- database shows up at the next query. `day` is a column of the files, so the directory names
--- (day=YYYY-MM-DD) are not read as a second one.
+-- agent_version_outcomes: every stored day of the agent_version_outcomes asset as one relation,
+-- with the agent's name and the version's name and number.
+-- The asset writes one Parquet file per day; the view reads them all, so a day written after an
+-- analyst opened the database shows up at the next query. `day` is a column of the files, so the
+-- directory names (day=YYYY-MM-DD) are not read as a second one. Names are joined here, at query
+-- time, from the latest agents snapshot (NULL where unknown), so a renamed agent shows its current
+-- name on every day.
 --
--- DuckDB cannot prepare CREATE VIEW, so the project inlines the parameter as a quoted literal.
--- In a shell, replace:
+-- Create the agents view first. DuckDB cannot prepare CREATE VIEW, so the project inlines the
+-- parameter as a quoted literal. In a shell, replace:
 --   $metric_glob  the asset's files, e.g. '/srv/diga/data/metrics/agent_version_outcomes/day=*/*.parquet'
 CREATE OR REPLACE VIEW agent_version_outcomes AS
-SELECT *
-FROM read_parquet($metric_glob, hive_partitioning = false, union_by_name = true);
+SELECT
+    day,
+    agent_id,
+    agent_name,
+    agent_version_id,
+    version_name,
+    version_number,
+    COLUMNS(lambda c: c NOT IN (
+        'day', 'agent_id', 'agent_name', 'agent_version_id', 'version_name', 'version_number'
+    ))
+FROM read_parquet($metric_glob, hive_partitioning = false, union_by_name = true) AS metric
+LEFT JOIN (SELECT DISTINCT agent_id, agent_name FROM agents) AS named USING (agent_id)
+LEFT JOIN (
+    SELECT agent_id, version_id AS agent_version_id, version_name, version_number FROM agents
+) AS version USING (agent_id, agent_version_id);

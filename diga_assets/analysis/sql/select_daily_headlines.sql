@@ -20,7 +20,8 @@ counts AS (
         count(duration) AS calls_with_duration,
         quantile_cont(duration, 0.5) AS median_duration_s,
         quantile_cont(duration, 0.9) AS p90_duration_s,
-        count(DISTINCT agent_version_id) AS agent_versions
+        count(DISTINCT agent_version_id) AS agent_versions,
+        count(DISTINCT end_reason) AS end_reasons
     FROM calls
     WHERE list_contains($days, day)
     GROUP BY day
@@ -35,7 +36,8 @@ SELECT
     coalesce(calls_with_duration, 0) AS calls_with_duration,
     CAST(median_duration_s AS DOUBLE) AS median_duration_s,
     CAST(p90_duration_s AS DOUBLE) AS p90_duration_s,
-    coalesce(agent_versions, 0) AS agent_versions
+    coalesce(agent_versions, 0) AS agent_versions,
+    coalesce(end_reasons, 0) AS end_reasons
 FROM requested
 LEFT JOIN counts ON counts.day = requested.day
 ORDER BY requested.day;

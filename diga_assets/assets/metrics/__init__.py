@@ -16,6 +16,6 @@ __all__ = ["DAILY_CALL_METRICS", "build_metric_assets", "compute_daily_metrics",
 
 
 def build_metric_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The metric assets: three daily ones on ``partitions`` (those of ``diga_calls``), computed
+    """The metric assets: the daily ones on ``partitions`` (those of ``diga_calls``), computed
     by one step, and the unpartitioned phone assignment timeline."""
     return [build_daily_call_metrics(partitions), build_phone_timeline_asset(partitions)]

@@ -1,14 +1,14 @@
-"""The three daily call metrics, computed by one step from one scan of the run's calls.
+"""The daily call metrics, computed by one step from one scan of the run's calls.
 
-``call_outcome_rates``, ``call_duration_stats`` and ``agent_version_outcomes`` are one
-``multi_asset`` (``daily_call_metrics``): deduping the calls to their latest version and mapping
-their outcomes is most of a metric's cost, so a run does it once for whichever of the three it
-materializes. Each writes one file per partition day, replaced atomically; a range run computes
+``call_outcome_rates``, ``call_duration_stats``, ``agent_version_outcomes`` and
+``call_end_reasons`` are one ``multi_asset`` (``daily_call_metrics``): deduping the calls to
+their latest version and mapping their outcomes is most of a metric's cost, so a run does it once
+for whichever of them it materializes. Each writes one file per partition day, replaced atomically; a range run computes
 every day in one query and replaces each day's file.
 """
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from itertools import groupby
@@ -18,7 +18,14 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from diga_assets.analysis.views import ANALYSIS_SQL, calls_views, views_connection
+from diga_assets.analysis.views import (
+    ANALYSIS_SQL,
+    agent_names,
+    agents_view,
+    calls_views,
+    statistics_macros,
+    views_connection,
+)
 from diga_assets.assets.common import (
     OWNERS,
     markdown_preview,
@@ -26,16 +33,19 @@ from diga_assets.assets.common import (
     refresh_views,
     rerun_commands,
     table_schema,
+    with_agent_names,
 )
 from diga_assets.assets.metrics.schemas import (
     AGENT_VERSION_OUTCOMES_SCHEMA,
     CALL_DURATION_STATS_SCHEMA,
+    CALL_END_REASONS_SCHEMA,
     CALL_OUTCOME_RATES_SCHEMA,
 )
 from diga_assets.assets.metrics.statements import METRIC_SQL
 from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
     CALL_DURATION_STATS,
+    CALL_END_REASONS,
     CALL_OUTCOME_RATES,
     CALLS_DATASET,
     DIGA_CALLS,
@@ -45,7 +55,7 @@ from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, write_
 
 # The columns of the calls view that the select_* metric statements read: a metric run
 # materializes just these (a statement reading another one fails to bind in every metric test).
-METRIC_CALL_COLUMNS = ("day", "agent_id", "agent_version_id", "type", "outcome", "duration")
+METRIC_CALL_COLUMNS = ("day", "agent_id", "agent_version_id", "type", "status", "end_reason", "outcome", "duration")
 
 
 @dataclass(frozen=True)
@@ -85,21 +95,37 @@ interpolated), longest and total, in seconds.""",
 VERSION_OUTCOMES = DailyMetric(
     AGENT_VERSION_OUTCOMES,
     """Whether a new version of an agent does better than the old one: per (day, agent_id,
-agent_version_id), total calls, completion and transfer rates (over the calls that ended)
-and the median duration.""",
+agent_version_id), total, ended and completed calls, the completion rate with its 95% Wilson
+interval, the transfer rate (over the calls that ended) and the median duration. Over any
+period, `agent_version_comparison(from_day, to_day)` in diga.duckdb gives each version's rate
+and interval, and says where two versions of one agent differ beyond chance.""",
     "select_agent_version_outcomes",
     AGENT_VERSION_OUTCOMES_SCHEMA,
     ("agent_versions", "completion_rate", "median_duration_s"),
 )
-DAILY_CALL_METRICS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES)
+END_REASONS = DailyMetric(
+    CALL_END_REASONS,
+    """How each day's calls ended in the API's own words: per (day, agent_id, call_type, status,
+end_reason), the calls, the outcome the outcome map gives them, and which rule gave it
+(mapped_by: end_reason, status, or none). Diga's live API reports every finished call as
+`completed` with the outcome in a free-text end_reason, so a code the map does not name
+counts as the status's default; this table, and the WARN check on it, make every such code
+visible with what it was counted as.""",
+    "select_call_end_reasons",
+    CALL_END_REASONS_SCHEMA,
+    ("total_calls", "end_reasons"),
+)
+DAILY_CALL_METRICS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES, END_REASONS)
 
 
 @dataclass(frozen=True)
 class DailyComputation:
-    """A daily metric over the days of one run, and each day's headline numbers."""
+    """A daily metric over the days of one run, each day's headline numbers, and the agents'
+    names (for previews)."""
 
     table: pa.Table
     headlines: dict[date, dict[str, Any]]
+    agent_names: Mapping[str, str | None] = field(default_factory=dict)
 
     def rows_of(self, day: date) -> pa.Table:
         """The rows of one day, in the query's order (an empty table with the full schema when
@@ -125,7 +151,8 @@ def compute_daily_metrics(
     metrics: Sequence[DailyMetric], layout: DataLayout, timezone: str, outcome_map: Path, days: Sequence[date]
 ) -> dict[str, DailyComputation]:
     """Compute ``metrics`` for ``days``, each in one query over the ``calls`` view, from one scan."""
-    with views_connection(calls_views(layout, timezone, outcome_map, days=days)) as (con, created):
+    views = [*statistics_macros(), *calls_views(layout, timezone, outcome_map, days=days), agents_view(layout)]
+    with views_connection(views) as (con, created):
         if CALLS_DATASET not in created:
             return {metric.name: DailyComputation(metric.schema.empty_table(), {}) for metric in metrics}
         # Dedupe and map once for every statement below: through the view each would repeat the
@@ -137,10 +164,12 @@ def compute_daily_metrics(
         params = {"days": list(days)}
         rows = con.sql(ANALYSIS_SQL("select_daily_headlines"), params=params).to_arrow_table().to_pylist()
         headlines = {row.pop("day"): row for row in rows}
+        names = agent_names(con)
         return {
             metric.name: DailyComputation(
                 table=con.sql(METRIC_SQL(metric.statement), params=params).to_arrow_table().cast(metric.schema),
                 headlines=headlines,
+                agent_names=names,
             )
             for metric in metrics
         }
@@ -179,7 +208,7 @@ def _write_days(
         headlines = computed.headlines.get(day, {})
         metadata: dict[str, Any] = {
             "dagster/row_count": rows.num_rows,
-            "preview": dg.MetadataValue.md(markdown_preview(rows)),
+            "preview": dg.MetadataValue.md(markdown_preview(with_agent_names(rows, computed.agent_names))),
             "path": dg.MetadataValue.path(str(path)),
         }
         # Numbers only, so the UI plots each across partitions; an undefined rate is left out.
@@ -208,7 +237,7 @@ def _metric_spec(metric: DailyMetric, partitions: dg.DailyPartitionsDefinition) 
 
 
 def build_daily_call_metrics(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
-    """The three daily call metrics on ``partitions`` (those of ``diga_calls``), as one step."""
+    """The daily call metrics on ``partitions`` (those of ``diga_calls``), as one step."""
 
     @dg.multi_asset(
         name="daily_call_metrics",
@@ -218,9 +247,9 @@ def build_daily_call_metrics(partitions: dg.DailyPartitionsDefinition) -> dg.Ass
         can_subset=True,
     )
     def daily_call_metrics(context: dg.AssetExecutionContext, storage: DigaStorage) -> Iterator[dg.MaterializeResult]:
-        """The three daily call metrics, from one scan of the run's days: deduping the calls to
-        their latest version and mapping their outcomes is most of a metric's cost, so a run
-        does it once for whichever of the three it materializes."""
+        """The daily call metrics, from one scan of the run's days: deduping the calls to their
+        latest version and mapping their outcomes is most of a metric's cost, so a run does it
+        once for whichever of them it materializes."""
         metrics = [m for m in DAILY_CALL_METRICS if dg.AssetKey(m.name) in context.selected_asset_keys]
         storage.check_writable()
         outcome_map = outcome_map_or_fail()

@@ -15,7 +15,8 @@ _DAY = _field("day", pa.date32(), "The partition day: created_date in the partit
 _AGENT = _field("agent_id", pa.string(), "The agent that handled the calls; NULL groups the calls no agent handled.")
 _CALL_TYPE = _field("call_type", pa.string(), "The calls' direction (the API's `type`: inbound or outbound).")
 _TOTAL = _field("total_calls", pa.int64(), "Calls in the group.", nullable=False)
-_RATE_BASE = "completed + failed + no_answer + transferred + voicemail (NULL when no call ended)"
+_ENDED = "completed + failed + no_answer + transferred + voicemail"
+_RATE_BASE = f"{_ENDED} (NULL when no call ended)"
 
 
 def _count(outcome: str, column: str | None = None) -> pa.Field:
@@ -72,7 +73,19 @@ AGENT_VERSION_OUTCOMES_SCHEMA = pa.schema(
         _AGENT,
         _field("agent_version_id", pa.string(), "The agent version that handled the calls (NULL when none)."),
         _TOTAL,
+        _field("ended_calls", pa.int64(), f"Calls that ended: {_ENDED}.", nullable=False),
+        _count("completed", "completed_calls"),
         _rate("completion_rate", "completed"),
+        _field(
+            "completion_rate_low",
+            pa.float64(),
+            "Lower bound of the completion rate's 95% Wilson interval (NULL when no call ended).",
+        ),
+        _field(
+            "completion_rate_high",
+            pa.float64(),
+            "Upper bound of the completion rate's 95% Wilson interval (NULL when no call ended).",
+        ),
         _rate("transfer_rate", "transferred"),
         _field("median_duration_s", pa.float64(), "Median duration in seconds of the calls with one (continuous)."),
     ]
@@ -97,5 +110,24 @@ PHONE_ASSIGNMENT_TIMELINE_SCHEMA = pa.schema(
         _field("valid_to", UTC_MICROS, "Start of the next stretch; NULL for the stretch that holds now."),
         _field("first_observed_at", UTC_MICROS, "The first snapshot showing the stretch.", nullable=False),
         _field("last_observed_at", UTC_MICROS, "The last snapshot showing the stretch.", nullable=False),
+    ]
+)
+
+CALL_END_REASONS_SCHEMA = pa.schema(
+    [
+        _DAY,
+        _AGENT,
+        _CALL_TYPE,
+        _field("status", pa.string(), "The status the API reported.", nullable=False),
+        _field("end_reason", pa.string(), "The end reason the API reported, as it came (NULL when none)."),
+        _field("calls", pa.int64(), "Calls with this status and end reason.", nullable=False),
+        _field("outcome", pa.string(), "The outcome the outcome map gives these calls.", nullable=False),
+        _field(
+            "mapped_by",
+            pa.string(),
+            "Which rule of the outcome map gave the outcome: end_reason (a row names this status and end "
+            "reason), status (the status's default row) or none (the status is unmapped: other).",
+            nullable=False,
+        ),
     ]
 )

@@ -6,21 +6,29 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from diga_assets.analysis.views import phones_view, views_connection
-from diga_assets.assets.common import OWNERS, markdown_preview, outcome_map_or_fail, refresh_views, table_schema
+from diga_assets.analysis.views import agent_names, agents_view, phones_view, views_connection
+from diga_assets.assets.common import (
+    OWNERS,
+    markdown_preview,
+    outcome_map_or_fail,
+    refresh_views,
+    table_schema,
+    with_agent_names,
+)
 from diga_assets.assets.metrics.schemas import PHONE_ASSIGNMENT_TIMELINE_SCHEMA
 from diga_assets.assets.metrics.statements import METRIC_SQL
 from diga_assets.names import DIGA_PHONES, METRICS_GROUP, PHONE_ASSIGNMENT_TIMELINE, PHONES_DATASET
 from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, write_table_atomically
 
 
-def compute_phone_timeline(layout: DataLayout) -> pa.Table:
-    """The phone assignment timeline, from every stored phone snapshot."""
-    with views_connection([phones_view(layout)]) as (con, created):
+def compute_phone_timeline(layout: DataLayout) -> tuple[pa.Table, dict[str, str | None]]:
+    """The phone assignment timeline, from every stored phone snapshot, and the agents' names."""
+    with views_connection([phones_view(layout), agents_view(layout)]) as (con, created):
+        names = agent_names(con)
         if PHONES_DATASET not in created:
-            return PHONE_ASSIGNMENT_TIMELINE_SCHEMA.empty_table()
+            return PHONE_ASSIGNMENT_TIMELINE_SCHEMA.empty_table(), names
         table = con.sql(METRIC_SQL("select_phone_assignment_timeline")).to_arrow_table()
-    return table.cast(PHONE_ASSIGNMENT_TIMELINE_SCHEMA)
+    return table.cast(PHONE_ASSIGNMENT_TIMELINE_SCHEMA), names
 
 
 def build_phone_timeline_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
@@ -50,14 +58,14 @@ def build_phone_timeline_asset(partitions: dg.DailyPartitionsDefinition) -> dg.A
         """
         storage.check_writable()
         outcome_map = outcome_map_or_fail()
-        table = compute_phone_timeline(storage.layout)
+        table, names = compute_phone_timeline(storage.layout)
         path = storage.layout.metric_file(PHONE_ASSIGNMENT_TIMELINE)
         write_table_atomically(path, table)
         metadata: dict[str, Any] = {
             "dagster/row_count": table.num_rows,
             "phones": pc.count_distinct(table["phone_id"]).as_py(),
             "open_stretches": table.num_rows - pc.count(table["valid_to"]).as_py(),
-            "preview": dg.MetadataValue.md(markdown_preview(table)),
+            "preview": dg.MetadataValue.md(markdown_preview(with_agent_names(table, names))),
             "path": dg.MetadataValue.path(str(path)),
         }
         views = refresh_views(context, storage.layout, partitions.timezone, outcome_map)

@@ -25,6 +25,9 @@ from diga_assets.assets.report.data import ReportData
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Day labels an axis shows at most.
 _MAX_DAY_LABELS = 8
+# Above this share of the finished calls, end reasons the outcome map does not name are said in
+# words: the rates may be off by that much.
+UNMAPPED_WARNING_SHARE = 0.01
 
 # One colour per outcome, the same in every chart; status colours come from the default cycle.
 _OUTCOME_COLOURS = {
@@ -129,7 +132,8 @@ def chart_version_outcomes(data: ReportData) -> Figure:
     figure, axes = _figure(height=max(2.5, 0.45 * len(versions) + 1.2))
     axes.grid(axis="x", alpha=0.3)
     axes.grid(axis="y", visible=False)
-    labels = [f"{_short(agent)} · {_short(version, 12)}" for agent, version in versions]
+    names = data.names
+    labels = [f"{names.agent(agent)} · {names.version(version)}" for agent, version in versions]
     left = [0.0] * len(versions)
     for outcome in OUTCOMES:
         widths = [
@@ -175,16 +179,11 @@ def chart_phone_timeline(data: ReportData, now: datetime) -> Figure:
     axes.invert_yaxis()
     axes.xaxis_date()
     _date_axis(axes)
-    handles = [matplotlib.patches.Patch(color=colour[a], label=f"inbound: {_short(a)}") for a in agents]
+    handles = [matplotlib.patches.Patch(color=colour[a], label=f"inbound: {data.names.agent(a)}") for a in agents]
     handles.append(matplotlib.patches.Patch(color="#e0e0e0", label="no inbound agent"))
     axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
     axes.set_title("Phone assignments over time")
     return figure
-
-
-def _short(identifier: str, length: int = 8) -> str:
-    """Ids are UUIDs: their first characters tell them apart on a chart; placeholders stay whole."""
-    return identifier if identifier.startswith("(") else identifier[:length]
 
 
 def figure_svg(figure: Figure) -> str:
@@ -232,9 +231,30 @@ def render_report(data: ReportData | None, *, generated_at: datetime, timezone: 
         loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=jinja2.select_autoescape(["html", "j2"])
     )
     html = environment.get_template("call_report.html.j2").render(
-        charts=charts, summary=summary, generated_at=generated_at, timezone=timezone
+        charts=charts,
+        summary=summary,
+        end_reasons=data.end_reasons.to_pylist() if data else [],
+        unmapped_share=data.unmapped_share if data else 0.0,
+        unmapped_warning_share=UNMAPPED_WARNING_SHARE,
+        versions=_version_rows(data) if data else [],
+        generated_at=generated_at,
+        timezone=timezone,
     )
     return html, headline_png
+
+
+def _version_rows(data: ReportData) -> list[dict[str, Any]]:
+    """The version comparison with names, for the template."""
+    names = data.names
+    return [
+        {
+            **row,
+            "agent": names.agent(row["agent_id"]),
+            "version": names.version(row["agent_version_id"]),
+            "previous": names.version(row["previous_version_id"]) if row["previous_version_id"] else None,
+        }
+        for row in data.version_comparison.to_pylist()
+    ]
 
 
 def _draw(data: ReportData, generated_at: datetime) -> tuple[list[Chart], bytes]:

@@ -11,10 +11,62 @@ import pyarrow as pa
 
 from diga_assets.analysis.sql import SqlFolder
 from diga_assets.analysis.views import ANALYSIS_SQL, analysis_views, views_connection
-from diga_assets.names import CALL_OUTCOME_RATES, CALLS_DATASET, PHONE_ASSIGNMENT_TIMELINE
+from diga_assets.names import (
+    AGENT_VERSION_COMPARISON,
+    CALL_END_REASONS,
+    CALL_OUTCOME_RATES,
+    CALLS_DATASET,
+    PHONE_ASSIGNMENT_TIMELINE,
+)
 from diga_assets.storage import DataLayout
 
 REPORT_SQL = SqlFolder(Path(__file__).resolve().parent / "sql")
+_NO_END_REASONS = pa.table(
+    {
+        "status": pa.array([], pa.string()),
+        "end_reason": pa.array([], pa.string()),
+        "calls": pa.array([], pa.int64()),
+        "share": pa.array([], pa.float64()),
+        "outcome": pa.array([], pa.string()),
+        "mapped_by": pa.array([], pa.string()),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the report calls agents and versions: their names where known, else an id prefix."""
+
+    agents: dict[str, str | None]
+    versions: dict[str, str | None]
+
+    def agent(self, agent_id: str | None) -> str:
+        """The agent's name, or the start of its id when no snapshot named it."""
+        if agent_id is None:
+            return "(no agent)"
+        return self.agents.get(agent_id) or _short(agent_id)
+
+    def version(self, version_id: str | None) -> str:
+        """The version's name (or ``v<number>``), or the start of its id when unknown."""
+        if version_id is None:
+            return "(no version)"
+        return self.versions.get(version_id) or _short(version_id, 12)
+
+    @classmethod
+    def from_agents(cls, agents: pa.Table) -> Names:
+        """From the agents view's rows."""
+        rows = agents.to_pylist()
+        versions = {}
+        for row in rows:
+            if row["version_id"] is not None:
+                number = row["version_number"]
+                versions[row["version_id"]] = row["version_name"] or (f"v{number}" if number is not None else None)
+        return cls({row["agent_id"]: row["agent_name"] for row in rows}, versions)
+
+
+def _short(identifier: str, length: int = 8) -> str:
+    # Ids are UUIDs: their first characters tell them apart on a chart; placeholders stay whole.
+    return identifier if identifier.startswith("(") else identifier[:length]
 
 
 @dataclass(frozen=True)
@@ -27,6 +79,20 @@ class ReportData:
     daily_durations: pa.Table
     version_outcomes: pa.Table
     timeline: pa.Table
+    names: Names
+    end_reasons: pa.Table
+    version_comparison: pa.Table
+
+    @property
+    def unmapped_share(self) -> float:
+        """The share of finished calls that are completed with an end reason the map does not name."""
+        rows = self.end_reasons.to_pylist()
+        unmapped = sum(
+            r["share"]
+            for r in rows
+            if r["status"] == "completed" and r["end_reason"] and r["mapped_by"] != "end_reason"
+        )
+        return float(unmapped)
 
 
 def gather_report_data(layout: DataLayout, timezone: str, outcome_map: Path) -> ReportData | None:
@@ -37,6 +103,7 @@ def gather_report_data(layout: DataLayout, timezone: str, outcome_map: Path) -> 
         daily_status = con.sql(REPORT_SQL("select_report_daily_status")).to_arrow_table()
         days = sorted(set(daily_status["day"].to_pylist()))
         timeline_sql = f"SELECT * FROM {PHONE_ASSIGNMENT_TIMELINE} ORDER BY number, valid_from"
+        comparison_sql = f"SELECT * FROM {AGENT_VERSION_COMPARISON}(?, ?)"
         return ReportData(
             days=days,
             daily_status=daily_status,
@@ -47,5 +114,16 @@ def gather_report_data(layout: DataLayout, timezone: str, outcome_map: Path) -> 
                 con.sql(timeline_sql).to_arrow_table()
                 if PHONE_ASSIGNMENT_TIMELINE in created
                 else pa.table({"phone_id": pa.array([], pa.string())})
+            ),
+            names=Names.from_agents(con.sql(REPORT_SQL("select_report_agents")).to_arrow_table()),
+            end_reasons=(
+                con.sql(REPORT_SQL("select_report_end_reasons")).to_arrow_table()
+                if CALL_END_REASONS in created
+                else _NO_END_REASONS
+            ),
+            version_comparison=(
+                con.execute(comparison_sql, [days[0], days[-1]]).to_arrow_table()
+                if AGENT_VERSION_COMPARISON in created
+                else pa.table({})
             ),
         )
