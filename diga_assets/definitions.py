@@ -11,7 +11,7 @@ from diga_assets.assets.report import build_report_asset
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.names import CALLS_JOB, CALLS_JOB_ASSETS, PHONES_JOB, PHONES_JOB_ASSETS
-from diga_assets.partitions import daily_partitions
+from diga_assets.partitions import backfill_policy, daily_partitions
 from diga_assets.privacy import HASH_KEY_VAR
 from diga_assets.resources import DigaApiResource
 from diga_assets.schedules import build_schedules
@@ -25,6 +25,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     # A broken DIGA_OUTCOME_MAP fails the load with the variable and line named, not the first run.
     resolve_outcome_map()
     partitions = daily_partitions(settings)
+    policy = backfill_policy(settings)
     calls_job = dg.define_asset_job(
         CALLS_JOB,
         selection=dg.AssetSelection.assets(*CALLS_JOB_ASSETS),
@@ -37,8 +38,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[
-            *build_raw_assets(partitions, pseudonymized=settings.pseudonymize_contacts),
-            *build_metric_assets(partitions),
+            *build_raw_assets(partitions, backfill_policy=policy, pseudonymized=settings.pseudonymize_contacts),
+            *build_metric_assets(partitions, backfill_policy=policy),
             build_report_asset(partitions),
         ],
         asset_checks=[*build_raw_checks(partitions), *build_metric_checks(partitions)],

@@ -16,6 +16,14 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=settings.start_date.isoformat(), timezone=settings.timezone)
 
 
+def backfill_policy(settings: Settings) -> dg.BackfillPolicy:
+    """One run for a whole backfill range, or runs of ``DIGA_BACKFILL_DAYS_PER_RUN`` days each, so
+    a long backfill spreads over run workers while the ``diga_api`` pool bounds the API's load."""
+    if settings.backfill_days_per_run:
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=settings.backfill_days_per_run)
+    return dg.BackfillPolicy.single_run()
+
+
 @dataclass(frozen=True)
 class DayWindow:
     """A partition day and the instants it covers: ``start <= t < end``, both in UTC.

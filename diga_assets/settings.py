@@ -35,6 +35,8 @@ TRAILING_DAYS = WholeNumberRule(default=2, low=0, high=31)
 # Days of a backfill fetched at once. 4 keeps an API with tens of milliseconds of latency busy on
 # a 2-core machine without leaning hard on its rate limits; past 32 the threads only contend.
 MAX_CONCURRENCY = WholeNumberRule(default=4, low=1, high=32)
+# Days per run when a backfill is split into several runs (unset: one run for the whole range).
+BACKFILL_DAYS_PER_RUN = WholeNumberRule(default=0, low=1, high=3660)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -62,6 +64,8 @@ class Settings:
     # Whether contact_identifier is stored as an HMAC (diga_assets/privacy.py). The HMAC key is
     # not kept here: the storage resource reads it through dg.EnvVar at run time.
     pseudonymize_contacts: bool = False
+    # Split a backfill into runs of this many days (None: one run for the whole range).
+    backfill_days_per_run: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +108,11 @@ class Settings:
 
         trailing_days = _whole_number(env, "DIGA_TRAILING_DAYS", TRAILING_DAYS)
         max_concurrency = _whole_number(env, "DIGA_MAX_CONCURRENCY", MAX_CONCURRENCY)
+        backfill_days_per_run = (
+            _whole_number(env, "DIGA_BACKFILL_DAYS_PER_RUN", BACKFILL_DAYS_PER_RUN)
+            if env.get("DIGA_BACKFILL_DAYS_PER_RUN")
+            else None
+        )
 
         pseudonymize_contacts = _flag(env, PSEUDONYMIZE_VAR)
         # Checked here so a missing or short key fails the load, not the first run; only its
@@ -119,6 +128,7 @@ class Settings:
             trailing_days=trailing_days,
             max_concurrency=max_concurrency,
             pseudonymize_contacts=pseudonymize_contacts,
+            backfill_days_per_run=backfill_days_per_run,
         )
 
 

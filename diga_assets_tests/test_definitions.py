@@ -184,3 +184,18 @@ def test_the_project_instance_opens_the_ui_on_the_asset_graph(tmp_path):
 
     assert instance.nux_enabled is False
     assert instance.telemetry_enabled is False
+
+
+def test_a_backfill_is_one_run_unless_days_per_run_is_set(tmp_path):
+    one_run = build_definitions(Settings.from_env({"DIGA_DATA_DIR": str(tmp_path)}))
+    split = build_definitions(Settings.from_env({"DIGA_DATA_DIR": str(tmp_path), "DIGA_BACKFILL_DAYS_PER_RUN": "3"}))
+
+    for asset in ("diga_calls", "diga_phones", "diga_agents", "call_outcome_rates"):
+        assert one_run.resolve_assets_def(asset).backfill_policy == dg.BackfillPolicy.single_run()
+        assert split.resolve_assets_def(asset).backfill_policy == dg.BackfillPolicy.multi_run(3)
+
+
+@pytest.mark.parametrize("raw", ["0", "-2", "three", "1.5"])
+def test_a_bad_days_per_run_fails_the_load_naming_the_variable(tmp_path, raw):
+    with pytest.raises(SettingsError, match=f"DIGA_BACKFILL_DAYS_PER_RUN='{raw}' must be a whole number from 1"):
+        Settings.from_env({"DIGA_DATA_DIR": str(tmp_path), "DIGA_BACKFILL_DAYS_PER_RUN": raw})

@@ -15,7 +15,11 @@ from diga_assets.assets.metrics.timeline import build_phone_timeline_asset, comp
 __all__ = ["DAILY_CALL_METRICS", "build_metric_assets", "compute_daily_metrics", "compute_phone_timeline"]
 
 
-def build_metric_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The metric assets: the daily ones on ``partitions`` (those of ``diga_calls``), computed
-    by one step, and the unpartitioned phone assignment timeline."""
-    return [build_daily_call_metrics(partitions), build_phone_timeline_asset(partitions)]
+def build_metric_assets(
+    partitions: dg.DailyPartitionsDefinition, *, backfill_policy: dg.BackfillPolicy | None = None
+) -> list[dg.AssetsDefinition]:
+    """The metric assets: the daily ones on ``partitions`` (those of ``diga_calls``, split into
+    runs as ``backfill_policy`` says, one run by default), computed by one step, and the
+    unpartitioned phone assignment timeline."""
+    policy = backfill_policy or dg.BackfillPolicy.single_run()
+    return [build_daily_call_metrics(partitions, policy), build_phone_timeline_asset(partitions)]

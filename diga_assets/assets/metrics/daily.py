@@ -236,14 +236,16 @@ def _metric_spec(metric: DailyMetric, partitions: dg.DailyPartitionsDefinition) 
     )
 
 
-def build_daily_call_metrics(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+def build_daily_call_metrics(
+    partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
+) -> dg.AssetsDefinition:
     """The daily call metrics on ``partitions`` (those of ``diga_calls``), as one step."""
 
     @dg.multi_asset(
         name="daily_call_metrics",
         specs=[_metric_spec(metric, partitions) for metric in DAILY_CALL_METRICS],
         partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=backfill_policy,
         can_subset=True,
     )
     def daily_call_metrics(context: dg.AssetExecutionContext, storage: DigaStorage) -> Iterator[dg.MaterializeResult]:

@@ -14,12 +14,19 @@ from diga_assets.assets.raw.phones import build_phones_asset
 
 
 def build_raw_assets(
-    partitions: dg.DailyPartitionsDefinition, *, pseudonymized: bool = False
+    partitions: dg.DailyPartitionsDefinition,
+    *,
+    backfill_policy: dg.BackfillPolicy | None = None,
+    pseudonymized: bool = False,
 ) -> list[dg.AssetsDefinition]:
-    """The raw assets on the project's daily partitions (built at load time from settings);
-    ``pseudonymized``: whether callers' numbers are stored as HMACs (``DIGA_PSEUDONYMIZE_CONTACTS``)."""
+    """The raw assets on the project's daily partitions (built at load time from settings).
+
+    ``backfill_policy``: one run per backfill unless given (``DIGA_BACKFILL_DAYS_PER_RUN``);
+    ``pseudonymized``: whether callers' numbers are stored as HMACs (``DIGA_PSEUDONYMIZE_CONTACTS``).
+    """
+    policy = backfill_policy or dg.BackfillPolicy.single_run()
     return [
-        build_calls_asset(partitions, pseudonymized=pseudonymized),
-        build_phones_asset(partitions),
-        build_agents_asset(partitions),
+        build_calls_asset(partitions, backfill_policy=policy, pseudonymized=pseudonymized),
+        build_phones_asset(partitions, policy),
+        build_agents_asset(partitions, policy),
     ]

@@ -51,10 +51,13 @@ AGENT_SNAPSHOTS = SnapshotAsset(
 )
 
 
-def build_agents_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+def build_agents_asset(
+    partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
+) -> dg.AssetsDefinition:
     """``diga_agents`` on the project's daily partitions."""
     return build_snapshot_asset(
         partitions,
+        backfill_policy,
         AGENT_SNAPSHOTS,
         """The agents as observed, so charts and tables can name them: one row per (agent, version)
 with the agent's name, the version's name and number and whether it is published or a draft,

@@ -216,11 +216,14 @@ def stored_calls_schema(*, pseudonymized: bool) -> pa.Schema:
     return schema.set(index, schema.field(index).with_metadata({"doc": PSEUDONYMIZED_DOC}))
 
 
-def build_calls_asset(partitions: dg.DailyPartitionsDefinition, *, pseudonymized: bool = False) -> dg.AssetsDefinition:
+def build_calls_asset(
+    partitions: dg.DailyPartitionsDefinition, *, backfill_policy: dg.BackfillPolicy, pseudonymized: bool = False
+) -> dg.AssetsDefinition:
     """``diga_calls`` on the project's daily partitions; ``pseudonymized`` says in the UI whether
     ``contact_identifier`` holds numbers or their HMACs."""
     options = raw_asset_options(
         partitions,
+        backfill_policy,
         stored_calls_schema(pseudonymized=pseudonymized),
         CALLS_DATASET,
         contact_identifier_pseudonymized=pseudonymized,

@@ -20,14 +20,18 @@ class RecordContractError(ValueError):
 
 
 def raw_asset_options(
-    partitions: dg.DailyPartitionsDefinition, schema: pa.Schema, dataset: str, **metadata: Any
+    partitions: dg.DailyPartitionsDefinition,
+    backfill_policy: dg.BackfillPolicy,
+    schema: pa.Schema,
+    dataset: str,
+    **metadata: Any,
 ) -> dict[str, Any]:
-    """The ``@dg.asset`` arguments of a raw asset: daily partitions, one run per backfill, the
-    API pool, the column schema of what it stores, and ``metadata``."""
+    """The ``@dg.asset`` arguments of a raw asset: daily partitions, how a backfill is split into
+    runs, the API pool, the column schema of what it stores, and ``metadata``."""
     return {
         "group_name": RAW_GROUP,
         "partitions_def": partitions,
-        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "backfill_policy": backfill_policy,
         # Both raw assets fetch from the API: one pool, so backfills and schedules queue for it.
         "pool": API_POOL,
         "kinds": {"python", "parquet"},

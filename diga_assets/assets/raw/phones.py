@@ -55,10 +55,13 @@ PHONE_SNAPSHOTS = SnapshotAsset(
 )
 
 
-def build_phones_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+def build_phones_asset(
+    partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
+) -> dg.AssetsDefinition:
     """``diga_phones`` on the project's daily partitions."""
     return build_snapshot_asset(
         partitions,
+        backfill_policy,
         PHONE_SNAPSHOTS,
         """The phone register as observed: the full listing with the real ``observed_at``.
 

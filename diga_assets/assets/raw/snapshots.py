@@ -100,11 +100,15 @@ def store_snapshot(
 
 
 def build_snapshot_asset(
-    partitions: dg.DailyPartitionsDefinition, kind: SnapshotAsset, description: str
+    partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy, kind: SnapshotAsset, description: str
 ) -> dg.AssetsDefinition:
     """The daily snapshot asset ``kind`` on the project's partitions."""
 
-    @dg.asset(name=kind.asset, description=description, **raw_asset_options(partitions, kind.schema, kind.dataset))
+    @dg.asset(
+        name=kind.asset,
+        description=description,
+        **raw_asset_options(partitions, backfill_policy, kind.schema, kind.dataset),
+    )
     def snapshot_asset(
         context: dg.AssetExecutionContext, diga: DigaApiResource, storage: DigaStorage
     ) -> dg.MaterializeResult:
