@@ -1,13 +1,15 @@
-"""The published Diga contract as executable checks.
+"""Diga's contract as executable checks.
 
-Every body the simulator serves can be validated against the OpenAPI pages kept in the package:
-the schemas are loaded from ``diga_assets.api.spec`` and resolved with a ``referencing`` registry,
-never retyped here, so a simulator that drifts from the spec fails its own tests.
+Every body the simulator serves can be validated against the document its status model follows:
+the published pages of ``/v1/call/`` and ``/v1/phone/`` for the ``seed`` model, Diga's live OpenAPI
+document for the ``current`` model, and the live document for the agents endpoint in both (no
+published page covers it). The schemas are loaded from ``diga_assets.api.spec`` and resolved with
+a ``referencing`` registry, never retyped here, so a simulator that drifts from its document
+fails its own tests.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -19,67 +21,80 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, seed_page
+from diga_assets.api.spec import AGENTS_PATH, CALLS_PATH, PHONES_PATH, OpenApiDocument, live, seed_page
 from diga_assets.simulator import DigaSimulator, World
-from diga_assets.simulator.world import CURRENT_MODEL_ENUM_ADDITIONS
 
-API_PATHS = (CALLS_PATH, PHONES_PATH)
+LIST_PATHS = (CALLS_PATH, PHONES_PATH)
+API_PATHS = (*LIST_PATHS, AGENTS_PATH)
 ADMIN_PREFIX = "/_simulator/"
+MODELS = ("seed", "current")
+_ERROR_SCHEMA = "/components/schemas/ErrorResponseSchema"
 
 
 class ContractViolation(AssertionError):
-    """A served body does not match the published schema."""
+    """A served body does not match the document's schema."""
 
 
-def _schema_ref(path: str, status: int) -> str:
-    """The ``$ref`` the spec gives for a response; undocumented errors use the 500 error schema."""
-    responses = seed_page(path).operation(path)["responses"]
+def document_for(path: str, model: str) -> OpenApiDocument:
+    """The document a body served under ``model`` on ``path`` must follow."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if model == "seed" and path in LIST_PATHS:
+        return seed_page(path)
+    return live()
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _schema_pointer(doc: OpenApiDocument, path: str, status: int) -> str:
+    """The JSON pointer, in ``doc``, of the schema of a response; undocumented errors use ErrorResponseSchema."""
+    responses = doc.operation(path)["responses"]
     documented = responses.get(str(status))
     if documented is None:
         if status < 400:
-            raise ContractViolation(f"GET {path} documents no {status} response")
-        documented = responses["500"]
-    return documented["content"]["application/json"]["schema"]["$ref"]
+            raise ContractViolation(f"{doc.name}: GET {path} documents no {status} response")
+        return _ERROR_SCHEMA
+    if "schema" not in documented.get("content", {}).get("application/json", {}):
+        raise ContractViolation(f"{doc.name}: GET {path} documents no JSON body for {status}")
+    return "/".join(
+        ("", "paths", _escape(path), "get", "responses", str(status), "content", _escape("application/json"), "schema")
+    )
 
 
 @cache
-def _validator(path: str, ref: str, newer_model: bool) -> Draft202012Validator:
-    document = seed_page(path).document
-    if newer_model:
-        document = copy.deepcopy(document)
-        schemas = document["components"]["schemas"]
-        for name, extra in CURRENT_MODEL_ENUM_ADDITIONS.items():
-            if name in schemas:
-                schemas[name]["enum"] = [*schemas[name]["enum"], *extra]
-    uri = f"urn:diga-openapi:{path.strip('/').replace('/', ':')}"
-    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+def _validator(path: str, model: str, pointer: str) -> Draft202012Validator:
+    doc = document_for(path, model)
+    uri = f"urn:diga-openapi:{doc.name}"
+    resource = Resource.from_contents(doc.document, default_specification=DRAFT202012)
     registry: Registry[Any] = Registry().with_resource(uri, resource)
     return Draft202012Validator(
-        {"$ref": uri + ref},
+        {"$ref": f"{uri}#{pointer}"},
         registry=registry,
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
 
 
-def validate_response(path: str, status: int, body: Any, *, newer_model: bool = False) -> None:
-    """Raise ContractViolation unless ``body`` matches what the spec promises for ``status``.
+def validate_response(path: str, status: int, body: Any, *, model: str = "seed") -> None:
+    """Raise ContractViolation unless ``body`` matches what ``model``'s document promises for ``status``.
 
-    200 is checked against the endpoint's PaginatedResponse schema, 4xx/5xx against
-    ErrorResponseSchema (paths outside the API use the calls page's, which is identical).
-    ``newer_model`` admits the enum values Diga's newer API added (``in_queue``,
-    ``pending_verification``), which the published pages do not list yet.
+    A 200 is checked against the endpoint's documented body (a page of calls or phones, the list of
+    agents), an error against the status's documented schema, or ErrorResponseSchema when the
+    document does not name the status. Paths outside the API take the calls endpoint's errors.
     """
     spec_path = path if path in API_PATHS else CALLS_PATH
     if path not in API_PATHS and status < 400:
         raise ContractViolation(f"{path} is not a Diga API path; no contract for status {status}")
-    validator = _validator(spec_path, _schema_ref(spec_path, status), newer_model)
+    doc = document_for(spec_path, model)
+    validator = _validator(spec_path, model, _schema_pointer(doc, spec_path, status))
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:
-        raise ContractViolation(_describe(path, status, errors))
+        raise ContractViolation(_describe(path, status, model, errors))
 
 
-def _describe(path: str, status: int, errors: list[ValidationError]) -> str:
-    lines = [f"GET {path} -> {status}: {len(errors)} contract violation(s)"]
+def _describe(path: str, status: int, model: str, errors: list[ValidationError]) -> str:
+    lines = [f"GET {path} -> {status} ({model} model): {len(errors)} contract violation(s)"]
     for error in errors[:10]:
         where = "/".join(str(p) for p in error.absolute_path) or "<body>"
         lines.append(f"  at {where}: {error.message}")
@@ -87,14 +102,14 @@ def _describe(path: str, status: int, errors: list[ValidationError]) -> str:
 
 
 def validate_served_bodies(sim: DigaSimulator) -> None:
-    """Validate every JSON body the simulator served (its status model picks the enum set)."""
-    newer = sim.world.status_model == "current"
+    """Validate every JSON body the simulator served against its world's status model."""
+    model = sim.world.status_model
     problems = []
     for path, status, body in sim.served_bodies:
         if path.startswith(ADMIN_PREFIX):
             continue
         try:
-            validate_response(path, status, body, newer_model=newer)
+            validate_response(path, status, body, model=model)
         except ContractViolation as violation:
             problems.append(str(violation))
     if problems:
@@ -109,7 +124,7 @@ def served_simulators() -> Iterator[StartSimulator]:
     """Yield ``start(world, *, validate=True, **simulator_kwargs)``, which starts a simulator.
 
     On exit every simulator started is stopped, then each body it served is validated against
-    the published schemas, unless it was started with ``validate=False`` (tests that plant
+    its status model's document, unless it was started with ``validate=False`` (tests that plant
     spec-breaking records on purpose).
     """
     started: list[tuple[DigaSimulator, bool]] = []

@@ -17,7 +17,6 @@ are spelled by :mod:`~diga_assets.simulator.instants`; pages are chosen by
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,7 +41,6 @@ from diga_assets.simulator.phones import (
 __all__ = [
     "CURRENT_CALL_STATUSES",
     "CURRENT_END_REASONS",
-    "CURRENT_MODEL_ENUM_ADDITIONS",
     "CURRENT_PHONE_EXTRA_STATUSES",
     "Agent",
     "AgentVersion",
@@ -52,12 +50,6 @@ __all__ = [
     "UnknownCursorError",
     "World",
 ]
-
-# Enum values the newer API adds on top of the published spec, keyed by the spec's schema name.
-CURRENT_MODEL_ENUM_ADDITIONS: Mapping[str, tuple[str, ...]] = {
-    "CallStatus": ("in_queue",),
-    "PhoneRegisterStatus": CURRENT_PHONE_EXTRA_STATUSES,
-}
 
 
 class World:

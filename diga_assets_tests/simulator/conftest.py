@@ -18,6 +18,7 @@ FIXED_NOW = datetime(2024, 5, 14, 10, 30, tzinfo=UTC)
 API_KEY = "sim-test-key"
 CALLS = "/v1/call/"
 PHONES = "/v1/phone/"
+AGENTS = "/v1/agent/versions-dropdown/dashboard"
 
 make_simulator = simulator_factory_fixture(seed=7, now=FIXED_NOW, days=3, calls_per_day=60)
 

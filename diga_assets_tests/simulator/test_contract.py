@@ -1,4 +1,4 @@
-"""The contract validator itself: it must refuse what the spec refuses, or it proves nothing."""
+"""The contract validator itself: it must refuse what the documents refuse, or it proves nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from diga_assets.simulator import World
 from diga_assets_tests.contract import ContractViolation, validate_response, validate_served_bodies
-from diga_assets_tests.simulator.conftest import CALLS, FIXED_NOW, PHONES
+from diga_assets_tests.simulator.conftest import AGENTS, CALLS, FIXED_NOW, PHONES
 
 
 @pytest.fixture(scope="module")
@@ -41,26 +41,50 @@ def test_violations_are_caught(good_call: dict, mutate, message: str) -> None:
 
 
 def test_extra_fields_are_allowed_as_the_spec_allows(good_call: dict) -> None:
-    validate_response(CALLS, 200, page({**good_call, "cost_cents": 12}))
+    validate_response(CALLS, 200, page({**good_call, "sentiment": "positive"}))
+    validate_response(CALLS, 200, page({**good_call, "sentiment": "positive"}), model="current")
 
 
 def test_error_bodies(good_call: dict) -> None:
     validate_response(PHONES, 400, {"status": "error", "error_code": "NOT_VALID_FIELD", "message": "x"})
     validate_response("/nowhere", 404, {"status": "error", "error_code": "NOT_FOUND", "message": "x"})
     validate_response(CALLS, 429, {"error_code": "RATE_LIMIT_EXCEEDED", "message": "x"})
+    validate_response(AGENTS, 403, {"error_code": "INTERNAL_SERVER_ERROR", "message": "x"}, model="current")
     with pytest.raises(ContractViolation):
         validate_response(CALLS, 500, {"detail": "Internal Server Error"})
+    with pytest.raises(ContractViolation):
+        validate_response(AGENTS, 403, {"detail": "Forbidden"}, model="seed")
     with pytest.raises(ContractViolation):
         validate_response("/nowhere", 200, {})
 
 
-def test_the_newer_model_flag_only_adds_the_documented_values(good_call: dict) -> None:
+def test_each_model_is_held_to_its_own_document(good_call: dict) -> None:
     queued = {**good_call, "status": "in_queue"}
-    validate_response(CALLS, 200, page(queued), newer_model=True)
+    failed = {**good_call, "status": "failed"}
+    validate_response(CALLS, 200, page(queued), model="current")
+    validate_response(CALLS, 200, page(failed), model="seed")
+    with pytest.raises(ContractViolation, match="in_queue"):
+        validate_response(CALLS, 200, page(queued), model="seed")
+    with pytest.raises(ContractViolation, match="failed"):
+        validate_response(CALLS, 200, page(failed), model="current")
     with pytest.raises(ContractViolation):
-        validate_response(CALLS, 200, page(queued))
-    with pytest.raises(ContractViolation):
-        validate_response(CALLS, 200, page({**good_call, "status": "teleported"}), newer_model=True)
+        validate_response(CALLS, 200, page({**good_call, "status": "teleported"}), model="current")
+
+
+def test_the_live_phone_schema_is_enforced_for_the_current_model() -> None:
+    phone = World(seed=7, now=FIXED_NOW, days=1, calls_per_day=0, status_model="current").phones_visible()[0]
+    validate_response(PHONES, 200, page(phone), model="current")
+    sip = {
+        "termination_uri": "sip.example.net",
+        "username": None,
+        "inbound_media_encryption": "sometimes",
+        "outbound_media_encryption": "allow",
+        "allowed_addresses": [],
+    }
+    with pytest.raises(ContractViolation, match="sometimes"):
+        validate_response(PHONES, 200, page({**phone, "sip_config": sip}), model="current")
+    with pytest.raises(ContractViolation, match="region_codes"):
+        validate_response(PHONES, 200, page({**phone, "region_codes": None}), model="current")
 
 
 def test_served_bodies_are_checked_after_a_test(make_simulator, get) -> None:
