@@ -4,6 +4,22 @@ A world can hold hundreds of thousands of calls, so a call is stored as its crea
 id and one random integer. :class:`CallSynthesizer` turns that integer into everything about the
 call that does not depend on the clock (a :class:`CallCore`), and a core plus the clock into the
 record the API serves: a call is dialing, then in progress, then finished with its outcome.
+
+How a call ends depends on the status model:
+
+- ``seed`` (the published pages): the outcome is the status (``completed``, ``failed``,
+  ``transferred``, ``no_answer``), with the end reasons this model has always served.
+- ``current`` (Diga's API now): every finished call is ``completed`` and the outcome is in
+  ``end_reason``. The only codes Diga documents are those of voicemail and phone-menu detection,
+  which runs on outbound calls only: ``voicemail_left``, ``answering_machine_detected``,
+  ``mailbox_unavailable``, ``ivr_no_answer`` and ``ivr_unreachable``
+  (:data:`DOCUMENTED_END_REASONS`). A machine or a menu answered, so those calls have a duration
+  and a recording, counted from pickup. Diga's dashboard shows the other endings only as labels
+  ("Customer hung up", "Agent finished", "Transferred") and their codes are not public, so the
+  simulator uses codes it made up, prefixed ``sim_`` so that nobody takes them for Diga's
+  (:data:`MADE_UP_END_REASONS`): ``sim_customer_hangup``, ``sim_agent_hangup``,
+  ``sim_transferred``, ``sim_no_answer`` (an outbound call nobody picked up) and ``sim_error``.
+  A client must not rely on them: against the real API those endings arrive under other codes.
 """
 
 from __future__ import annotations
@@ -20,20 +36,26 @@ from diga_assets.simulator.phones import PhoneRegister, PhoneSpec
 # The newer Diga API (status model "current") reports every finished call as ``completed`` and
 # moves the outcome to ``end_reason``; calls waiting for a line are ``in_queue``.
 CURRENT_CALL_STATUSES: tuple[str, ...] = ("dialing", "in_queue", "in_progress", "completed")
-CURRENT_END_REASONS: tuple[str, ...] = (
-    "hangup",
-    "agent_hangup",
+# The end reasons Diga documents (voicemail and phone-menu detection, outbound calls only).
+DOCUMENTED_END_REASONS: tuple[str, ...] = (
     "voicemail_left",
     "answering_machine_detected",
     "mailbox_unavailable",
     "ivr_no_answer",
     "ivr_unreachable",
-    "transferred",
-    "error",
 )
+# The simulator's own codes for endings whose real codes are not public (see the module docstring).
+MADE_UP_END_REASONS: tuple[str, ...] = (
+    "sim_customer_hangup",
+    "sim_agent_hangup",
+    "sim_transferred",
+    "sim_no_answer",
+    "sim_error",
+)
+CURRENT_END_REASONS: tuple[str, ...] = DOCUMENTED_END_REASONS + MADE_UP_END_REASONS
 
-# Call outcomes: (seed-model status, end_reason, connected?, weight). Outbound calls can also
-# reach voicemail and IVRs; inbound calls cannot go unanswered in the same ways.
+# Call outcomes: (seed-model status, end_reason, connected?, weight). The seed model's end
+# reasons are kept as they have always been served: its pages are pinned byte for byte.
 _Outcome = tuple[str, str, bool, int]
 _INBOUND_OUTCOMES: tuple[_Outcome, ...] = (
     ("completed", "hangup", True, 560),
@@ -53,11 +75,45 @@ _OUTBOUND_OUTCOMES: tuple[_Outcome, ...] = (
     ("failed", "ivr_unreachable", False, 40),
     ("failed", "error", False, 40),
 )
-
-_OUTCOME_TOTALS = {
-    False: sum(o[3] for o in _INBOUND_OUTCOMES),
-    True: sum(o[3] for o in _OUTBOUND_OUTCOMES),
+# The current model's outcomes, in the same shape (every one is "completed"). A caller reaches the
+# agent itself, so voicemail and menus only happen when the agent calls out. Weights per 1000.
+CURRENT_INBOUND_OUTCOMES: tuple[_Outcome, ...] = (
+    ("completed", "sim_customer_hangup", True, 570),
+    ("completed", "sim_agent_hangup", True, 260),
+    ("completed", "sim_transferred", True, 110),
+    ("completed", "sim_error", False, 60),
+)
+CURRENT_OUTBOUND_OUTCOMES: tuple[_Outcome, ...] = (
+    ("completed", "sim_customer_hangup", True, 380),
+    ("completed", "sim_agent_hangup", True, 150),
+    ("completed", "sim_transferred", True, 60),
+    ("completed", "sim_no_answer", False, 110),
+    ("completed", "sim_error", False, 30),
+    ("completed", "voicemail_left", True, 80),
+    ("completed", "answering_machine_detected", True, 60),
+    ("completed", "mailbox_unavailable", True, 40),
+    ("completed", "ivr_no_answer", True, 50),
+    ("completed", "ivr_unreachable", True, 40),
+)
+# Seconds from pickup for the documented endings: (shortest, spread). A machine greets and the
+# agent leaves a message or hangs up; an "unavailable line" is the network's recorded notice; a
+# menu is navigated before it leads nowhere. Answered time is billed, so none of them is zero.
+_DETECTION_SECONDS: dict[str, tuple[int, int]] = {
+    "voicemail_left": (15, 40),
+    "answering_machine_detected": (3, 10),
+    "mailbox_unavailable": (4, 12),
+    "ivr_no_answer": (20, 70),
+    "ivr_unreachable": (30, 90),
 }
+
+_OUTCOMES: dict[tuple[bool, bool], tuple[_Outcome, ...]] = {
+    # (current model?, outbound?) -> the outcomes to draw from
+    (False, False): _INBOUND_OUTCOMES,
+    (False, True): _OUTBOUND_OUTCOMES,
+    (True, False): CURRENT_INBOUND_OUTCOMES,
+    (True, True): CURRENT_OUTBOUND_OUTCOMES,
+}
+_OUTCOME_TOTALS = {key: sum(o[3] for o in outcomes) for key, outcomes in _OUTCOMES.items()}
 
 # Every status the seed model can serve: a live call's, then each outcome's.
 SEED_CALL_STATUSES: frozenset[str] = frozenset(
@@ -197,9 +253,9 @@ class CallSynthesizer:
         else:
             core.contact = (uuid_from_int(new_contact_bits), created_us, f"+346{u_ident:08d}", "call")
 
-        outcomes = _OUTBOUND_OUTCOMES if outbound else _INBOUND_OUTCOMES
-        pick = u_outcome * _OUTCOME_TOTALS[outbound] // 1000
-        for outcome in outcomes:
+        key = (self._current, outbound)
+        pick = u_outcome * _OUTCOME_TOTALS[key] // 1000
+        for outcome in _OUTCOMES[key]:
             if pick < outcome[3]:
                 break
             pick -= outcome[3]
@@ -208,7 +264,11 @@ class CallSynthesizer:
         ring_s = 1 + (u_ring % 25 if outbound else u_ring % 8)
         core.queue_end_us = created_us + queue_s * US
         core.connect_us = core.queue_end_us + ring_s * US
-        if core.connected:
+        detection = _DETECTION_SECONDS.get(core.end_reason) if self._current else None
+        if detection is not None:
+            shortest, spread = detection
+            core.duration = shortest + u_duration % spread
+        elif core.connected:
             core.duration = _DURATION_TABLE[u_duration]
             if core.end_reason == "voicemail_left":
                 core.duration = 15 + core.duration % 40
@@ -218,7 +278,8 @@ class CallSynthesizer:
         core.end_us = core.connect_us + core.duration * US
         core.dynamic_variables = _dynamic_variables(u_dyn, created_us // DAY_US, self._fmt.day_text)
         core.recording = None
-        if core.connected and u_recording >= 4:
+        # A detected machine or menu is always recorded from pickup; a conversation almost always.
+        if detection is not None or (core.connected and u_recording >= 4):
             expires = core.end_us // US + 7 * 86400
             core.recording = f"https://recordings.diga.example/rec/{call_id}.mp3?exp={expires}&sig={u_sig:016x}"
         return core
@@ -242,7 +303,7 @@ class CallSynthesizer:
         status = self.status(core, now)
         started = ended or status == "in_progress"
         contact_id, contact_created, identifier, contact_type = core.contact
-        record: dict[str, Any] = {
+        return {
             "id": core.id,
             "agent_id": core.agent_id,
             "agent_version_id": core.version_id,
@@ -263,11 +324,6 @@ class CallSynthesizer:
             "dynamic_variables": core.dynamic_variables,
             "created_date": fmt(core.created_us, variant),
         }
-        if self._current:
-            # A field the published spec does not name: clients must keep unknown fields.
-            rate = 9 if core.call_type == "outbound" else (3 if contact_type == "web" else 6)
-            record["cost_cents"] = -(-core.duration // 60) * rate if ended else 0
-        return record
 
     def field(self, core: CallCore, name: str, now: int) -> Any:
         """The value a list filter ``name`` compares for a generated call at ``now``."""

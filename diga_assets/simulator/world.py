@@ -25,6 +25,8 @@ from diga_assets.simulator.call_log import CallLog
 from diga_assets.simulator.calls import (
     CURRENT_CALL_STATUSES,
     CURRENT_END_REASONS,
+    DOCUMENTED_END_REASONS,
+    MADE_UP_END_REASONS,
     SEED_CALL_STATUSES,
     CallSynthesizer,
 )
@@ -42,6 +44,8 @@ __all__ = [
     "CURRENT_CALL_STATUSES",
     "CURRENT_END_REASONS",
     "CURRENT_PHONE_EXTRA_STATUSES",
+    "DOCUMENTED_END_REASONS",
+    "MADE_UP_END_REASONS",
     "Agent",
     "AgentVersion",
     "ListQuery",
