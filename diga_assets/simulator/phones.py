@@ -1,14 +1,27 @@
 """The company's phone numbers: their life cycle, their snapshot at any instant, and their listing.
 
-A phone's whole life (reserved, maybe verified, assigned, maybe scheduled for release, released,
-finished) is drawn once as a :class:`PhoneSpec`; what the API serves at an instant is derived
-from it, so moving the clock moves phones through their life cycle without storing any state.
-Which agents answer a phone changes every few days, drawn per (phone, period) on demand.
+A phone's whole life (reserved, assigned, maybe scheduled for release, released, finished) is
+drawn once as a :class:`PhoneSpec`; what the API serves at an instant is derived from it, so
+moving the clock moves phones through their life cycle without storing any state. Which agents
+answer a phone changes every few days, drawn per (phone, period) on demand.
+
+The ``current`` status model serves the live document's phone (PhoneRegisterResponseSchema),
+from a :class:`LivePhone` drawn per phone from its own stream, so the ``seed`` model's pages stay
+as they were:
+
+- a purchased number (``netelip``) is ``reserved`` while its checkout is open, with a
+  ``checkout_url`` and a ``reservation_expires_at``, and only then; some purchases are paid and
+  then wait in ``pending_verification`` for the company's verification before they are assigned;
+- an imported number (``custom``) has no checkout: it is listed from the moment it is assigned,
+  carries its SIP trunk's ``sip_config`` and may be a SIP identifier instead of a phone number;
+- ``region_codes`` are the Spanish regions of a landline's prefix (empty for mobiles,
+  non-geographic and foreign numbers, and SIP identifiers).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +41,29 @@ from diga_assets.simulator.instants import (
 )
 from diga_assets.simulator.listing import ListQuery, Match, Page, locate_cursor, select_page
 
-# The life-cycle stages the published spec names, and the providers a number comes from.
+# The life-cycle stages the published page names, and the providers a number comes from.
 SEED_PHONE_STATUSES: tuple[str, ...] = ("reserved", "assigned", "released", "finished")
 TELEPHONY_PROVIDERS: tuple[str, ...] = ("netelip", "custom")
-# Imported (custom) numbers are verified before they are assigned in the newer API.
+# The stage the live API adds: a purchased number, paid, waiting for the company's verification.
 CURRENT_PHONE_EXTRA_STATUSES: tuple[str, ...] = ("pending_verification",)
+SIP_MEDIA_ENCRYPTIONS: tuple[str, ...] = ("disable", "allow", "require")
+# How long a purchase holds its number in checkout: longer than any generated checkout stays open.
+RESERVATION_HOLD_US = 48 * HOUR_US
+
+# Spanish region codes (ISO 3166-2:ES, without "ES-") of the landline prefixes the simulator
+# generates, keyed by the digits after +34. Ceuta and Melilla share their prefixes with Cádiz
+# and Málaga, so those map to two regions. A prefix not listed maps to none: mobiles (6, 7),
+# non-geographic numbers (80x, 90x) and anything the simulator never generates.
+_REGIONS_BY_PREFIX: dict[str, tuple[str, ...]] = {
+    "91": ("MD",),
+    "93": ("CT",),
+    "950": ("AN",), "951": ("AN",), "952": ("AN", "ML"), "953": ("AN",), "954": ("AN",),
+    "955": ("AN",), "956": ("AN", "CE"), "957": ("AN",), "958": ("AN",), "959": ("AN",),
+    "960": ("VC",), "961": ("VC",), "962": ("VC",), "963": ("VC",), "964": ("VC",),
+    "965": ("VC",), "966": ("VC",), "967": ("CM",), "968": ("MC",), "969": ("CM",),
+    "841": ("RI",), "842": ("CB",), "843": ("PV",), "844": ("PV",), "845": ("PV",),
+    "846": ("PV",), "847": ("CL",), "848": ("NC",), "849": ("CM",),
+}  # fmt: skip
 
 _NICKNAMES = (
     "Recepción Madrid",
@@ -63,6 +94,22 @@ _ROLES = (
 
 
 @dataclass(frozen=True)
+class LivePhone:
+    """What the ``current`` model serves of a phone beyond, or instead of, the seed model's fields.
+
+    ``paid_us`` is set for a purchase that was paid and then waited for verification until the
+    phone was assigned; without it a purchase stays in checkout until it is assigned.
+    """
+
+    provider: str
+    number: str
+    paid_us: int | None
+    checkout_url: str | None
+    sip_config: dict[str, Any] | None
+    region_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PhoneSpec:
     """The whole life of one phone register; its snapshot at any instant is derived from this."""
 
@@ -72,17 +119,14 @@ class PhoneSpec:
     nickname: str | None
     provider: str
     reserved_us: int
-    verify_us: int | None
     assigned_us: int
     schedule_set_us: int | None
     release_us: int | None
     variant: int
-    region_codes: tuple[str, ...]
-    sip_config: dict[str, Any] | None
-    checkout_token: str
     period_us: int
     period_offset_us: int
     outbound_share: int
+    live: LivePhone
 
     @property
     def finished_us(self) -> int | None:
@@ -91,15 +135,29 @@ class PhoneSpec:
         return None if self.release_us is None else self.release_us + 30 * DAY_US
 
 
-def build_phones(rng: random.Random, count: int, t0_us: int, window_start_us: int) -> tuple[PhoneSpec, ...]:
-    """The lives of ``count`` phones around the initial clock ``t0_us``."""
+def spanish_region_codes(number: str) -> tuple[str, ...]:
+    """The Spanish regions a number's landline prefix maps to; empty for anything else."""
+    if not number.startswith("+34"):
+        return ()
+    digits = number[3:]
+    return _REGIONS_BY_PREFIX.get(digits[:2]) or _REGIONS_BY_PREFIX.get(digits[:3]) or ()
+
+
+def build_phones(
+    rng: random.Random, count: int, t0_us: int, window_start_us: int, live_streams: Callable[[int], random.Random]
+) -> tuple[PhoneSpec, ...]:
+    """The lives of ``count`` phones around the initial clock ``t0_us``.
+
+    ``rng`` draws what both status models serve; ``live_streams(index)`` is the stream of phone
+    ``index``'s :class:`LivePhone`, so the ``current`` model's fields never shift the others.
+    """
     t0, ws = t0_us, window_start_us
     window = max(t0 - ws, DAY_US)
     specs = []
     for index in range(count):
         role = _ROLES[index] if index < len(_ROLES) else rng.choice(["stable"] * 4 + ["new_past", "release_past"])
-        # Role-bound providers: an imported number awaits verification at the initial clock
-        # and a purchased one is reserved later (with a checkout link in the newer API).
+        # Role-bound providers, as the seed model has always served them. The current model
+        # makes the "reserve_soon" number a purchase awaiting verification (see _live_phone).
         if role in ("release_soon", "reserve_soon"):
             provider = "custom"
         elif role == "reserve_future" or index == 0:
@@ -131,53 +189,104 @@ def build_phones(rng: random.Random, count: int, t0_us: int, window_start_us: in
         elif role == "finished_long_ago":
             release = ws - rng.randint(40, 90) * DAY_US
             schedule_set = release - rng.randint(2, 10) * DAY_US
-        verify = reserved + 30 * MINUTE_US if provider == "custom" else None
         if provider == "netelip":
             number = "+34" + rng.choice(["91", "93", "96", "95"]) + f"{rng.randrange(10**7):07d}"
         else:
             number = rng.choice(["+3490", "+3484", "+4420"]) + f"{rng.randrange(10**7):07d}"
-        sip = None
         if provider == "custom":
-            sip = {
-                "host": f"sip{index}.pbx.example.net",
-                "port": 5060,
-                "transport": rng.choice(["udp", "tcp", "tls"]),
-                "username": f"diga-{rng.randrange(10**6):06d}",
-            }
-        regions = ("ES",) if number.startswith("+34") else ("GB",)
-        if number.startswith(("+3491", "+3493")):
-            regions += ("ES-M",) if number.startswith("+3491") else ("ES-B",)
+            # Draws of a former SIP trunk description: kept so every later draw, and so every
+            # value the seed model serves, stays where it was.
+            rng.choice(["udp", "tcp", "tls"])
+            rng.randrange(10**6)
+        phone_id = uuid_from_int(rng.getrandbits(128))
+        nickname = rng.choice(_NICKNAMES) if rng.random() < 0.6 else None
+        reserved_us = reserved - reserved % US
+        assigned_us = assigned - assigned % US + rng.randrange(US) * rng.randint(0, 1)
+        variant = rng.randrange(N_SPELLINGS)
+        rng.getrandbits(64)  # a former checkout token, kept for the same reason
+        live = _live_phone(live_streams(index), index, role, provider, number, reserved_us, assigned_us)
         specs.append(
             PhoneSpec(
                 index=index,
-                id=uuid_from_int(rng.getrandbits(128)),
+                id=phone_id,
                 number=number,
-                nickname=rng.choice(_NICKNAMES) if rng.random() < 0.6 else None,
+                nickname=nickname,
                 provider=provider,
-                reserved_us=reserved - reserved % US,
-                verify_us=verify,
-                assigned_us=assigned - assigned % US + rng.randrange(US) * rng.randint(0, 1),
+                reserved_us=reserved_us,
+                assigned_us=assigned_us,
                 schedule_set_us=schedule_set,
                 release_us=release,
-                variant=rng.randrange(N_SPELLINGS),
-                region_codes=regions,
-                sip_config=sip,
-                checkout_token=f"{rng.getrandbits(64):016x}",
+                variant=variant,
                 period_us=rng.randint(36, 120) * HOUR_US,
                 period_offset_us=rng.randrange(DAY_US),
                 outbound_share=rng.randint(0, 100),
+                live=live,
             )
         )
     return tuple(specs)
 
 
+def _live_phone(
+    rng: random.Random, index: int, role: str, provider: str, number: str, reserved_us: int, assigned_us: int
+) -> LivePhone:
+    """The ``current`` model's view of one phone, drawn from the phone's own stream."""
+    if role == "reserve_soon":
+        # The phone in the middle of a purchase at the initial clock: under the current model it
+        # is a purchased number waiting for verification, so that stage exists from the start.
+        provider = "netelip"
+        number = "+34" + rng.choice(["91", "93", "96", "95"]) + f"{rng.randrange(10**7):07d}"
+    if provider == "custom":
+        if rng.random() < 0.3:
+            number = f"sip:{rng.choice(['recepcion', 'centralita', 'ventas'])}{index}@pbx{index}.example.net"
+        return LivePhone(provider, number, None, None, _sip_config(rng), spanish_region_codes(number))
+    # The phone reserved later in the world's life completes its checkout without verification,
+    # so a reserved purchase, with its checkout link, is there to be seen.
+    verifying = role == "reserve_soon" or (role != "reserve_future" and rng.random() < 0.4)
+    paid_us = reserved_us + rng.randint(3, 25) * MINUTE_US if verifying else None
+    checkout_url = f"https://checkout.diga.example/c/pay/cs_{rng.getrandbits(96):024x}"
+    assert paid_us is None or paid_us < assigned_us
+    return LivePhone(provider, number, paid_us, checkout_url, None, spanish_region_codes(number))
+
+
+def _sip_config(rng: random.Random) -> dict[str, Any]:
+    """An imported number's SIP trunk (SipConfigResponseSchema), on documentation-only addresses."""
+    if rng.random() < 0.5:
+        termination = f"sip.{rng.choice(['centralita', 'pbx', 'voip'])}{rng.randrange(100)}.example.net"
+    else:
+        termination = f"203.0.113.{rng.randrange(1, 255)}"
+    addresses = [f"198.51.100.{rng.randrange(1, 255)}"]
+    if rng.random() < 0.5:
+        addresses.append(f"203.0.113.{rng.randrange(0, 256, 16)}/28")
+    if rng.random() < 0.2:
+        addresses.append("192.0.2.0/24")
+    # "allow" is the schema's default, so most trunks keep it.
+    inbound, outbound = rng.choices(SIP_MEDIA_ENCRYPTIONS, weights=(1, 3, 2), k=2)
+    return {
+        "termination_uri": termination,
+        # Trunks authenticated by address alone have no digest user.
+        "username": f"diga{rng.randrange(10**6):06d}" if rng.random() < 0.8 else None,
+        "inbound_media_encryption": inbound,
+        "outbound_media_encryption": outbound,
+        "allowed_addresses": addresses,
+    }
+
+
 def phone_status(phone: PhoneSpec, now: int, current: bool) -> str | None:
-    """The phone's life-cycle stage at ``now``; None before it is reserved."""
+    """The phone's life-cycle stage at ``now`` in a status model; None while it is not listed.
+
+    A phone is listed from its reservation, except an imported one under the current model,
+    which is listed from its assignment (it never goes through a checkout).
+    """
     if now < phone.reserved_us:
         return None
     finished = phone.finished_us
     if now < phone.assigned_us:
-        if current and phone.verify_us is not None and now >= phone.verify_us:
+        if not current:
+            return "reserved"
+        live = phone.live
+        if live.provider == "custom":
+            return None
+        if live.paid_us is not None and now >= live.paid_us:
             return "pending_verification"
         return "reserved"
     if phone.release_us is None or now < phone.release_us:
@@ -210,7 +319,13 @@ class PhoneRegister:
         self._seed = seed
         self._agents = agents
         self._current = status_model == "current"
-        self.specs = build_phones(seeded_random(seed, "phones"), count, t0_us, window_start_us)
+        self.specs = build_phones(
+            seeded_random(seed, "phones"),
+            count,
+            t0_us,
+            window_start_us,
+            lambda index: seeded_random(seed, "phones-live", index),
+        )
         self.planted: list[dict[str, Any]] = []
         self._agents_cache: dict[tuple[int, int], tuple[int | None, int | None]] = {}
         self._day_cache: dict[int, tuple[PhoneSpec, ...]] = {}
@@ -256,11 +371,12 @@ class PhoneRegister:
         if status == "assigned":
             inbound, outbound = self.agents_at(phone, now)
         scheduled = phone.release_us if phone.schedule_set_us is not None and now >= phone.schedule_set_us else None
+        live = phone.live if self._current else None
         record: dict[str, Any] = {
             "id": phone.id,
             "nickname": phone.nickname,
-            "number": phone.number,
-            "telephony_provider": phone.provider,
+            "number": phone.number if live is None else live.number,
+            "telephony_provider": phone.provider if live is None else live.provider,
             "status": status,
             "released_at": spell(phone.release_us if status in ("released", "finished") else None),
             "scheduled_release_at": spell(scheduled),
@@ -268,16 +384,14 @@ class PhoneRegister:
             "inbound_agent_id": None if inbound is None else self._agents[inbound].id,
             "outbound_agent_id": None if outbound is None else self._agents[outbound].id,
         }
-        if self._current:
-            reserving = status in ("reserved", "pending_verification")
-            record["reservation_expires_at"] = spell(phone.reserved_us + 48 * HOUR_US if reserving else None)
-            record["region_codes"] = list(phone.region_codes)
-            record["sip_config"] = dict(phone.sip_config) if phone.sip_config is not None else None
-            record["checkout_url"] = (
-                f"https://checkout.diga.example/session/{phone.checkout_token}"
-                if reserving and phone.provider == "netelip"
-                else None
-            )
+        if live is not None:
+            # The live document's fields, in its order; the checkout ones exist only in checkout.
+            in_checkout = status == "reserved"
+            sip = live.sip_config
+            record["sip_config"] = None if sip is None else {**sip, "allowed_addresses": list(sip["allowed_addresses"])}
+            record["checkout_url"] = live.checkout_url if in_checkout else None
+            record["reservation_expires_at"] = spell(phone.reserved_us + RESERVATION_HOLD_US if in_checkout else None)
+            record["region_codes"] = list(live.region_codes)
         return record
 
     def rows(self, now: int) -> list[PhoneRow]:

@@ -20,7 +20,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, seed_page
+from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, live, seed_page
 from diga_assets.simulator.call_log import CallLog
 from diga_assets.simulator.calls import (
     CURRENT_CALL_STATUSES,
@@ -36,6 +36,7 @@ from diga_assets.simulator.listing import ListQuery, Page, UnknownCursorError
 from diga_assets.simulator.phones import (
     CURRENT_PHONE_EXTRA_STATUSES,
     SEED_PHONE_STATUSES,
+    SIP_MEDIA_ENCRYPTIONS,
     TELEPHONY_PROVIDERS,
     PhoneRegister,
 )
@@ -141,17 +142,16 @@ class World:
         return tuple(p.id for p in self._phones.specs)
 
     def call_statuses(self) -> frozenset[str]:
-        """The call statuses this world's status model can serve."""
+        """The call statuses this world's status model can serve (its document's enum)."""
         if self.status_model == "current":
-            return frozenset(CURRENT_CALL_STATUSES)
+            return live().enum_values("CallStatus")
         return seed_page(CALLS_PATH).enum_values("CallStatus")
 
     def phone_statuses(self) -> frozenset[str]:
-        """The phone statuses this world's status model can serve."""
-        base = seed_page(PHONES_PATH).enum_values("PhoneRegisterStatus")
+        """The phone statuses this world's status model can serve (its document's enum)."""
         if self.status_model == "current":
-            return base | frozenset(CURRENT_PHONE_EXTRA_STATUSES)
-        return base
+            return live().enum_values("PhoneRegisterStatus")
+        return seed_page(PHONES_PATH).enum_values("PhoneRegisterStatus")
 
     # -- planting ------------------------------------------------------------------------------
 
@@ -223,15 +223,27 @@ class World:
 
 
 def _check_generated_values_against_spec() -> None:
-    """Fail fast if the values the simulator generates drift from the published enums."""
-    generated = {
+    """Fail fast if the values the simulator generates drift from its documents' enums."""
+    seed_model = {
         (CALLS_PATH, "CallStatus"): SEED_CALL_STATUSES,
         (CALLS_PATH, "CallType"): {"inbound", "outbound"},
         (CALLS_PATH, "Channel"): {"call", "web"},
         (PHONES_PATH, "PhoneRegisterStatus"): set(SEED_PHONE_STATUSES),
         (PHONES_PATH, "TelephonyProvider"): set(TELEPHONY_PROVIDERS),
     }
-    for (path, name), values in generated.items():
+    for (path, name), values in seed_model.items():
         unknown = values - seed_page(path).enum_values(name)
         if unknown:
-            raise AssertionError(f"generated {name} values {sorted(unknown)} are not in the spec")
+            raise AssertionError(f"generated {name} values {sorted(unknown)} are not in {path}'s published page")
+    current_model = {
+        "CallStatus": set(CURRENT_CALL_STATUSES),
+        "CallType": {"inbound", "outbound"},
+        "Channel": {"call", "web"},
+        "PhoneRegisterStatus": {*SEED_PHONE_STATUSES, *CURRENT_PHONE_EXTRA_STATUSES},
+        "TelephonyProvider": set(TELEPHONY_PROVIDERS),
+        "SipMediaEncryption": set(SIP_MEDIA_ENCRYPTIONS),
+    }
+    for name, values in current_model.items():
+        unknown = values - live().enum_values(name)
+        if unknown:
+            raise AssertionError(f"generated {name} values {sorted(unknown)} are not in the live document")

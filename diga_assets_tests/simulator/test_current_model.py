@@ -2,18 +2,26 @@
 
 Calls end ``completed`` with the outcome in ``end_reason``; the only documented end reasons are
 those of voicemail and phone-menu detection, on outbound calls; every other ending uses a code the
-simulator made up.
+simulator made up. Phones follow PhoneRegisterResponseSchema: ``pending_verification`` for
+purchases, ``sip_config`` for imported numbers, checkout fields only in checkout.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from diga_assets.api.spec import live
 from diga_assets.simulator import World, calls
+from diga_assets.simulator.phones import spanish_region_codes
 from diga_assets.simulator.world import CURRENT_CALL_STATUSES, DOCUMENTED_END_REASONS, MADE_UP_END_REASONS
 from diga_assets_tests.simulator.conftest import FIXED_NOW
 
@@ -24,6 +32,21 @@ INBOUND_CODES = {"sim_customer_hangup", "sim_agent_hangup", "sim_transferred", "
 @pytest.fixture(scope="module")
 def current_calls() -> list[dict]:
     return World(seed=11, now=FIXED_NOW, days=4, calls_per_day=800, status_model="current").calls_visible()
+
+
+def phones_over_time(seed: int, days: int = 12) -> list[dict]:
+    """Every phone snapshot of a current-model world, every quarter hour for ``days`` days."""
+    world = World(seed=seed, now=FIXED_NOW, days=1, calls_per_day=0, status_model="current")
+    snapshots: list[dict] = []
+    for _ in range(days * 24 * 4):
+        snapshots += [{**phone, "_now": world.now} for phone in world.phones_visible()]
+        world.advance(timedelta(minutes=15))
+    return snapshots
+
+
+@pytest.fixture(scope="module")
+def phone_history() -> list[dict]:
+    return phones_over_time(7) + phones_over_time(11)
 
 
 # ------------------------------------------------------------------------------------- calls
@@ -88,3 +111,105 @@ def test_the_outcome_weights_are_per_direction_and_sum_to_a_thousand() -> None:
         assert sum(weight for *_, weight in outcomes) == 1000
         assert {status for status, *_ in outcomes} == {"completed"}
     assert not {reason for _, reason, _, _ in calls.CURRENT_INBOUND_OUTCOMES} & set(DOCUMENTED_END_REASONS)
+
+
+# ------------------------------------------------------------------------------------ phones
+
+
+def test_phones_carry_exactly_the_fields_the_live_schema_names(phone_history: list[dict]) -> None:
+    fields = set(live().schema("PhoneRegisterResponseSchema")["properties"])
+    assert all(set(phone) - {"_now"} == fields for phone in phone_history)
+    assert {p["status"] for p in phone_history} == live().enum_values("PhoneRegisterStatus")
+
+
+def test_only_purchased_numbers_wait_for_verification(phone_history: list[dict]) -> None:
+    verifying = [p for p in phone_history if p["status"] == "pending_verification"]
+    assert verifying
+    assert {p["telephony_provider"] for p in verifying} == {"netelip"}
+
+
+def test_a_number_is_waiting_for_verification_at_the_initial_clock() -> None:
+    phones = World(seed=7, now=FIXED_NOW, days=1, calls_per_day=0, status_model="current").phones_visible()
+    assert any(p["status"] == "pending_verification" and p["telephony_provider"] == "netelip" for p in phones)
+
+
+def test_imported_numbers_never_go_through_a_checkout(phone_history: list[dict]) -> None:
+    imported = {p["status"] for p in phone_history if p["telephony_provider"] == "custom"}
+    assert imported == {"assigned", "released", "finished"}
+
+
+def test_checkout_fields_are_present_while_reserved_and_only_then(phone_history: list[dict]) -> None:
+    reserved = [p for p in phone_history if p["status"] == "reserved"]
+    assert reserved
+    for phone in phone_history:
+        if phone["status"] == "reserved":
+            assert phone["checkout_url"].startswith("https://")
+            assert datetime.fromisoformat(phone["reservation_expires_at"]) > phone["_now"]
+        else:
+            assert phone["checkout_url"] is None and phone["reservation_expires_at"] is None
+
+
+def sip_config_validator() -> Draft202012Validator:
+    resource = Resource.from_contents(live().document, default_specification=DRAFT202012)
+    registry: Registry = Registry().with_resource("urn:live", resource)
+    return Draft202012Validator(
+        {"$ref": "urn:live#/components/schemas/SipConfigResponseSchema"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def test_sip_config_is_the_trunk_of_an_imported_number_shaped_as_the_live_schema(phone_history: list[dict]) -> None:
+    validator = sip_config_validator()
+    schema = live().schema("SipConfigResponseSchema")
+    encryptions = live().enum_values("SipMediaEncryption")
+    for phone in phone_history:
+        sip = phone["sip_config"]
+        if phone["telephony_provider"] == "netelip":
+            assert sip is None
+            continue
+        validator.validate(sip)
+        assert set(sip) == set(schema["properties"])
+        assert sip["termination_uri"]
+        assert {sip["inbound_media_encryption"], sip["outbound_media_encryption"]} <= encryptions
+        assert sip["allowed_addresses"]
+        for address in sip["allowed_addresses"]:
+            ipaddress.ip_network(address)  # an IP or a CIDR block, or it raises
+    assert any(p["sip_config"] for p in phone_history)
+
+
+def test_region_codes_are_the_spanish_regions_of_a_landline_prefix(phone_history: list[dict]) -> None:
+    assert all(isinstance(p["region_codes"], list) for p in phone_history)
+    for phone in phone_history:
+        number = phone["number"]
+        if re.fullmatch(r"\+349[13]\d{7}", number):
+            assert phone["region_codes"] == (["MD"] if number.startswith("+3491") else ["CT"])
+        if not number.startswith("+34"):
+            assert phone["region_codes"] == []
+    assert any(p["region_codes"] for p in phone_history) and any(not p["region_codes"] for p in phone_history)
+
+
+@pytest.mark.parametrize(
+    ("number", "regions"),
+    [
+        ("+34911234567", ("MD",)),
+        ("+34931234567", ("CT",)),
+        ("+34963123456", ("VC",)),
+        ("+34956123456", ("AN", "CE")),
+        ("+34952123456", ("AN", "ML")),
+        ("+34612345678", ()),
+        ("+34712345678", ()),
+        ("+34902123456", ()),
+        ("+442075283550", ()),
+        ("sip:recepcion1@pbx1.example.net", ()),
+    ],
+)
+def test_region_codes_of_a_number(number: str, regions: tuple[str, ...]) -> None:
+    assert spanish_region_codes(number) == regions
+
+
+def test_only_an_imported_number_may_be_a_sip_identifier(phone_history: list[dict]) -> None:
+    identifiers = {p["telephony_provider"] for p in phone_history if not p["number"].startswith("+")}
+    assert identifiers <= {"custom"}
+    purchased = Counter(p["number"][:3] for p in phone_history if p["telephony_provider"] == "netelip")
+    assert set(purchased) == {"+34"}

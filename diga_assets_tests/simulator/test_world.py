@@ -11,7 +11,7 @@ import pytest
 from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, seed_page
 from diga_assets.simulator import World
 from diga_assets.simulator.instants import parse_instant_us
-from diga_assets.simulator.world import CURRENT_CALL_STATUSES, CURRENT_END_REASONS, ListQuery
+from diga_assets.simulator.world import ListQuery
 from diga_assets_tests.simulator.conftest import FIXED_NOW
 
 
@@ -188,27 +188,6 @@ def test_new_phones_appear_later(world: World) -> None:
     assert len(seen) < len(w.phone_ids)
     w.advance(timedelta(days=12))
     assert {p["id"] for p in w.phones_visible()} == set(w.phone_ids)
-
-
-def test_current_model_statuses_reasons_and_extra_fields() -> None:
-    w = World(seed=11, now=FIXED_NOW, days=1, calls_per_day=3000, status_model="current")
-    calls = w.calls_visible()
-    assert {c["status"] for c in calls} <= set(CURRENT_CALL_STATUSES)
-    assert {"completed", "in_progress"} <= {c["status"] for c in calls}
-    assert {c["end_reason"] for c in calls if c["end_reason"]} <= set(CURRENT_END_REASONS)
-    assert all("cost_cents" not in c for c in calls), "no field the live document does not name"
-    phones = w.phones_visible()
-    for phone in phones:
-        assert {"reservation_expires_at", "region_codes", "sip_config", "checkout_url"} <= set(phone)
-        assert isinstance(phone["region_codes"], list)
-    verifying = [p for p in phones if p["status"] == "pending_verification"]
-    assert verifying and all(p["reservation_expires_at"] and p["sip_config"] for p in verifying)
-    small = World(seed=11, now=FIXED_NOW, days=1, calls_per_day=5, status_model="current")
-    checkout_urls = set()
-    for _ in range(12 * 12):  # two-hour steps over 12 days: a purchased number gets reserved
-        small.advance(timedelta(hours=2))
-        checkout_urls |= {p["checkout_url"] for p in small.phones_visible() if p["checkout_url"]}
-    assert checkout_urls
 
 
 def test_planted_records_are_kept_as_given_and_ordered() -> None:
