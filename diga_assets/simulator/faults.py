@@ -50,7 +50,8 @@ class Fault:
     such as ``contact.id``) of its first record replaced by ``wrong_value`` (by default the text
     ``"forty-six"`` where the spec says ``duration`` is an integer); an empty page is served
     untouched. That body breaks the contract on purpose, so a test that injects it starts its
-    simulator without the contract check.
+    simulator without the contract check. The agents endpoint is not paged: ``stuck_cursor`` and
+    ``empty_has_more`` leave its answer untouched, and ``wrong_type`` changes its first agent.
     """
 
     kind: FaultKind

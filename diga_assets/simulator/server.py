@@ -5,6 +5,8 @@ mocked ``requests`` calls: the failure modes that matter (a dropped connection, 
 a lying cursor, a record whose field has the wrong type) only exist on the wire; every kind is
 described in :mod:`diga_assets.simulator.faults`. Query parameters, limits, enums and error bodies
 are read from the published OpenAPI pages through :mod:`diga_assets.api.spec`.
+``GET /v1/agent/versions-dropdown/dashboard`` is served in both status models as Diga's live
+OpenAPI document describes it (no published page covers it).
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from diga_assets.api.client import is_loopback_host
-from diga_assets.api.spec import CALLS_PATH, PHONES_PATH, QueryParameter, seed_page
+from diga_assets.api.spec import AGENTS_PATH, CALLS_PATH, PHONES_PATH, QueryParameter, live, seed_page
 from diga_assets.simulator.faults import Fault, FaultConfig
 from diga_assets.simulator.world import ListQuery, Page, UnknownCursorError, World
 
 logger = logging.getLogger(__name__)
 
-API_PATHS: tuple[str, ...] = (CALLS_PATH, PHONES_PATH)
+LIST_PATHS: tuple[str, ...] = (CALLS_PATH, PHONES_PATH)
+API_PATHS: tuple[str, ...] = (*LIST_PATHS, AGENTS_PATH)
+# The live document's list of agents: the dropdown documents none of its errors, the agents
+# resource's listing documents them (403, 500), so their bodies are taken from there.
+_AGENTS_LIST_PATH = "/v1/agent/"
 ADMIN_PREFIX = "/_simulator/"
 PAGINATION_PARAMETERS = frozenset({"after", "before", "page", "limit", "order"})
 
@@ -272,7 +278,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, body, content_type=content_type, headers=headers, record_path=path)
             return
 
-        status, body = simulator._list(path, pairs, self.headers.get("Authorization"), fault)
+        authorization = self.headers.get("Authorization")
+        if path == AGENTS_PATH:
+            status, body = simulator._agents(authorization, fault)
+        else:
+            status, body = simulator._list(path, pairs, authorization, fault)
         log(status)
         if delay:
             time.sleep(delay)
@@ -362,7 +372,7 @@ class DigaSimulator:
         self._open_sockets: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._parameters = {path: seed_page(path).query_parameters(path) for path in API_PATHS}
+        self._parameters = {path: seed_page(path).query_parameters(path) for path in LIST_PATHS}
         self._status_choices = {
             CALLS_PATH: world.call_statuses(),
             PHONES_PATH: world.phone_statuses(),
@@ -565,6 +575,17 @@ class DigaSimulator:
             example = _response_example(path, "403")
             raise ApiError(403, example["error_code"], example["message"])
 
+    def _agents(self, authorization: str | None, fault: Fault | None) -> tuple[int, bytes]:
+        try:
+            self._check_auth(AGENTS_PATH, authorization)
+        except ApiError as error:
+            return error.status, error.body()
+        agents = self.world.agents_dropdown()
+        # The page-shaped faults (stuck_cursor, empty_has_more) have no page to distort here.
+        if fault is not None and fault.kind == "wrong_type" and agents:
+            agents[0] = _with_field(agents[0], fault.record_field.split("."), fault.wrong_value)
+        return 200, orjson.dumps(agents)
+
     def _list(
         self, path: str, pairs: list[tuple[str, str]], authorization: str | None, fault: Fault | None
     ) -> tuple[int, bytes]:
@@ -673,8 +694,12 @@ class DigaSimulator:
 
 
 def _response_example(path: str, status: str) -> dict[str, Any]:
-    """The example body the spec documents for one response status of an endpoint."""
-    operation = seed_page(path).operation(path)
+    """The example body the spec documents for one response status of an endpoint.
+
+    The agents dropdown is only in the live document, which documents none of its error bodies;
+    its resource's listing does, so they are read from there.
+    """
+    operation = live().operation(_AGENTS_LIST_PATH) if path == AGENTS_PATH else seed_page(path).operation(path)
     return dict(operation["responses"][status]["content"]["application/json"]["example"])
 
 

@@ -62,9 +62,11 @@ class World:
 
     ``now`` defaults to the current UTC time truncated to the minute, so a demo can backfill real
     dates; tests pass a fixed ``now``. The world holds calls created during the ``days`` days
-    before ``now`` and keeps generating new ones as the clock advances. ``encoded_cache_size``
-    bounds how many finished calls keep their encoded JSON; the default covers a 30 x 10,000
-    benchmark world.
+    before ``now`` and keeps generating new ones as the clock advances. ``status_model`` picks
+    what the records follow: ``seed`` the published pages, ``current`` the live document (see
+    :mod:`~diga_assets.simulator.calls` and :mod:`~diga_assets.simulator.phones`).
+    ``encoded_cache_size`` bounds how many finished calls keep their encoded JSON; the default
+    covers a 30 x 10,000 benchmark world.
     """
 
     def __init__(
@@ -133,8 +135,13 @@ class World:
 
     @property
     def agents(self) -> tuple[Agent, ...]:
-        """The company's agents and their versions."""
+        """The agents that handle calls, with their published versions and drafts."""
         return self._company.agents
+
+    @property
+    def agent_without_versions(self) -> Agent:
+        """The agent created in the dashboard that has no version yet (it never handles a call)."""
+        return self._company.agent_without_versions
 
     @property
     def phone_ids(self) -> tuple[str, ...]:
@@ -189,6 +196,11 @@ class World:
         """Every visible phone as it would be served now, by (ordering instant, id) ascending."""
         with self._lock:
             return [record for _, _, _, record in self._phones.rows(self._now_us)]
+
+    def agents_dropdown(self) -> list[dict[str, Any]]:
+        """``GET /v1/agent/versions-dropdown/dashboard`` as served now (the same in both models)."""
+        with self._lock:
+            return self._company.agents_dropdown(self._now_us)
 
     def visible_call_count(self) -> int:
         """How many calls a full listing would return now."""

@@ -87,6 +87,19 @@ def test_the_live_phone_schema_is_enforced_for_the_current_model() -> None:
         validate_response(PHONES, 200, page({**phone, "region_codes": None}), model="current")
 
 
+def test_the_agents_listing_is_held_to_the_live_schema() -> None:
+    agents = World(seed=7, now=FIXED_NOW, days=1, calls_per_day=0).agents_dropdown()
+    for model in ("seed", "current"):
+        validate_response(AGENTS, 200, agents, model=model)
+    version = agents[0]["versions"][0]
+    with pytest.raises(ContractViolation, match="version_number"):
+        validate_response(AGENTS, 200, [{**agents[0], "versions": [{**version, "version_number": "3"}]}])
+    with pytest.raises(ContractViolation, match="versions"):
+        validate_response(AGENTS, 200, [{"agent_id": agents[0]["agent_id"], "name": None}])
+    with pytest.raises(ContractViolation):
+        validate_response(AGENTS, 200, {"data": agents, "has_more": False})
+
+
 def test_served_bodies_are_checked_after_a_test(make_simulator, get) -> None:
     world = World(seed=7, now=FIXED_NOW, days=1, calls_per_day=20)
     world.add_call({"id": "00000000-0000-4000-8000-000000000001", "created_date": "2024-05-14T09:00:00Z"})

@@ -8,13 +8,18 @@ import uuid
 import pytest
 import requests
 
-from diga_assets.api.spec import seed_page
+from diga_assets.api.spec import live, seed_page
 from diga_assets.simulator import DigaSimulator, World
-from diga_assets_tests.simulator.conftest import CALLS, FIXED_NOW, PHONES
+from diga_assets_tests.simulator.conftest import AGENTS, CALLS, FIXED_NOW, PHONES
 
 
 def example(path: str, status: str) -> dict:
-    return seed_page(path).operation(path)["responses"][status]["content"]["application/json"]["example"]
+    """The example body of a response in the document that describes the endpoint."""
+    if path == AGENTS:  # the dropdown documents no errors; its resource's listing does
+        doc, path = live(), "/v1/agent/"
+    else:
+        doc = seed_page(path)
+    return doc.operation(path)["responses"][status]["content"]["application/json"]["example"]
 
 
 @pytest.mark.parametrize(
@@ -81,7 +86,7 @@ def test_pagination_conflicts_are_422(get, simulator: DigaSimulator, path: str) 
     assert with_page.json()["error_code"] == "INVALID_PAGINATION_PARAMETERS"
 
 
-@pytest.mark.parametrize("path", [CALLS, PHONES])
+@pytest.mark.parametrize("path", [CALLS, PHONES, AGENTS])
 @pytest.mark.parametrize(
     "authorization", [None, "Bearer wrong-key", "Bearer ", "Basic sim-test-key", "sim-test-key", "Bearer sim-test-key2"]
 )
@@ -107,13 +112,16 @@ def test_unknown_paths_and_methods(http, simulator: DigaSimulator) -> None:
 
 
 def test_a_crash_is_a_500_with_the_spec_body(get, simulator: DigaSimulator, monkeypatch) -> None:
-    def explode(query):
+    def explode(*args):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(simulator.world, "list_calls", explode)
+    monkeypatch.setattr(simulator.world, "agents_dropdown", explode)
     response = get(CALLS)
     assert response.status_code == 500
     assert response.json() == example(CALLS, "500")
+    agents = get(AGENTS)
+    assert agents.status_code == 500 and agents.json() == example(AGENTS, "500")
     assert get(PHONES).status_code == 200, "the server survives"
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from diga_assets.simulator import DigaSimulator, Fault, FaultConfig
-from diga_assets_tests.simulator.conftest import API_KEY, CALLS, PHONES
+from diga_assets_tests.simulator.conftest import AGENTS, API_KEY, CALLS, PHONES
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -187,6 +187,25 @@ def test_wrong_type_leaves_an_empty_page_alone(make_simulator) -> None:
     body = fetch(sim, start_created_date="2000-01-01T00:00:00Z", end_created_date="2000-01-02T00:00:00Z").json()
     assert body["data"] == [] and body["has_more"] is False
     assert sim.request_log[0].fault == "wrong_type:duration"
+
+
+def test_the_unpaged_agents_answer_takes_only_the_faults_that_fit_it(make_simulator) -> None:
+    faults = FaultConfig(
+        script=[
+            Fault("stuck_cursor", path=AGENTS),
+            Fault("empty_has_more", path=AGENTS),
+            Fault("wrong_type", path=AGENTS, record_field="versions", wrong_value="v1"),
+            Fault("status", status=503, path=AGENTS),
+        ]
+    )
+    sim = make_simulator(faults=faults, validate=False)  # the wrong_type body breaks the contract on purpose
+    expected = sim.world.agents_dropdown()
+    assert fetch(sim, AGENTS).json() == expected
+    assert fetch(sim, AGENTS).json() == expected
+    wrong = fetch(sim, AGENTS).json()
+    assert wrong[0]["versions"] == "v1" and wrong[1:] == expected[1:]
+    unavailable = fetch(sim, AGENTS)
+    assert unavailable.status_code == 503 and unavailable.json()["error_code"] == "SERVICE_UNAVAILABLE"
 
 
 def test_a_fault_can_target_one_path(make_simulator) -> None:
