@@ -14,7 +14,7 @@ import click
 
 from diga_assets.api.client import is_loopback_host
 from diga_assets.simulator.faults import FaultConfig
-from diga_assets.simulator.server import DigaSimulator
+from diga_assets.simulator.server import RESOURCE_PATHS, DigaSimulator
 from diga_assets.simulator.world import World
 
 DEFAULT_API_KEY = "sim-test-key"
@@ -80,6 +80,13 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     "With --seed it makes the served data reproducible.",
 )
 @click.option("--end-date-exclusive", is_flag=True, help="Read end_* date filters as exclusive bounds.")
+@click.option(
+    "--deny",
+    "denied",
+    multiple=True,
+    type=click.Choice(sorted(RESOURCE_PATHS)),
+    help="Simulate a key without Read permission on this resource: its endpoints answer 403 (repeat for several).",
+)
 @click.pass_context
 def simulate(
     ctx: click.Context,
@@ -95,6 +102,7 @@ def simulate(
     api_key: str,
     now: datetime | None,
     end_date_exclusive: bool,
+    denied: tuple[str, ...],
 ) -> None:
     """Serve a synthetic Diga API on loopback until Ctrl-C."""
     if rate_429 + rate_5xx > 1.0:
@@ -121,6 +129,7 @@ def simulate(
         port=port,
         faults=faults,
         end_date_inclusive=not end_date_exclusive,
+        denied_resources=denied,
     )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -134,6 +143,8 @@ def simulate(
                     f"status model {status_model}, clock {world.state()['now']}"
                 )
                 click.echo(f"  API key: {key_origin}")
+                if denied:
+                    click.echo(f"  the key lacks Read permission on: {', '.join(sorted(set(denied)))} (answered 403)")
                 click.echo(f"export DIGA_API_BASE_URL={simulator.base_url}")
                 click.echo("Press Ctrl-C to stop.")
                 simulator.wait()

@@ -4,9 +4,14 @@ Clients are tested against real sockets, real keep-alive and real partial reads,
 mocked ``requests`` calls: the failure modes that matter (a dropped connection, a truncated body,
 a lying cursor, a record whose field has the wrong type) only exist on the wire; every kind is
 described in :mod:`diga_assets.simulator.faults`. Query parameters, limits, enums and error bodies
-are read from the published OpenAPI pages through :mod:`diga_assets.api.spec`.
-``GET /v1/agent/versions-dropdown/dashboard`` is served in both status models as Diga's live
-OpenAPI document describes it (no published page covers it).
+are read through :mod:`diga_assets.api.spec` from the document of the world's status model: the
+published pages of ``/v1/call/`` and ``/v1/phone/`` for ``seed``, Diga's live OpenAPI document for
+``current``. ``GET /v1/agent/versions-dropdown/dashboard`` is served in both models as the live
+document describes it (no published page covers it).
+
+Access follows the documents: a missing or wrong key is answered 403 with the endpoint's
+documented body, and so is a valid key that lacks Read permission on the endpoint's resource
+(``denied_resources``), on that resource's endpoints only.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,14 +35,20 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from diga_assets.api.client import is_loopback_host
-from diga_assets.api.spec import AGENTS_PATH, CALLS_PATH, PHONES_PATH, QueryParameter, live, seed_page
+from diga_assets.api.spec import AGENTS_PATH, CALLS_PATH, PHONES_PATH, OpenApiDocument, QueryParameter, live, seed_page
 from diga_assets.simulator.faults import Fault, FaultConfig
-from diga_assets.simulator.world import ListQuery, Page, UnknownCursorError, World
+from diga_assets.simulator.world import ListQuery, Page, StatusModel, UnknownCursorError, World
 
 logger = logging.getLogger(__name__)
 
 LIST_PATHS: tuple[str, ...] = (CALLS_PATH, PHONES_PATH)
 API_PATHS: tuple[str, ...] = (*LIST_PATHS, AGENTS_PATH)
+# The resources a key can be denied Read permission on, and the endpoints of each.
+RESOURCE_PATHS: Mapping[str, tuple[str, ...]] = {
+    "calls": (CALLS_PATH,),
+    "phones": (PHONES_PATH,),
+    "agents": (AGENTS_PATH,),
+}
 # The live document's list of agents: the dropdown documents none of its errors, the agents
 # resource's listing documents them (403, 500), so their bodies are taken from there.
 _AGENTS_LIST_PATH = "/v1/agent/"
@@ -341,7 +352,9 @@ class DigaSimulator:
     ``stop()``. ``end_date_inclusive`` chooses how ``end_created_date``/``end_assigned_at`` are
     read: inclusive by default (the reading most dangerous to clients that assume half-open
     ranges), exclusive when False. ``keep_bodies=False`` stops recording ``served_bodies`` (a
-    benchmark serving 300,000 calls does not want them in memory).
+    benchmark serving 300,000 calls does not want them in memory). ``denied_resources`` (a subset
+    of ``calls``, ``phones``, ``agents``) simulates a key without Read permission on those
+    resources: their endpoints answer 403 with the documented body, the others serve as usual.
     """
 
     def __init__(
@@ -353,12 +366,19 @@ class DigaSimulator:
         faults: FaultConfig | None = None,
         end_date_inclusive: bool = True,
         keep_bodies: bool = True,
+        denied_resources: Iterable[str] = (),
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"the simulator only binds loopback hosts, not {host!r}")
         if not api_key:
             raise ValueError("api_key must not be empty")
+        denied = frozenset(denied_resources)
+        if not denied <= RESOURCE_PATHS.keys():
+            unknown = sorted(denied - RESOURCE_PATHS.keys())
+            raise ValueError(f"unknown resources {unknown}; known: {sorted(RESOURCE_PATHS)}")
         self.world = world
+        self.denied_resources = denied
+        self._denied_paths = frozenset(path for name in denied for path in RESOURCE_PATHS[name])
         self.end_date_inclusive = end_date_inclusive
         self.keep_bodies = keep_bodies
         self._api_key = api_key.encode("utf-8")
@@ -372,11 +392,8 @@ class DigaSimulator:
         self._open_sockets: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._parameters = {path: seed_page(path).query_parameters(path) for path in LIST_PATHS}
-        self._status_choices = {
-            CALLS_PATH: world.call_statuses(),
-            PHONES_PATH: world.phone_statuses(),
-        }
+        self._model: StatusModel = world.status_model
+        self._parameters = {path: document(self._model, path).query_parameters(path) for path in LIST_PATHS}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -516,7 +533,7 @@ class DigaSimulator:
 
     def _internal_error_body(self, path: str) -> bytes:
         spec_path = path if path in API_PATHS else CALLS_PATH
-        example = _response_example(spec_path, "500")
+        example = response_example(self._model, spec_path, "500")
         return orjson.dumps(example)
 
     def _fault_response(self, fault: Fault, path: str) -> tuple[int, bytes, str, list[tuple[str, str]]]:
@@ -564,20 +581,22 @@ class DigaSimulator:
             return 200, orjson.dumps(state)
         return 404, ApiError(404, "NOT_FOUND", f"No simulator admin route {path}").body()
 
-    def _check_auth(self, path: str, authorization: str | None) -> None:
+    def _check_access(self, path: str, authorization: str | None) -> None:
+        """Raise the documented 403 unless the key is right and may read the path's resource."""
         token = b""
         if authorization:
             scheme, _, value = authorization.partition(" ")
             if scheme.lower() == "bearer":
                 token = value.strip().encode("utf-8", "surrogateescape")
         # Compare in constant time even when the header is missing, so timing says nothing.
-        if not hmac.compare_digest(token, self._api_key) or not token:
-            example = _response_example(path, "403")
+        refused = not hmac.compare_digest(token, self._api_key) or not token
+        if refused or path in self._denied_paths:
+            example = response_example(self._model, path, "403")
             raise ApiError(403, example["error_code"], example["message"])
 
     def _agents(self, authorization: str | None, fault: Fault | None) -> tuple[int, bytes]:
         try:
-            self._check_auth(AGENTS_PATH, authorization)
+            self._check_access(AGENTS_PATH, authorization)
         except ApiError as error:
             return error.status, error.body()
         agents = self.world.agents_dropdown()
@@ -590,7 +609,7 @@ class DigaSimulator:
         self, path: str, pairs: list[tuple[str, str]], authorization: str | None, fault: Fault | None
     ) -> tuple[int, bytes]:
         try:
-            self._check_auth(path, authorization)
+            self._check_access(path, authorization)
             query = self._parse_query(path, pairs)
             world = self.world
             page = world.list_calls(query) if path == CALLS_PATH else world.list_phones(query)
@@ -686,21 +705,37 @@ class DigaSimulator:
                 raise invalid(f"must be <= {spec.maximum}")
             return number
         if spec.kind == "enum":
-            choices = self._status_choices[path] if spec.name == "status" else (spec.choices or frozenset())
+            choices = spec.choices or frozenset()
             if text not in choices:
                 raise invalid("expected one of " + ", ".join(sorted(choices)))
             return text
         return text
 
 
-def _response_example(path: str, status: str) -> dict[str, Any]:
-    """The example body the spec documents for one response status of an endpoint.
+def document(model: StatusModel, path: str) -> OpenApiDocument:
+    """The document that describes ``path`` under a status model.
 
-    The agents dropdown is only in the live document, which documents none of its error bodies;
-    its resource's listing does, so they are read from there.
+    The seed model's listings follow their published pages; everything else (the current model,
+    and the agents endpoint, which no published page covers) follows the live document.
     """
-    operation = live().operation(_AGENTS_LIST_PATH) if path == AGENTS_PATH else seed_page(path).operation(path)
-    return dict(operation["responses"][status]["content"]["application/json"]["example"])
+    if model == "seed" and path in LIST_PATHS:
+        return seed_page(path)
+    return live()
+
+
+def response_example(model: StatusModel, path: str, status: str) -> dict[str, Any]:
+    """The example body the model's document gives for one response status of an endpoint.
+
+    The agents dropdown documents no error bodies; its resource's listing does, so they are read
+    from there.
+    """
+    doc = document(model, path)
+    for candidate in (path, _AGENTS_LIST_PATH) if path == AGENTS_PATH else (path,):
+        documented = doc.operation(candidate)["responses"].get(status, {})
+        example = documented.get("content", {}).get("application/json", {}).get("example")
+        if example is not None:
+            return dict(example)
+    raise LookupError(f"{doc.name} documents no example body for {status} on {path}")
 
 
 def _with_field(record: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:

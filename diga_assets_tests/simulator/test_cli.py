@@ -1,4 +1,7 @@
-"""The ``simulate`` command: starts, answers, never prints the key, stops cleanly on Ctrl-C."""
+"""The ``simulate`` command: starts, answers, never prints the key, stops cleanly on Ctrl-C.
+
+``--deny`` makes the key lack Read permission on a resource.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from click.testing import CliRunner
 
 from diga_assets.simulator.cli import simulate
 from diga_assets_tests.contract import validate_response
-from diga_assets_tests.simulator.conftest import CALLS
+from diga_assets_tests.simulator.conftest import AGENTS, CALLS
 
 
 def test_simulate_serves_in_the_foreground_and_stops_on_ctrl_c() -> None:
@@ -30,6 +33,8 @@ def test_simulate_serves_in_the_foreground_and_stops_on_ctrl_c() -> None:
             "30",
             "--seed",
             "3",
+            "--deny",
+            "agents",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -45,10 +50,13 @@ def test_simulate_serves_in_the_foreground_and_stops_on_ctrl_c() -> None:
                 break
         base_url = lines[-1].strip().split("=", 1)[1]
         assert base_url.startswith("http://127.0.0.1:")
-        response = requests.get(base_url + CALLS, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        headers = {"Authorization": f"Bearer {key}"}
+        response = requests.get(base_url + CALLS, headers=headers, timeout=10)
         assert response.status_code == 200
         validate_response(CALLS, 200, response.json())
         assert response.json()["data"]
+        denied = requests.get(base_url + AGENTS, headers=headers, timeout=10)
+        assert denied.status_code == 403 and denied.json()["message"] == "Missing required permissions to view agents"
         assert (
             requests.get(base_url + CALLS, headers={"Authorization": "Bearer sim-test-key"}, timeout=10).status_code
             == 403
@@ -62,6 +70,7 @@ def test_simulate_serves_in_the_foreground_and_stops_on_ctrl_c() -> None:
     output = "".join(lines) + out + err
     assert process.returncode == 0, output
     assert "from $DIGA_API_KEY" in output
+    assert "lacks Read permission on: agents" in output
     assert key not in output
     assert "Simulator stopped." in output
 
@@ -90,6 +99,12 @@ def test_simulate_stops_on_sigterm_too() -> None:
             process.wait()
     assert process.returncode == 0, output
     assert "Simulator stopped." in output
+
+
+def test_simulate_refuses_unknown_resources_to_deny() -> None:
+    result = CliRunner().invoke(simulate, ["--deny", "contacts"])
+    assert result.exit_code != 0
+    assert "contacts" in result.output
 
 
 def test_simulate_refuses_non_loopback_hosts() -> None:

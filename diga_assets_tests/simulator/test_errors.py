@@ -8,17 +8,19 @@ import uuid
 import pytest
 import requests
 
+from diga_assets.api.client import DigaClient
+from diga_assets.api.errors import DigaAuthError
 from diga_assets.api.spec import live, seed_page
 from diga_assets.simulator import DigaSimulator, World
-from diga_assets_tests.simulator.conftest import AGENTS, CALLS, FIXED_NOW, PHONES
+from diga_assets_tests.simulator.conftest import AGENTS, API_KEY, CALLS, FIXED_NOW, PHONES
 
 
-def example(path: str, status: str) -> dict:
-    """The example body of a response in the document that describes the endpoint."""
+def example(path: str, status: str, model: str = "seed") -> dict:
+    """The example body of a response in the document the model follows."""
     if path == AGENTS:  # the dropdown documents no errors; its resource's listing does
         doc, path = live(), "/v1/agent/"
     else:
-        doc = seed_page(path)
+        doc = seed_page(path) if model == "seed" else live()
     return doc.operation(path)["responses"][status]["content"]["application/json"]["example"]
 
 
@@ -95,6 +97,82 @@ def test_a_missing_or_wrong_key_is_403_with_the_spec_body(simulator: DigaSimulat
     response = requests.get(simulator.base_url + path, headers=headers, timeout=10)
     assert response.status_code == 403
     assert response.json() == example(path, "403")
+
+
+@pytest.mark.parametrize("path", [CALLS, PHONES, AGENTS])
+def test_the_current_model_answers_a_wrong_key_with_the_live_documents_body(make_simulator, path: str) -> None:
+    sim = make_simulator(World(seed=7, now=FIXED_NOW, days=1, calls_per_day=20, status_model="current"))
+    response = requests.get(sim.base_url + path, headers={"Authorization": "Bearer wrong-key"}, timeout=10)
+    assert response.status_code == 403
+    assert response.json() == example(path, "403", "current")
+
+
+RESOURCES = {"calls": CALLS, "phones": PHONES, "agents": AGENTS}
+
+
+@pytest.mark.parametrize("model", ["seed", "current"])
+@pytest.mark.parametrize("denied", sorted(RESOURCES))
+def test_a_key_without_read_permission_is_refused_on_that_resource_only(
+    make_simulator, http, model: str, denied: str
+) -> None:
+    world = World(seed=7, now=FIXED_NOW, days=1, calls_per_day=20, status_model=model)
+    sim = make_simulator(world, denied_resources={denied})
+    for resource, path in RESOURCES.items():
+        response = http.get(sim.base_url + path, params={"limit": 5} if path != AGENTS else {}, timeout=10)
+        if resource == denied:
+            assert response.status_code == 403, path
+            assert response.json() == example(path, "403", model)
+        else:
+            assert response.status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    ("denied", "read", "resource"),
+    [
+        ("calls", lambda client: list(client.iter_call_pages()), "Calls"),
+        ("phones", lambda client: list(client.iter_phone_pages()), "Phones"),
+        ("agents", lambda client: client.get_agents(), "Agents"),
+    ],
+)
+def test_the_clients_403_names_the_resource_the_key_may_not_read(make_simulator, denied, read, resource) -> None:
+    world = World(seed=7, now=FIXED_NOW, days=1, calls_per_day=20, status_model="current")
+    sim = make_simulator(world, denied_resources={denied})
+    with DigaClient(API_KEY, sim.base_url, read_timeout_s=5) as client:
+        with pytest.raises(DigaAuthError) as info:
+            read(client)
+        assert info.value.status == 403
+        assert f"lacks Read permission on {resource}" in str(info.value)
+        assert API_KEY not in str(info.value)
+        others = {"calls", "phones", "agents"} - {denied}
+        if "agents" in others:
+            assert client.get_agents()[0]
+        if "calls" in others:
+            assert list(client.iter_call_pages())
+
+
+def test_only_known_resources_can_be_denied() -> None:
+    with pytest.raises(ValueError, match="unknown resources"):
+        DigaSimulator(World(now=FIXED_NOW, days=0), denied_resources={"contacts"})
+
+
+@pytest.mark.parametrize("status", ["failed", "transferred", "no_answer"])
+def test_the_current_model_refuses_statuses_the_live_api_no_longer_has(get, make_simulator, status: str) -> None:
+    current = make_simulator(World(seed=7, now=FIXED_NOW, days=1, calls_per_day=20, status_model="current"))
+    response = get(CALLS, current, status=status)
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "NOT_VALID_FIELD"
+    assert "'status'" in response.json()["message"] and repr(status) in response.json()["message"]
+    assert get(CALLS, status=status).status_code == 200, "the seed model's page lists it"
+
+
+@pytest.mark.parametrize("model", ["seed", "current"])
+@pytest.mark.parametrize("path", [CALLS, PHONES])
+def test_pagination_conflicts_use_the_models_documented_body(get, make_simulator, model: str, path: str) -> None:
+    world = World(seed=7, now=FIXED_NOW, days=1, calls_per_day=20, status_model=model)
+    sim = make_simulator(world)
+    some_id = (world.calls_visible() if path == CALLS else world.phones_visible())[0]["id"]
+    response = get(path, sim, after=some_id, before=some_id)
+    assert response.status_code == 422 and response.json() == example(path, "422", model)
 
 
 def test_the_bearer_scheme_is_case_insensitive(simulator: DigaSimulator) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from diga_assets.api.spec import seed_page
+from diga_assets.api.spec import live, seed_page
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets_tests.simulator.conftest import API_KEY, CALLS, FIXED_NOW, PHONES
 
@@ -23,11 +23,14 @@ def created(call: dict) -> datetime:
     return datetime.fromisoformat(call["created_date"])
 
 
-def test_every_spec_parameter_is_understood(get, simulator: DigaSimulator) -> None:
-    """Each parameter of the spec changes or validates the answer: a typo would be ignored."""
+@pytest.mark.parametrize("model", ["seed", "current"])
+def test_every_spec_parameter_is_understood(get, make_simulator, model: str) -> None:
+    """Each parameter of the model's document changes or validates the answer: a typo would be ignored."""
+    sim = make_simulator(World(seed=7, now=FIXED_NOW, days=1, calls_per_day=20, status_model=model))
     for path in (CALLS, PHONES):
-        for name, parameter in seed_page(path).query_parameters(path).items():
-            response = get(path, **{name: "not-a-valid-value"})
+        document = seed_page(path) if model == "seed" else live()
+        for name, parameter in document.query_parameters(path).items():
+            response = get(path, sim, **{name: "not-a-valid-value"})
             assert response.status_code == 400, (path, name, parameter.kind)
             assert name in response.json()["message"]
 
