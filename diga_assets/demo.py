@@ -122,7 +122,9 @@ def run_demo(
     sim_key = simulator_key()
     # Start the simulated company's clock a few days back, so the phone snapshots can move it on.
     sim_now = datetime.now(zone).replace(microsecond=0) - timedelta(days=PHONE_SNAPSHOTS - 1)
-    world = World(seed=7, now=sim_now, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY)
+    world = World(
+        seed=7, now=sim_now, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY, status_model="current"
+    )
     with DigaSimulator(world, api_key=sim_key) as sim, _environment_variable("DIGA_API_KEY", sim_key):
         echo(f"Diga API simulator on {sim.base_url} (a synthetic company, {CALLS_PER_DAY} calls a day)")
         # The key by name, as in the code location: a key given as a value is stored in the job
@@ -270,7 +272,7 @@ def run_ui(
     sim_key = simulator_key()
     env_settings = Settings.from_env()
     today = datetime.now(ZoneInfo(env_settings.timezone)).date()
-    world = World(seed=7, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY)
+    world = World(seed=7, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY, status_model="current")
     dagster_home.mkdir(parents=True, exist_ok=True)
     with DigaSimulator(world, api_key=sim_key) as sim:
         env = {

@@ -1,7 +1,8 @@
 """A local stand-in for the Diga API: a deterministic synthetic company served over real HTTP.
 
-``World`` generates the company (agents, phones, contacts, calls) from a seed and a clock;
-``DigaSimulator`` serves it on loopback following the published OpenAPI pages; ``FaultConfig``
+``World`` generates the company (agents, phones, contacts, calls) from a seed and a clock, under
+one of two status models: ``seed`` follows the published pages of ``/v1/call/`` and ``/v1/phone/``,
+``current`` Diga's live OpenAPI document. ``DigaSimulator`` serves it on loopback; ``FaultConfig``
 and ``Fault`` make it misbehave on purpose. The ``simulate`` click command runs it for demos.
 """
 

@@ -59,9 +59,10 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option(
     "--status-model",
     type=click.Choice(["seed", "current"]),
-    default="seed",
+    default="current",
     show_default=True,
-    help="'seed' follows the published spec; 'current' serves Diga's newer statuses and fields.",
+    help="'current' serves Diga's API as its live OpenAPI document describes it; 'seed' follows the "
+    "published pages of /v1/call/ and /v1/phone/ (their statuses failed, transferred, no_answer).",
 )
 @click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0, 60_000))
 @click.option("--rate-429", default=0.0, show_default=True, type=float, callback=_rate)

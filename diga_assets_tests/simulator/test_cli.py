@@ -1,6 +1,7 @@
 """The ``simulate`` command: starts, answers, never prints the key, stops cleanly on Ctrl-C.
 
-``--deny`` makes the key lack Read permission on a resource.
+It serves the ``current`` status model unless told ``--status-model seed``, and ``--deny`` makes
+the key lack Read permission on a resource.
 """
 
 from __future__ import annotations
@@ -53,8 +54,11 @@ def test_simulate_serves_in_the_foreground_and_stops_on_ctrl_c() -> None:
         headers = {"Authorization": f"Bearer {key}"}
         response = requests.get(base_url + CALLS, headers=headers, timeout=10)
         assert response.status_code == 200
-        validate_response(CALLS, 200, response.json())
+        validate_response(CALLS, 200, response.json(), model="current")  # the default model
         assert response.json()["data"]
+        assert (
+            requests.get(base_url + CALLS, params={"status": "failed"}, headers=headers, timeout=10).status_code == 400
+        )
         denied = requests.get(base_url + AGENTS, headers=headers, timeout=10)
         assert denied.status_code == 403 and denied.json()["message"] == "Missing required permissions to view agents"
         assert (
@@ -70,14 +74,14 @@ def test_simulate_serves_in_the_foreground_and_stops_on_ctrl_c() -> None:
     output = "".join(lines) + out + err
     assert process.returncode == 0, output
     assert "from $DIGA_API_KEY" in output
-    assert "lacks Read permission on: agents" in output
+    assert "status model current" in output and "lacks Read permission on: agents" in output
     assert key not in output
     assert "Simulator stopped." in output
 
 
 def test_simulate_stops_on_sigterm_too() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "diga_assets.simulator.cli", "--port", "0", "--days", "0"],
+        [sys.executable, "-m", "diga_assets.simulator.cli", "--port", "0", "--days", "0", "--status-model", "seed"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -91,6 +95,7 @@ def test_simulate_stops_on_sigterm_too() -> None:
             if line.startswith("Press Ctrl-C"):
                 break
         assert "built-in default test key" in output and "sim-test-key" not in output
+        assert "status model seed" in output
         process.terminate()
         output += process.communicate(timeout=20)[0]
     finally:
