@@ -47,7 +47,7 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
     import pyarrow as pa
 
     from diga_assets.api.records import CALLS
-    from diga_assets.storage import DigaStorage, write_table_atomically
+    from diga_assets.storage import DigaStorage
 
     storage = DigaStorage(data_dir=str(data_dir))
     rng = np.random.default_rng(7)
@@ -93,7 +93,7 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
             for field in CALLS.arrow_schema
         ]
         key = day.isoformat()
-        write_table_atomically(
+        storage.store.write_table(
             storage.layout.raw_partition("calls", key), pa.Table.from_arrays(arrays, schema=CALLS.arrow_schema)
         )
         keys.append(key)
@@ -106,17 +106,19 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
 def project_metrics(data_dir: str, first: str, last: str) -> None:
     """Contender: the project's three daily metrics over [first, last], written per day."""
     from diga_assets.analysis.outcome_map import resolve_outcome_map
-    from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
-    from diga_assets.storage import DigaStorage, write_table_atomically
+    from diga_assets.assets.metrics.daily import DURATION_STATS, OUTCOME_RATES, VERSION_OUTCOMES, compute_daily_metrics
+    from diga_assets.storage import DigaStorage
 
     storage = DigaStorage(data_dir=data_dir)
     days = _days(first, last)
-    # As the daily_call_metrics step does: one scan and dedupe for the three statements.
-    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.layout, "UTC", resolve_outcome_map(), days)
+    # The three metrics the pandas contender computes, as the daily_call_metrics step does: one
+    # scan and dedupe for the three statements.
+    metrics = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES)
+    computed = compute_daily_metrics(metrics, storage.store, "UTC", resolve_outcome_map(), days)
     for name, computation in computed.items():
         for day in days:
-            write_table_atomically(storage.root / "bench" / name / f"{day}.parquet", computation.rows_of(day))
-    totals = sum(computed[DAILY_CALL_METRICS[0].name].table["total_calls"].to_pylist())
+            storage.store.write_table(f"{storage.root}/bench/{name}/{day}.parquet", computation.rows_of(day))
+    totals = sum(computed[OUTCOME_RATES.name].table["total_calls"].to_pylist())
     print(json.dumps({"rows": totals}))
 
 

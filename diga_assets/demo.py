@@ -28,7 +28,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import duckdb
 
 from diga_assets.analysis.views import ANALYSIS_SQL
 from diga_assets.definitions import build_definitions
@@ -84,9 +83,9 @@ class DemoResult:
 
     first_day: date
     last_day: date
-    data_dir: Path
+    data_dir: str
     analysis_db: Path
-    report: Path
+    report: str
     dagster_home: Path
     headlines: list[tuple[date, int, float | None, float | None]]
     agents: list[tuple[str, int, float | None]]
@@ -170,12 +169,12 @@ def run_demo(
         first_day=first_day,
         last_day=last_day,
         data_dir=storage.root,
-        analysis_db=storage.layout.analysis_db,
+        analysis_db=storage.analysis_db,
         report=storage.layout.report_file(CALL_REPORT),
         dagster_home=dagster_home,
-        headlines=_headlines(storage.layout.analysis_db, first_day, last_day),
-        agents=_query(storage.layout.analysis_db, SELECT_AGENT_SUMMARY),
-        unmapped_end_reasons=_query(storage.layout.analysis_db, SELECT_UNMAPPED_END_REASONS),
+        headlines=_headlines(storage, first_day, last_day),
+        agents=_query(storage, SELECT_AGENT_SUMMARY),
+        unmapped_end_reasons=_query(storage, SELECT_UNMAPPED_END_REASONS),
     )
     echo(summary(result))
     return result
@@ -204,17 +203,17 @@ def _with_checks(*assets: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*assets)
 
 
-def _headlines(db: Path, first: date, last: date) -> list[tuple[date, int, float | None, float | None]]:
+def _headlines(storage: DigaStorage, first: date, last: date) -> list[tuple[date, int, float | None, float | None]]:
     """Per day: total calls, completion rate over ended calls, median duration (from the views)."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    with duckdb.connect(str(db), read_only=True) as con:
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         headlines = con.sql(ANALYSIS_SQL("select_daily_headlines"), params={"days": days})
         rows = headlines.select("day, total_calls, completion_rate, median_duration_s").fetchall()
     return [(day, calls, completion, median) for day, calls, completion, median in rows]
 
 
-def _query(db: Path, statement: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(db), read_only=True) as con:
+def _query(storage: DigaStorage, statement: str) -> list[tuple[Any, ...]]:
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         return con.execute(statement).fetchall()
 
 
@@ -241,7 +240,7 @@ def summary(result: DemoResult) -> str:
     data = result.data_dir
     lines += [
         "",
-        f"Parquet:  {data / 'raw'}/{{calls,phones,agents}}/date=YYYY-MM-DD/  and  {data / 'metrics'}/<metric>/",
+        f"Parquet:  {data}/raw/{{calls,phones,agents}}/date=YYYY-MM-DD/  and  {data}/metrics/<metric>/",
         f"DuckDB:   {result.analysis_db}  (views only: calls, phones, agents, call_outcome_map, one per metric)",
         f"Report:   {result.report}  (open it in a browser; it works offline)",
         f"UI:       .venv/bin/diga-assets ui   (http://127.0.0.1:3000, a simulator; runs in {result.dagster_home})",

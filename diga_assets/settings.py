@@ -7,10 +7,12 @@ instead of surfacing later as a confusing error deep inside a run.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from diga_assets.api.client import DEFAULT_BASE_URL, check_base_url
@@ -39,6 +41,9 @@ MAX_CONCURRENCY = WholeNumberRule(default=4, low=1, high=32)
 BACKFILL_DAYS_PER_RUN = WholeNumberRule(default=0, low=1, high=3660)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Bucket names as S3 allows them (3 to 63 characters of lowercase letters, digits, dots and
+# hyphens, beginning and ending with a letter or digit).
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class SettingsError(ValueError):
@@ -55,7 +60,8 @@ def project_root() -> Path:
 class Settings:
     """Where data lives, which days exist, in which time zone, and which API to call."""
 
-    data_dir: Path
+    # A local directory, or s3://bucket/prefix for an S3-compatible bucket.
+    data_dir: Path | str
     start_date: date
     timezone: str
     api_base_url: str
@@ -71,18 +77,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``DIGA_*`` variables; raise ``SettingsError`` naming the first bad one."""
         env = os.environ if env is None else env
-        raw_dir = env.get("DIGA_DATA_DIR") or str(project_root() / "data")
-        data_dir = Path(raw_dir).expanduser()
-        if not data_dir.is_absolute():
-            data_dir = Path.cwd() / data_dir
-        if data_dir.exists() and not data_dir.is_dir():
-            raise SettingsError(f"DIGA_DATA_DIR={raw_dir!r} exists and is not a directory")
-        # A file on the way to the directory means it can never be created. Permissions are left
-        # to the run (DigaStorage.check_writable): they belong to whoever runs the step, which in
-        # a deployment is not always the process that loads the code location.
-        blocker = next((parent for parent in data_dir.parents if parent.exists()), None)
-        if blocker is not None and not blocker.is_dir():
-            raise SettingsError(f"DIGA_DATA_DIR={raw_dir!r} cannot be created: {str(blocker)!r} is a file")
+        data_dir = _data_dir(env.get("DIGA_DATA_DIR") or str(project_root() / "data"))
 
         raw_start = env.get("DIGA_START_DATE") or DEFAULT_START_DATE.isoformat()
         try:
@@ -130,6 +125,51 @@ class Settings:
             pseudonymize_contacts=pseudonymize_contacts,
             backfill_days_per_run=backfill_days_per_run,
         )
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """(bucket, prefix without slashes at either end) of ``s3://bucket/prefix``; ``ValueError``
+    saying what is wrong otherwise."""
+    parts = urlsplit(uri)
+    if parts.scheme != "s3":
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{uri!r} must not carry a query or fragment")
+    bucket = parts.netloc
+    if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        raise ValueError(f"{bucket!r} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+    return bucket, parts.path.strip("/")
+
+
+def _data_dir(raw: str) -> Path | str:
+    """``DIGA_DATA_DIR`` as an absolute local path, or as ``s3://bucket/prefix`` when it names a
+    bucket; any other scheme is refused rather than becoming a local folder named after it."""
+    scheme = urlsplit(raw).scheme
+    if scheme == "s3":
+        try:
+            bucket, prefix = parse_s3_uri(raw)
+        except ValueError as exc:
+            raise SettingsError(f"DIGA_DATA_DIR={raw!r}: {exc}") from None
+        # Whether the bucket exists and the credentials can use it is checked when a run starts,
+        # before its first API request: that is where the credentials of the run are.
+        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    if "://" in raw or (scheme and len(scheme) > 1):
+        raise SettingsError(
+            f"DIGA_DATA_DIR={raw!r} uses the scheme {scheme!r}; give a local directory or s3://bucket/prefix "
+            "(any S3-compatible store, its endpoint from AWS_ENDPOINT_URL)"
+        )
+    data_dir = Path(raw).expanduser()
+    if not data_dir.is_absolute():
+        data_dir = Path.cwd() / data_dir
+    if data_dir.exists() and not data_dir.is_dir():
+        raise SettingsError(f"DIGA_DATA_DIR={raw!r} exists and is not a directory")
+    # A file on the way to the directory means it can never be created. Permissions are left
+    # to the run (DigaStorage.check_writable): they belong to whoever runs the step, which in
+    # a deployment is not always the process that loads the code location.
+    blocker = next((parent for parent in data_dir.parents if parent.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise SettingsError(f"DIGA_DATA_DIR={raw!r} cannot be created: {str(blocker)!r} is a file")
+    return data_dir
 
 
 def _whole_number(env: Mapping[str, str], name: str, rule: WholeNumberRule) -> int:

@@ -26,7 +26,7 @@ from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.names import PHONE_ASSIGNMENT_TIMELINE
 from diga_assets.partitions import daily_partitions
-from diga_assets.storage import DigaStorage, write_table_atomically
+from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import range_tags, settings_for, storage_for
 
 FETCHED_AT = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
@@ -87,7 +87,7 @@ def write_raw_calls(
 ) -> Path:
     """Store ``records`` as the raw calls partition ``key`` (what diga_calls would write)."""
     path = storage.layout.raw_partition("calls", key)
-    write_table_atomically(path, pa.Table.from_batches([CALLS.to_record_batch(records, fetched_at)]))
+    storage.store.write_table(path, pa.Table.from_batches([CALLS.to_record_batch(records, fetched_at)]))
     return path
 
 
@@ -117,10 +117,10 @@ def phone(
     }
 
 
-def write_raw_phones(storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], observed_at: datetime) -> Path:
+def write_raw_phones(storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], observed_at: datetime) -> str:
     """Store a phone snapshot observed at ``observed_at`` as the raw phones partition ``key``."""
     path = storage.layout.raw_partition("phones", key)
-    write_table_atomically(path, pa.Table.from_batches([PHONES.to_record_batch(records, observed_at)]))
+    storage.store.write_table(path, pa.Table.from_batches([PHONES.to_record_batch(records, observed_at)]))
     return path
 
 
@@ -136,10 +136,10 @@ def agent(agent_id: str, name: str | None, *versions: tuple[str, int, str | None
     }
 
 
-def write_raw_agents(storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], observed_at: datetime) -> Path:
+def write_raw_agents(storage: DigaStorage, key: str, records: Sequence[dict[str, Any]], observed_at: datetime) -> str:
     """Store an agents snapshot observed at ``observed_at`` as the raw agents partition ``key``."""
     path = storage.layout.raw_partition("agents", key)
-    write_table_atomically(path, AGENT_VERSIONS.to_table(records, observed_at))
+    storage.store.write_table(path, AGENT_VERSIONS.to_table(records, observed_at))
     return path
 
 
@@ -216,7 +216,7 @@ def partition_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[st
 
 def read_metric_day(storage: DigaStorage, asset: str, key: str) -> pa.Table:
     """The stored file of one day of a daily metric."""
-    return pq.read_table(storage.layout.metric_partition(asset, key))
+    return storage.store.read_table(storage.layout.metric_partition(asset, key))
 
 
 # ------------------------------------------------------------------------------ independent metrics

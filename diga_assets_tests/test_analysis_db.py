@@ -82,7 +82,7 @@ def test_the_database_holds_views_only_that_work_from_any_working_directory(tmp_
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
 
-    with duckdb.connect(str(storage_for(tmp_path).layout.analysis_db), read_only=True) as con:
+    with storage_for(tmp_path).store.connect(str(storage_for(tmp_path).analysis_db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
         assert {
             name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
@@ -117,7 +117,7 @@ def test_the_database_holds_views_only_that_work_from_any_working_directory(tmp_
 def test_views_are_rewritten_only_when_missing_or_changed(tmp_path):
     write_two_days(tmp_path)
     storage = storage_for(tmp_path)
-    assert set(refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)) == {
+    assert set(refresh_analysis_db(storage.store, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)) == {
         "calls",
         "phones",
         "agents",
@@ -125,16 +125,16 @@ def test_views_are_rewritten_only_when_missing_or_changed(tmp_path):
         "wilson_interval",
         "two_proportion_z",
     }
-    db = storage.layout.analysis_db
+    db = storage.analysis_db
     before = (db.stat().st_mtime_ns, db.read_bytes())
 
-    assert refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == []
+    assert refresh_analysis_db(storage.store, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == []
     assert (db.stat().st_mtime_ns, db.read_bytes()) == before
 
-    assert refresh_analysis_db(storage.layout, "Europe/Madrid", DEFAULT_OUTCOME_MAP, log=LOG) == ["calls"]
+    assert refresh_analysis_db(storage.store, "Europe/Madrid", DEFAULT_OUTCOME_MAP, log=LOG) == ["calls"]
     custom = tmp_path / "outcomes.csv"
     shutil.copy(DEFAULT_OUTCOME_MAP, custom)
-    assert refresh_analysis_db(storage.layout, "Europe/Madrid", custom, log=LOG) == ["call_outcome_map"]
+    assert refresh_analysis_db(storage.store, "Europe/Madrid", custom, log=LOG) == ["call_outcome_map"]
     with duckdb.connect(str(db), read_only=True) as con:
         assert "Europe/Madrid" in con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'calls'").fetchone()[0]
 
@@ -143,9 +143,9 @@ def test_paths_are_quoted_as_sql_literals(tmp_path):
     storage = DigaStorage(data_dir=str(tmp_path / "Lucía's data; DROP VIEW calls; --"))
     write_raw_calls(storage, "2026-11-05", [call("a", "2026-11-05T09:00:00Z")])
 
-    assert "calls" in refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)
+    assert "calls" in refresh_analysis_db(storage.store, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)
 
-    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         assert con.execute("SELECT id, outcome FROM calls").fetchall() == [("a", "completed")]
 
 
@@ -164,7 +164,7 @@ ANALYST = textwrap.dedent(
 def test_a_run_succeeds_while_an_analyst_holds_the_database_open(tmp_path):
     write_two_days(tmp_path)
     storage = storage_for(tmp_path)
-    db = storage.layout.analysis_db
+    db = storage.analysis_db
     materialize_metrics(tmp_path, ["call_outcome_rates"], first="2026-11-05", checks=False)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -196,7 +196,7 @@ def test_a_run_succeeds_while_an_analyst_holds_the_database_open(tmp_path):
     warnings = [log.user_message for log in instance.all_logs(result.run_id) if log.level == logging.WARNING]
     assert any(str(db) in message and "held by another process" in message for message in warnings), warnings
     # Once the session is closed, the next refresh adds the view the run could not.
-    assert refresh_analysis_db(storage.layout, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == ["call_duration_stats"]
+    assert refresh_analysis_db(storage.store, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == ["call_duration_stats"]
 
 
 def test_the_shipped_outcome_map_follows_the_documented_rules():
@@ -274,7 +274,7 @@ def test_agents_are_named_by_their_latest_observation_everywhere(tmp_path):
     write_raw_calls(storage, "2026-11-06", [call("y", "2026-11-06T09:00:00Z", version="a-v2")])
     materialize_metrics(tmp_path, list(DAILY_METRICS), first="2026-11-05", last="2026-11-06", checks=False)
 
-    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         agents = con.execute(
             "SELECT agent_id, agent_name, version_id, version_name, version_number FROM agents ORDER BY ALL"
         ).fetchall()
@@ -298,7 +298,7 @@ def test_before_any_agents_snapshot_the_metric_views_work_with_names_unknown(tmp
     write_raw_calls(storage_for(tmp_path), "2026-11-05", [call("x", "2026-11-05T09:00:00Z")])
     materialize_metrics(tmp_path, list(DAILY_METRICS), first="2026-11-05", checks=False)
 
-    with duckdb.connect(str(storage_for(tmp_path).layout.analysis_db), read_only=True) as con:
+    with storage_for(tmp_path).store.connect(str(storage_for(tmp_path).analysis_db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM agents").fetchone() == (0,)
         assert con.execute("SELECT agent_id, agent_name FROM call_outcome_rates").fetchall() == [("agent-a", None)]
 
@@ -340,7 +340,7 @@ def test_agent_version_comparison_equals_an_independent_computation(tmp_path):
     )
     materialize_metrics(tmp_path, list(DAILY_METRICS), first="2026-11-05", last="2026-11-06", checks=False)
 
-    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         relation = con.execute(
             "SELECT * FROM agent_version_comparison(DATE '2026-11-05', DATE '2026-11-06') "
             "ORDER BY agent_id, version_number"

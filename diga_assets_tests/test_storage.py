@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from diga_assets.storage import AtomicParquetWriter, DigaStorage, write_table_atomically
+from diga_assets.storage import DigaStorage, StorageError
+from diga_assets.storage.local import AtomicParquetWriter, write_table_atomically
 
 SCHEMA = pa.schema([pa.field("id", pa.string(), nullable=False)])
 
@@ -50,12 +51,14 @@ def test_an_empty_partition_keeps_the_schema(tmp_path):
 
 def test_layout_is_hive_style(tmp_path):
     storage = DigaStorage(data_dir=str(tmp_path))
-    assert storage.layout.raw_partition("calls", "2026-11-01") == tmp_path / "raw/calls/date=2026-11-01/part-0.parquet"
+    assert storage.layout.raw_partition("calls", "2026-11-01") == str(
+        tmp_path / "raw/calls/date=2026-11-01/part-0.parquet"
+    )
     assert storage.layout.raw_glob("calls") == str(tmp_path / "raw/calls/date=*/*.parquet")
 
 
 def test_an_unwritable_data_dir_is_named(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(PermissionError, match="DIGA_DATA_DIR"):
+    with pytest.raises(StorageError, match="DIGA_DATA_DIR"):
         DigaStorage(data_dir=str(blocker / "data")).check_writable()

@@ -12,7 +12,6 @@ when it does, the run logs a warning naming the file and carries on (the views a
 from __future__ import annotations
 
 import fcntl
-import glob
 import os
 import threading
 import time
@@ -37,7 +36,7 @@ from diga_assets.names import (
     PHONES_DATASET,
 )
 from diga_assets.partitions import with_neighbours
-from diga_assets.storage import DataLayout
+from diga_assets.storage import DataLayout, Store
 
 # The statements of this layer: the views, and the day headlines read from the calls view.
 ANALYSIS_SQL = SqlFolder(Path(__file__).resolve().parent / "sql")
@@ -65,98 +64,96 @@ class WarningLogger(Protocol):
 @dataclass(frozen=True)
 class View:
     """One entry of the analysis database's catalog, a view or a macro: its statement, its
-    parameters, and the files it reads (``None``: none, so it can always be created)."""
+    parameters, and whether the files it reads exist (DuckDB binds a view when it is created,
+    so one over no file cannot be)."""
 
     name: str
     statement: str
     parameters: Mapping[str, str | Sequence[str]]
-    sources: str | tuple[str, ...] | None
+    has_sources: bool
     # Created instead while no file exists yet, for a view others join (it is then empty).
     empty_statement: str | None = None
 
     def sql(self) -> str:
         """The ``CREATE OR REPLACE`` statement with its paths inlined (the empty one without files)."""
-        if self.empty_statement is not None and not self.has_sources():
+        if self.empty_statement is not None and not self.has_sources:
             return ANALYSIS_SQL(self.empty_statement)
         return inline_parameters(ANALYSIS_SQL(self.statement), self.parameters)
 
-    def has_sources(self) -> bool:
-        """Whether any file it reads exists (DuckDB binds a view when it is created)."""
-        if self.sources is None:
-            return True
-        if isinstance(self.sources, str):
-            return next(glob.iglob(self.sources), None) is not None
-        return bool(self.sources)
-
     def can_create(self) -> bool:
         """Whether it can be created now: its files exist, or it has an empty stand-in."""
-        return self.empty_statement is not None or self.has_sources()
+        return self.empty_statement is not None or self.has_sources
 
 
-def calls_views(
-    layout: DataLayout, timezone: str, outcome_map: Path, *, days: Sequence[date] | None = None
-) -> list[View]:
+def calls_views(store: Store, timezone: str, outcome_map: Path, *, days: Sequence[date] | None = None) -> list[View]:
     """``call_outcome_map`` and ``calls``, in creation order (``calls`` joins the map).
 
     With ``days``, ``calls`` reads only the files of ``with_neighbours(days)`` (the span
     ``call_ids_unique`` checks), so a run over a few days does not scan and dedupe the whole
     history.
     """
-    sources: str | tuple[str, ...] = layout.raw_glob(CALLS_DATASET)
+    layout = DataLayout(store.root)
+    sources: str | list[str] = layout.raw_glob(CALLS_DATASET)
+    available = store.has_match(sources)
     if days is not None:
         span = [day.isoformat() for day in with_neighbours(days)]
-        sources = tuple(layout.existing_raw_partitions(CALLS_DATASET, span))
+        sources = store.existing(layout.raw_partition(CALLS_DATASET, key) for key in span)
+        available = bool(sources)
     map_csv = str(outcome_map)
     return [
-        View(CALL_OUTCOME_MAP_VIEW, "create_call_outcome_map_view", {"outcome_map_csv": map_csv}, map_csv),
-        View(CALLS_DATASET, "create_calls_view", {"calls_files": sources, "timezone": timezone}, sources),
+        View(CALL_OUTCOME_MAP_VIEW, "create_call_outcome_map_view", {"outcome_map_csv": map_csv}, outcome_map.exists()),
+        View(CALLS_DATASET, "create_calls_view", {"calls_files": sources, "timezone": timezone}, available),
     ]
 
 
-def phones_view(layout: DataLayout) -> View:
+def phones_view(store: Store) -> View:
     """``phones``: every stored snapshot of the phone register."""
-    phones_glob = layout.raw_glob(PHONES_DATASET)
-    return View(PHONES_DATASET, "create_phones_view", {"phones_glob": phones_glob}, phones_glob)
+    phones_glob = DataLayout(store.root).raw_glob(PHONES_DATASET)
+    return View(PHONES_DATASET, "create_phones_view", {"phones_glob": phones_glob}, store.has_match(phones_glob))
 
 
-def agents_view(layout: DataLayout) -> View:
+def agents_view(store: Store) -> View:
     """``agents``: each agent and version as last observed. The metric views join it for names,
     so before any snapshot is stored it exists, empty."""
-    agents_glob = layout.raw_glob(AGENTS_DATASET)
+    agents_glob = DataLayout(store.root).raw_glob(AGENTS_DATASET)
     return View(
-        AGENTS_DATASET, "create_agents_view", {"agents_glob": agents_glob}, agents_glob, "create_empty_agents_view"
+        AGENTS_DATASET,
+        "create_agents_view",
+        {"agents_glob": agents_glob},
+        store.has_match(agents_glob),
+        "create_empty_agents_view",
     )
 
 
 def statistics_macros() -> list[View]:
     """The macros the version comparison is computed with, defined once for every connection."""
     return [
-        View("wilson_interval", "create_wilson_interval_macro", {}, None),
-        View("two_proportion_z", "create_two_proportion_z_macro", {}, None),
+        View("wilson_interval", "create_wilson_interval_macro", {}, True),
+        View("two_proportion_z", "create_two_proportion_z_macro", {}, True),
     ]
 
 
-def metric_view(layout: DataLayout, asset: str) -> View:
+def metric_view(store: Store, asset: str) -> View:
     """The view named like a metric asset, over every file it stored."""
-    files = layout.metric_glob(asset)
-    return View(asset, f"create_{asset}_view", {"metric_glob": files}, files)
+    files = DataLayout(store.root).metric_glob(asset)
+    return View(asset, f"create_{asset}_view", {"metric_glob": files}, store.has_match(files))
 
 
-def analysis_views(layout: DataLayout, timezone: str, outcome_map: Path) -> list[View]:
+def analysis_views(store: Store, timezone: str, outcome_map: Path) -> list[View]:
     """Every view and macro of the analysis database, in creation order (each after what it reads)."""
-    metric_views = [metric_view(layout, asset) for asset in (*DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)]
+    metric_views = {asset: metric_view(store, asset) for asset in (*DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)}
     comparison = View(
         AGENT_VERSION_COMPARISON,
         "create_agent_version_comparison_macro",
         {},
-        layout.metric_glob(AGENT_VERSION_OUTCOMES),
+        metric_views[AGENT_VERSION_OUTCOMES].has_sources,
     )
     return [
         *statistics_macros(),
-        *calls_views(layout, timezone, outcome_map),
-        phones_view(layout),
-        agents_view(layout),
-        *metric_views,
+        *calls_views(store, timezone, outcome_map),
+        phones_view(store),
+        agents_view(store),
+        *metric_views.values(),
         comparison,
     ]
 
@@ -172,15 +169,15 @@ def create_views(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> list[
 
 
 @contextmanager
-def views_connection(views: Sequence[View]) -> Iterator[tuple[duckdb.DuckDBPyConnection, list[str]]]:
-    """An in-memory DuckDB with ``views`` created; yields it and the names of the views created.
+def views_connection(store: Store, views: Sequence[View]) -> Iterator[tuple[duckdb.DuckDBPyConnection, list[str]]]:
+    """An in-memory DuckDB that reads ``store``, with ``views`` created; yields it and the names
+    of the views created.
 
     A view over a dataset with no files yet is not created (DuckDB binds views on creation).
+    Timestamps come back as UTC whatever the machine's zone; days are computed with an explicit
+    zone in the calls view, never with the session's.
     """
-    with duckdb.connect() as con:
-        # Timestamps come back as UTC whatever the machine's zone; days are computed with an
-        # explicit zone in the calls view, never with the session's.
-        con.execute("SET TimeZone = 'UTC'")
+    with store.connect() as con:
         yield con, create_views(con, views)
 
 
@@ -200,7 +197,7 @@ def view_definitions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(views) | dict(macros)
 
 
-def refresh_analysis_db(layout: DataLayout, timezone: str, outcome_map: Path, *, log: WarningLogger) -> list[str]:
+def refresh_analysis_db(store: Store, timezone: str, outcome_map: Path, *, log: WarningLogger) -> list[str]:
     """Bring the views of ``diga.duckdb`` up to date; return the names of those (re)created.
 
     The wanted definitions are built in a scratch in-memory database and compared with the stored
@@ -211,9 +208,9 @@ def refresh_analysis_db(layout: DataLayout, timezone: str, outcome_map: Path, *,
     file DuckDB cannot open at all, as a process killed while DuckDB created it leaves it, is moved
     aside with a warning and rebuilt.
     """
-    path = layout.analysis_db
-    views = [view for view in analysis_views(layout, timezone, outcome_map) if view.can_create()]
-    with duckdb.connect() as scratch:
+    path = store.analysis_db
+    views = [view for view in analysis_views(store, timezone, outcome_map) if view.can_create()]
+    with store.connect() as scratch:
         create_views(scratch, views)
         wanted = view_definitions(scratch)
     delays = iter(_LOCK_RETRY_DELAYS_S)
@@ -221,7 +218,7 @@ def refresh_analysis_db(layout: DataLayout, timezone: str, outcome_map: Path, *,
     with _REFRESH_LOCK:
         while True:
             try:
-                return _replace_stale_views(path, views, wanted)
+                return _replace_stale_views(store, path, views, wanted)
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if _is_invalid_file(exc, path) and not set_aside:
                     aside = _set_invalid_file_aside(path)
@@ -247,16 +244,16 @@ def refresh_analysis_db(layout: DataLayout, timezone: str, outcome_map: Path, *,
                 time.sleep(delay)
 
 
-def _replace_stale_views(path: Path, views: Sequence[View], wanted: Mapping[str, str]) -> list[str]:
+def _replace_stale_views(store: Store, path: Path, views: Sequence[View], wanted: Mapping[str, str]) -> list[str]:
     stored: dict[str, str] = {}
     if path.exists():
-        with duckdb.connect(str(path), read_only=True) as con:
+        with store.connect(str(path), read_only=True) as con:
             stored = view_definitions(con)
     stale = [view for view in views if stored.get(view.name) != wanted[view.name]]
     if not stale:
         return []
     path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as con:
+    with store.connect(str(path)) as con:
         con.execute("BEGIN TRANSACTION")
         for view in stale:
             con.execute(view.sql())

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from diga_assets.analysis.outcome_map import OutcomeMapError, resolve_outcome_map
 from diga_assets.analysis.views import refresh_analysis_db
-from diga_assets.storage import DataLayout
+from diga_assets.storage import Store
 
 OWNERS = ["team:analytics"]
 PREVIEW_ROWS = 10
@@ -27,18 +27,16 @@ def outcome_map_or_fail() -> Path:
         raise dg.Failure(description=str(exc)) from exc
 
 
-def refresh_views(
-    context: dg.AssetExecutionContext, layout: DataLayout, timezone: str, outcome_map: Path
-) -> dict[str, Any]:
+def refresh_views(context: dg.AssetExecutionContext, store: Store, timezone: str, outcome_map: Path) -> dict[str, Any]:
     """Bring the analysis database's views up to date; the metadata that says what was done."""
     # Every metric step refreshes the views at the end of its run, rather than one asset owning
     # them: a view can only be created once its files exist, users materialize any subset of the
     # metrics, and the refresh is a read-only comparison unless something is missing or changed.
-    replaced = refresh_analysis_db(layout, timezone, outcome_map, log=context.log)
+    replaced = refresh_analysis_db(store, timezone, outcome_map, log=context.log)
     if replaced:
         context.log.info(f"analysis database: (re)created views {', '.join(replaced)}")
     return {
-        "analysis_db": dg.MetadataValue.path(str(layout.analysis_db)),
+        "analysis_db": dg.MetadataValue.path(str(store.analysis_db)),
         "views_replaced": len(replaced),
     }
 

@@ -5,41 +5,40 @@ statements in ``sql/``) and name what they found: which day, which id, which val
 """
 
 from collections.abc import Sequence
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
 import dagster as dg
-import duckdb
 
 from diga_assets.api.records import CALLS, PHONES, RecordTable
-from diga_assets.assets.raw.snapshots import LATE_OBSERVATION_HOURS
+from diga_assets.assets.raw.snapshots import LATE_OBSERVATION_HOURS, observed_at
 from diga_assets.checks.statements import CHECK_SQL
 from diga_assets.names import AGENTS_DATASET, CALLS_DATASET, DIGA_AGENTS, DIGA_CALLS, DIGA_PHONES, PHONES_DATASET
 from diga_assets.partitions import day_window, with_neighbours
-from diga_assets.storage import DigaStorage
+from diga_assets.storage import DigaStorage, Store
 
 # Day files per pass of select_duplicate_call_ids: a daily run (three files) takes one pass, and a
 # long range is cut into passes whose hash tables each stay small.
 FILES_PER_DUPLICATE_ID_PASS = 32
 
 
-def _query(statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with duckdb.connect() as con:
+def _query(store: Store, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with store.connect() as con:
         return con.execute(CHECK_SQL(statement), params).fetchall()
 
 
-def duplicate_call_ids(files: list[str]) -> list[tuple[str, int, list[date]]]:
+def duplicate_call_ids(store: Store, files: list[str]) -> list[tuple[str, int, list[date]]]:
     """Call ids stored more than once in ``files``: (id, copies, days), the first 20 by id."""
     passes = -(-len(files) // FILES_PER_DUPLICATE_ID_PASS)
     rows: list[tuple[str, int, list[date]]] = []
-    with duckdb.connect() as con:
+    with store.connect() as con:
         for part in range(passes):
             params = {"files": files, "passes": passes, "pass": part}
             rows += con.execute(CHECK_SQL("select_duplicate_call_ids"), params).fetchall()
     return sorted(rows)[:20]  # as many as one pass shows (LIMIT 20)
 
 
-def unknown_values_check(files: list[str], table: RecordTable) -> dg.AssetCheckResult:
+def unknown_values_check(store: Store, files: list[str], table: RecordTable) -> dg.AssetCheckResult:
     """WARN naming each value of an enumerated column that the spec does not list, with its count."""
     unknown: dict[str, dict[str, int]] = {}
     if files:
@@ -49,7 +48,7 @@ def unknown_values_check(files: list[str], table: RecordTable) -> dg.AssetCheckR
             for value in sorted(table.enum_values(column) or ())
         ]
         params = {"files": files, "columns": list(table.enum_columns), "allowed": allowed}
-        for column, value, rows in _query("select_values_outside_spec", params):
+        for column, value, rows in _query(store, "select_values_outside_spec", params):
             unknown.setdefault(column, {})[value] = rows
     described = "; ".join(
         f"{column}: " + ", ".join(f"{v!r} ({n})" for v, n in values.items()) for column, values in unknown.items()
@@ -66,12 +65,12 @@ def unknown_values_check(files: list[str], table: RecordTable) -> dg.AssetCheckR
     )
 
 
-def null_check(files: list[str], table: RecordTable) -> dg.AssetCheckResult:
+def null_check(store: Store, files: list[str], table: RecordTable) -> dg.AssetCheckResult:
     """Fail naming each column the spec requires that holds NULLs, with how many."""
     required = [f.name for f in table.arrow_schema if not f.nullable]
     nulls: dict[str, int] = {}
     if files:
-        (row,) = _query("select_null_counts", {"files": files, "columns": required})
+        (row,) = _query(store, "select_null_counts", {"files": files, "columns": required})
         nulls = {name: int(n) for name, n in zip(required, row, strict=True) if n}
     return dg.AssetCheckResult(
         passed=not nulls,
@@ -97,8 +96,8 @@ def _call_ids_unique(partitions: dg.DailyPartitionsDefinition) -> dg.AssetChecks
     )
     def calls_ids_unique(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
         span = with_neighbours(date.fromisoformat(key) for key in context.partition_keys)
-        files = storage.layout.existing_raw_partitions(CALLS_DATASET, [day.isoformat() for day in span])
-        rows = duplicate_call_ids(files)
+        files = storage.existing_raw_files(CALLS_DATASET, [day.isoformat() for day in span])
+        rows = duplicate_call_ids(storage.store, files)
         return dg.AssetCheckResult(
             passed=not rows,
             description=(
@@ -121,7 +120,8 @@ def _required_fields_present(partitions: dg.DailyPartitionsDefinition) -> dg.Ass
         description="Columns the spec requires (id, status, type, contact, created_date) hold no NULLs.",
     )
     def calls_required_fields(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        return null_check(storage.layout.existing_raw_partitions(CALLS_DATASET, context.partition_keys), CALLS)
+        files = storage.existing_raw_files(CALLS_DATASET, context.partition_keys)
+        return null_check(storage.store, files, CALLS)
 
     return calls_required_fields
 
@@ -134,8 +134,8 @@ def _call_times_consistent(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
         description="duration >= 0, and end_time >= start_time where both are set.",
     )
     def calls_times_consistent(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        files = storage.layout.existing_raw_partitions(CALLS_DATASET, context.partition_keys)
-        rows = _query("select_inconsistent_call_times", {"files": files}) if files else []
+        files = storage.existing_raw_files(CALLS_DATASET, context.partition_keys)
+        rows = _query(storage.store, "select_inconsistent_call_times", {"files": files}) if files else []
         return dg.AssetCheckResult(
             passed=not rows,
             description=(
@@ -166,7 +166,8 @@ def _enum_values_within_spec(
         ),
     )
     def enum_values_within_spec(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        return unknown_values_check(storage.layout.existing_raw_partitions(dataset, context.partition_keys), table)
+        files = storage.existing_raw_files(dataset, context.partition_keys)
+        return unknown_values_check(storage.store, files, table)
 
     return enum_values_within_spec
 
@@ -186,15 +187,14 @@ def _observed_near_day_end(
     )
     def observed_near_day_end(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
         lags: dict[str, float] = {}
+        stored = set(storage.existing_raw_files(dataset, context.partition_keys))
         for key in context.partition_keys:
-            path = storage.layout.raw_partition(dataset, key)
-            if not path.exists():
+            location = storage.layout.raw_partition(dataset, key)
+            if location not in stored:
                 continue
-            ((observed,),) = _query("select_first_observation", {"file": str(path)})
-            if observed is None:
-                continue
-            observed = observed.astimezone(UTC) if observed.tzinfo else observed.replace(tzinfo=UTC)
-            lags[key] = day_window(partitions, key).hours_after_end(observed)
+            observed = observed_at(storage.store.read_table(location, columns=["observed_at"]))
+            if observed is not None:
+                lags[key] = day_window(partitions, key).hours_after_end(observed)
         late = {k: round(v, 1) for k, v in lags.items() if v > LATE_OBSERVATION_HOURS}
         return dg.AssetCheckResult(
             passed=not late,

@@ -1,16 +1,9 @@
-"""Storage: where every file lives (``DataLayout``), how it is written whole or not at all
-(``files``), and the ``DigaStorage`` resource that carries the root into runs."""
+"""Storage: where every file lives (``layout``), the root's I/O whole-or-nothing in a local
+directory (``local``) or a bucket (``s3``) behind one interface (``store``), and the
+``DigaStorage`` resource that carries the root into runs."""
 
-from diga_assets.storage.files import AtomicParquetWriter, write_bytes_atomically, write_table_atomically
 from diga_assets.storage.layout import PARTITION_FILE, RELATIVE_LAYOUT, DataLayout
 from diga_assets.storage.resource import DigaStorage
+from diga_assets.storage.store import StorageError, Store
 
-__all__ = [
-    "PARTITION_FILE",
-    "RELATIVE_LAYOUT",
-    "AtomicParquetWriter",
-    "DataLayout",
-    "DigaStorage",
-    "write_bytes_atomically",
-    "write_table_atomically",
-]
+__all__ = ["PARTITION_FILE", "RELATIVE_LAYOUT", "DataLayout", "DigaStorage", "StorageError", "Store"]

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from diga_assets.privacy import HASH_KEY_VAR, PSEUDONYMIZE_VAR, hash_key_problem, pseudonymize_contacts
-from diga_assets.storage.files import TEMP_SUFFIX
 from diga_assets.storage.layout import DataLayout
+from diga_assets.storage.store import Store
+
+
+def open_store(data_dir: str) -> Store:
+    """The store of ``data_dir``: a bucket for ``s3://bucket/prefix``, else a local directory."""
+    # Imported here: boto3 and s3fs are needed only when the data lives in a bucket.
+    if data_dir.startswith("s3://"):
+        from diga_assets.storage.s3 import S3Store
+
+        return S3Store.from_uri(data_dir)
+    from diga_assets.storage.local import LocalStore
+
+    return LocalStore(Path(data_dir).expanduser().resolve())
 
 
 class DigaStorage(dg.ConfigurableResource):
@@ -22,7 +34,9 @@ class DigaStorage(dg.ConfigurableResource):
     # Validation errors must not echo the configured values: one of them is the HMAC key.
     model_config = ConfigDict(hide_input_in_errors=True)
 
-    data_dir: str = Field(description="Root folder for Parquet files, the DuckDB file and reports.")
+    data_dir: str = Field(
+        description="Where Parquet files and reports go: a local folder, or s3://bucket/prefix (env DIGA_DATA_DIR)."
+    )
     pseudonymize_contacts: bool = Field(
         default=False,
         description=f"Store an HMAC of each caller's contact_identifier instead of the value (env {PSEUDONYMIZE_VAR}).",
@@ -45,15 +59,37 @@ class DigaStorage(dg.ConfigurableResource):
                 raise ValueError(problem)
         return data
 
+    _store: Store | None = PrivateAttr(default=None)
+
     @property
-    def root(self) -> Path:
-        """The storage root as an absolute path."""
-        return Path(self.data_dir).expanduser().resolve()
+    def store(self) -> Store:
+        """The root's I/O: a local directory, or a bucket for ``s3://`` (made once per resource)."""
+        if self._store is None:
+            self._store = open_store(self.data_dir)
+        return self._store
+
+    @property
+    def root(self) -> str:
+        """The storage root: an absolute path, or ``s3://bucket/prefix``."""
+        return self.store.root
 
     @property
     def layout(self) -> DataLayout:
         """Where each file lives under the root."""
-        return DataLayout(self.root)
+        return DataLayout(self.store.root)
+
+    @property
+    def analysis_db(self) -> Path:
+        """The local file of the analysis database (views only) over this root."""
+        return self.store.analysis_db
+
+    def existing_raw_files(self, dataset: str, keys: Iterable[str]) -> list[str]:
+        """The stored files of those partitions of a raw dataset; days never stored are skipped."""
+        return self.store.existing(self.layout.raw_partition(dataset, key) for key in keys)
+
+    def existing_metric_files(self, asset: str, keys: Iterable[str]) -> list[str]:
+        """The stored files of those days of a daily metric; days never stored are skipped."""
+        return self.store.existing(self.layout.metric_partition(asset, key) for key in keys)
 
     def calls_to_store(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """A page of calls as it may be stored: ``contact_identifier`` pseudonymized when configured."""
@@ -68,11 +104,5 @@ class DigaStorage(dg.ConfigurableResource):
         return pseudonymize_contacts(batch, key)
 
     def check_writable(self) -> None:
-        """Fail early, naming DIGA_DATA_DIR, when the root cannot be written."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".write-probe-{uuid.uuid4().hex}{TEMP_SUFFIX}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise PermissionError(f"DIGA_DATA_DIR={str(self.root)!r} is not writable: {exc.strerror}") from None
+        """Fail early, naming DIGA_DATA_DIR, when the root cannot be used (before any API request)."""
+        self.store.check_writable()

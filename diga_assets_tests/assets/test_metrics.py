@@ -17,9 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from diga_assets.assets.metrics import build_metric_assets
@@ -125,7 +123,7 @@ def test_seed_model_metrics_equal_an_independent_computation(start_simulator, tm
     # The cases the comparison must have covered.
     empty = read_metric_day(storage, CALL_OUTCOME_RATES, "2026-11-13")
     assert empty.num_rows == 0 and empty.schema.field("completion_rate").type == "double"
-    rates = pq.read_table(storage.layout.metric_partition(CALL_OUTCOME_RATES, "2026-11-18")).to_pylist()
+    rates = storage.store.read_table(storage.layout.metric_partition(CALL_OUTCOME_RATES, "2026-11-18")).to_pylist()
     assert sum(r["other_status"] for r in rates) == 1
     assert any(c["agent_id"] is None for c in calls), "the simulator should give some calls no agent"
     null_groups = [
@@ -251,7 +249,7 @@ def test_a_day_without_raw_calls_fails_naming_it_instead_of_reporting_no_calls(t
     message = failure.step_failure_data.user_failure_data.description
     assert "2026-11-06, 2026-11-07" in message
     assert "--select diga_calls --partition-range 2026-11-06...2026-11-07" in message
-    assert not storage.layout.metric_partition(CALL_OUTCOME_RATES, "2026-11-05").exists()
+    assert not storage.store.exists(storage.layout.metric_partition(CALL_OUTCOME_RATES, "2026-11-05"))
 
 
 def test_the_daily_metrics_of_a_run_share_one_scan_and_a_subset_computes_only_itself(tmp_path, monkeypatch):
@@ -332,7 +330,7 @@ def test_phone_timeline_over_three_snapshots(tmp_path):
 
     result = materialize_timeline(tmp_path)
 
-    rows = pq.read_table(storage.layout.metric_file(PHONE_ASSIGNMENT_TIMELINE)).to_pylist()
+    rows = storage.store.read_table(storage.layout.metric_file(PHONE_ASSIGNMENT_TIMELINE)).to_pylist()
     got = [
         (r["phone_id"], r["status"], r["inbound_agent_id"], r["outbound_agent_id"], r["valid_from"], r["valid_to"])
         for r in rows
@@ -360,15 +358,15 @@ def test_phone_timeline_over_three_snapshots(tmp_path):
 
 def _materialize_day_when_both_are_ready(tmp: str, key: str, barrier) -> None:
     """Child process: one run for one day; its write waits until the other run is writing too."""
-    import diga_assets.assets.metrics.daily as metrics
+    from diga_assets.storage.local import LocalStore
 
-    write = metrics.write_table_atomically
+    write = LocalStore.write_table
 
-    def write_together(path, table):
+    def write_together(self, path, table):
         barrier.wait(timeout=60)
-        return write(path, table)
+        return write(self, path, table)
 
-    metrics.write_table_atomically = write_together
+    LocalStore.write_table = write_together
     result = materialize_metrics(Path(tmp), [CALL_OUTCOME_RATES, CALL_DURATION_STATS], first=key, checks=False)
     if not result.success:
         raise SystemExit(1)
@@ -396,7 +394,9 @@ def test_two_runs_for_different_days_write_at_once_and_both_succeed(tmp_path):
     for key in keys:
         for asset in (CALL_OUTCOME_RATES, CALL_DURATION_STATS):
             assert read_metric_day(storage, asset, key).num_rows == 1
-            assert [p.name for p in storage.layout.metric_partition(asset, key).parent.iterdir()] == ["part-0.parquet"]
-    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
+            assert [p.name for p in Path(storage.layout.metric_partition(asset, key)).parent.iterdir()] == [
+                "part-0.parquet"
+            ]
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         assert con.execute("SELECT sum(total_calls) FROM call_outcome_rates").fetchone() == (10,)
         assert con.execute("SELECT count(*) FROM call_duration_stats").fetchone() == (2,)

@@ -13,8 +13,10 @@ import sys
 import textwrap
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -27,9 +29,14 @@ from diga_assets_tests.conftest import SIM_KEY, SIM_NOW
 DAYS = [f"2026-11-{d:02d}" for d in range(12, 19)]  # 7 whole days before SIM_NOW
 
 
+def stored_rows(tmp_path, key: str, dataset: str = "calls", columns: list[str] | None = None) -> pa.Table:
+    """The stored raw partition ``key`` of ``dataset``, read through the store."""
+    storage = storage_for(tmp_path)
+    return storage.store.read_table(storage.layout.raw_partition(dataset, key), columns=columns)
+
+
 def stored_ids(tmp_path, key: str, dataset: str = "calls") -> list[str]:
-    path = storage_for(tmp_path).layout.raw_partition(dataset, key)
-    return pq.read_table(path, columns=["id"]).column("id").to_pylist()
+    return stored_rows(tmp_path, key, dataset, columns=["id"]).column("id").to_pylist()
 
 
 def expected_ids(world: World, key: str, timezone: str = "UTC") -> list[str]:
@@ -118,12 +125,12 @@ def test_days_follow_the_partition_time_zone(start_simulator, materialize_raw, t
 def test_rematerializing_a_day_replaces_it(start_simulator, materialize_raw, tmp_path):
     sim = start_simulator(now=SIM_NOW - timedelta(hours=11, minutes=58))  # the 19th's last calls are in progress
     assert materialize_raw(sim, first="2026-11-19").success
-    first = pq.read_table(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-19")).to_pylist()
+    first = stored_rows(tmp_path, "2026-11-19", "calls").to_pylist()
 
     sim.world.advance(timedelta(hours=12))
     assert materialize_raw(sim, first="2026-11-19").success
 
-    day_dir = storage_for(tmp_path).layout.raw_partition("calls", "2026-11-19").parent
+    day_dir = Path(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-19")).parent
     assert [p.name for p in day_dir.glob("*.parquet")] == ["part-0.parquet"]
     second = pq.read_table(day_dir / "part-0.parquet").to_pylist()
     assert [r["id"] for r in second] == expected_ids(sim.world, "2026-11-19")
@@ -142,7 +149,7 @@ def test_an_unknown_status_is_kept_counted_and_flagged(start_simulator, material
     result = materialize_raw(sim, first="2026-11-18")
 
     assert result.success
-    stored = pq.read_table(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18")).to_pylist()
+    stored = stored_rows(tmp_path, "2026-11-18", "calls").to_pylist()
     assert [r["status"] for r in stored if r["id"] == "00000000-0000-4000-8000-0000000000ee"] == ["voicemail"]
     metadata = materializations(result)["2026-11-18"]
     assert metadata["status_voicemail"].value == 1
@@ -182,7 +189,7 @@ def test_a_field_the_spec_does_not_name_is_kept_in_extra_fields(start_simulator,
 
     assert materialize_raw(sim, first="2026-11-18").success
 
-    stored = pq.read_table(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18")).to_pylist()
+    stored = stored_rows(tmp_path, "2026-11-18", "calls").to_pylist()
     [row] = [r for r in stored if r["id"] == "00000000-0000-4000-8000-0000000000ef"]
     assert json.loads(row["extra_fields"]) == {"sentiment": "positive"}
 
@@ -192,7 +199,7 @@ def test_a_bad_key_fails_the_run_clearly_and_leaves_stored_partitions_untouched(
 ):
     sim = start_simulator()
     assert materialize_raw(sim, first="2026-11-18").success
-    path = storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18")
+    path = Path(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18"))
     before = hashlib.sha256(path.read_bytes()).hexdigest()
 
     result = materialize_raw(sim, first="2026-11-17", last="2026-11-18", api_key="wrong-key", raise_on_error=False)
@@ -202,7 +209,7 @@ def test_a_bad_key_fails_the_run_clearly_and_leaves_stored_partitions_untouched(
     assert "the API key was refused (403" in failure.message and "DIGA_API_KEY lacks Read permission" in failure.message
     assert "wrong-key" not in failure.to_string()
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
-    assert not storage_for(tmp_path).layout.raw_partition("calls", "2026-11-17").exists()
+    assert not storage_for(tmp_path).store.exists(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-17"))
 
 
 def test_a_bad_record_fails_its_day_and_names_it_while_other_days_stay_written(
@@ -221,7 +228,7 @@ def test_a_bad_record_fails_its_day_and_names_it_while_other_days_stay_written(
     assert "00000000-0000-4000-8000-0000000000ff" in message and "'duration'" in message and "'long'" in message
     assert "2026-11-17" in message
     assert "--partition 2026-11-17" in message
-    assert not storage_for(tmp_path).layout.raw_partition("calls", "2026-11-17").exists()
+    assert not storage_for(tmp_path).store.exists(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-17"))
     for key in ("2026-11-16", "2026-11-18"):
         assert stored_ids(tmp_path, key) == expected_ids(world, key)
     assert sorted(recorded_partitions(instance)) == ["2026-11-16", "2026-11-18"]
@@ -250,7 +257,7 @@ def test_server_errors_beyond_the_caps_fail_only_those_days(start_simulator, mat
     assert "1 of 3 days failed" in message and "503" in message
     assert "dagster asset materialize -m diga_assets.definitions --select diga_calls --partition 2026-11-16" in message
     assert sorted(recorded_partitions(instance)) == ["2026-11-17", "2026-11-18"]
-    assert not storage_for(tmp_path).layout.raw_partition("calls", "2026-11-16").exists()
+    assert not storage_for(tmp_path).store.exists(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-16"))
 
 
 def test_rerun_commands_cover_exactly_the_failed_days():
@@ -289,7 +296,7 @@ def test_a_run_killed_mid_write_leaves_the_old_partition_and_no_partial_file(
 ):
     sim = start_simulator()
     assert materialize_raw(sim, first="2026-11-18").success
-    path = storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18")
+    path = Path(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18"))
     before = hashlib.sha256(path.read_bytes()).hexdigest()
 
     # The child's stderr goes to a file: a pipe nobody reads could fill and stall the child.
@@ -326,7 +333,7 @@ def test_phone_snapshots_record_when_they_were_really_observed(start_simulator, 
 
     assert result.success
     for key in ("2026-11-01", "2026-11-02"):
-        table = pq.read_table(storage_for(tmp_path).layout.raw_partition("phones", key))
+        table = stored_rows(tmp_path, key, "phones")
         assert sorted(table.column("id").to_pylist()) == sorted(p["id"] for p in sim.world.phones_visible())
         observed = set(table.column("observed_at").to_pylist())
         assert len(observed) == 1 and before <= observed.pop() <= after
@@ -339,7 +346,7 @@ def test_phone_snapshots_record_when_they_were_really_observed(start_simulator, 
 
 def test_a_later_phone_observation_does_not_replace_a_closer_one(start_simulator, materialize_raw, tmp_path):
     sim = start_simulator()
-    path = storage_for(tmp_path).layout.raw_partition("phones", "2026-11-01")
+    path = Path(storage_for(tmp_path).layout.raw_partition("phones", "2026-11-01"))
     assert materialize_raw(sim, first="2026-11-01", select="diga_phones").success
     before = hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -354,5 +361,5 @@ def test_a_later_phone_observation_does_not_replace_a_closer_one(start_simulator
 def test_phones_survive_faults(start_simulator, materialize_raw, tmp_path, rate_429, rate_5xx):
     sim = start_simulator(phones=40, faults=FaultConfig(seed=1, rate_429=rate_429, retry_after="0", rate_5xx=rate_5xx))
     assert materialize_raw(sim, first="2026-11-19", select="diga_phones", phones_page_size=5).success
-    table = pq.read_table(storage_for(tmp_path).layout.raw_partition("phones", "2026-11-19"))
+    table = stored_rows(tmp_path, "2026-11-19", "phones")
     assert sorted(table.column("id").to_pylist()) == sorted(p["id"] for p in sim.world.phones_visible())

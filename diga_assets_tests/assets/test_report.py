@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -84,7 +85,7 @@ def test_the_report_has_every_chart_inline_and_nothing_to_fetch(tmp_path):
 
     result = materialize_report(tmp_path)
 
-    html = storage_for(tmp_path).layout.report_file(CALL_REPORT).read_text(encoding="utf-8")
+    html = storage_for(tmp_path).store.read_bytes(storage_for(tmp_path).layout.report_file(CALL_REPORT)).decode("utf-8")
     for anchor in CHARTS:
         section = re.search(rf'<section id="{anchor}" class="chart">(.*?)</section>', html, re.S)
         assert section, f"chart {anchor} missing"
@@ -112,7 +113,7 @@ def test_the_report_has_every_chart_inline_and_nothing_to_fetch(tmp_path):
 
 def test_rendering_the_same_data_twice_gives_the_same_charts(tmp_path):
     store_three_days_and_two_snapshots(tmp_path)
-    path = storage_for(tmp_path).layout.report_file(CALL_REPORT)
+    path = Path(storage_for(tmp_path).layout.report_file(CALL_REPORT))
 
     materialize_report(tmp_path)
     first = re.findall(r"<svg.*?</svg>", path.read_text(), re.S)
@@ -127,7 +128,7 @@ def test_with_no_calls_the_report_says_so_instead_of_failing(tmp_path):
     result = materialize_report(tmp_path)
 
     assert result.success
-    html = storage_for(tmp_path).layout.report_file(CALL_REPORT).read_text(encoding="utf-8")
+    html = storage_for(tmp_path).store.read_bytes(storage_for(tmp_path).layout.report_file(CALL_REPORT)).decode("utf-8")
     assert "No calls are stored yet" in html and "<svg" not in html
     assert "headline_chart" not in report_metadata(result)
     assert result.asset_materializations_for_node(CALL_REPORT)
@@ -181,7 +182,7 @@ def test_the_report_names_agents_lists_end_reasons_and_compares_versions(tmp_pat
 
     materialize_report(tmp_path)
 
-    html = storage.layout.report_file(CALL_REPORT).read_text(encoding="utf-8")
+    html = storage.store.read_bytes(storage.layout.report_file(CALL_REPORT)).decode("utf-8")
     texts = set(re.findall(r"<text[^>]*>([^<]+)</text>", html))
     # Names where the agents snapshot gives them; v<number> for a version without a name.
     assert {"Recepción · primera", "Recepción · v2"} <= texts
@@ -207,6 +208,6 @@ def test_the_report_says_nothing_of_unmapped_codes_below_one_percent(tmp_path):
 
     materialize_report(tmp_path)
 
-    html = storage.layout.report_file(CALL_REPORT).read_text(encoding="utf-8")
+    html = storage.store.read_bytes(storage.layout.report_file(CALL_REPORT)).decode("utf-8")
     assert 'id="end-reasons"' in html and "sim_error" in html
     assert 'id="unmapped-warning"' not in html

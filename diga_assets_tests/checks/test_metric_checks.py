@@ -14,7 +14,6 @@ import dagster as dg
 import pyarrow as pa
 
 from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES
-from diga_assets.storage import write_table_atomically
 from diga_assets_tests.assets.conftest import storage_for
 from diga_assets_tests.metric_data import call, materialize_metrics, read_metric_day, run_checks, write_raw_calls
 
@@ -46,12 +45,13 @@ def write_days(tmp_path, completed_per_day: list[int], calls_per_day: int = 20) 
 
 def tamper(tmp_path, asset: str, key: str, match: dict, **changes) -> None:
     """Rewrite one row of a stored metric day, as a bug or a hand edit would."""
-    path = storage_for(tmp_path).layout.metric_partition(asset, key)
+    storage = storage_for(tmp_path)
+    path = storage.layout.metric_partition(asset, key)
     table = read_metric_day(storage_for(tmp_path), asset, key)
     rows = table.to_pylist()
     [row] = [r for r in rows if all(r[k] == v for k, v in match.items())]
     row.update(changes)
-    write_table_atomically(path, pa.Table.from_pylist(rows, schema=table.schema))
+    storage.store.write_table(path, pa.Table.from_pylist(rows, schema=table.schema))
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:

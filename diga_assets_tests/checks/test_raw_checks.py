@@ -73,11 +73,11 @@ def test_a_long_range_checked_in_passes_finds_the_same_duplicates_as_one_pass(tm
     for n, day in enumerate(days):
         repeated = [call(f"dup-{k}", f"{day}T12:00:00Z") for k in range(n % 4)]
         write_raw_calls(storage, day, [*repeated, *(call(f"{day}-{i}", f"{day}T10:{i:02d}:00Z") for i in range(30))])
-    files = storage.layout.existing_raw_partitions("calls", days)
+    files = storage.existing_raw_files("calls", days)
 
-    in_one_pass = raw_checks.duplicate_call_ids(files)
+    in_one_pass = raw_checks.duplicate_call_ids(storage.store, files)
     monkeypatch.setattr(raw_checks, "FILES_PER_DUPLICATE_ID_PASS", 2)
-    in_five_passes = raw_checks.duplicate_call_ids(files)
+    in_five_passes = raw_checks.duplicate_call_ids(storage.store, files)
 
     assert in_one_pass == in_five_passes
     assert [(call_id, copies) for call_id, copies, _ in in_five_passes] == [("dup-0", 7), ("dup-1", 4), ("dup-2", 2)]
@@ -155,4 +155,6 @@ def test_a_duplicate_id_blocks_the_metrics_of_the_run(start_simulator, tmp_path)
     assert not unique.passed and served[0]["id"] in unique.description
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert materialized == {"diga_calls"}
-    assert not storage_for(tmp_path).layout.metric_partition("call_outcome_rates", "2026-11-18").exists()
+    assert not storage_for(tmp_path).store.exists(
+        storage_for(tmp_path).layout.metric_partition("call_outcome_rates", "2026-11-18")
+    )

@@ -44,7 +44,8 @@ import duckdb
 
 import diga_assets.analysis.views as analysis_views
 import diga_assets.assets.metrics.daily as daily_metrics
-import diga_assets.storage.files as storage_files
+import diga_assets.storage.local as storage_files
+import diga_assets.storage.store as storage_store
 from diga_assets.analysis.views import View
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
@@ -128,8 +129,8 @@ def install(holds: Holds) -> None:
     views_connection = daily_metrics.views_connection
 
     @contextmanager
-    def holding_views_connection(views: Sequence[View]) -> Iterator[tuple[Any, list[str]]]:
-        with views_connection(views) as (con, created):
+    def holding_views_connection(store: Any, views: Sequence[View]) -> Iterator[tuple[Any, list[str]]]:
+        with views_connection(store, views) as (con, created):
             yield _HookedConnection(con, {"sql": lambda *_: holds.hold("metric-compute")}), created
 
     daily_metrics.views_connection = holding_views_connection
@@ -156,12 +157,12 @@ def install(holds: Holds) -> None:
             return con
         return _HookedConnection(con, {"execute": on_execute}, after={"execute": after_execute})
 
-    # The views module reaches DuckDB through its module global: give it one whose connect() to the
+    # The store reaches DuckDB through its module global: give it one whose connect() to the
     # analysis file for writing returns a connection that holds around COMMIT.
     shim = types.ModuleType("duckdb")
     shim.__dict__.update(vars(duckdb))
     shim.connect = connect  # type: ignore[attr-defined]
-    analysis_views.duckdb = shim  # type: ignore[attr-defined]
+    storage_store.duckdb = shim  # type: ignore[attr-defined]
 
 
 class _HookedConnection:

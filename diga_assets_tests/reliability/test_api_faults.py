@@ -159,7 +159,7 @@ def start_world(start_simulator: StartSimulator, *, validate: bool = True) -> Di
 
 
 def partition_file(tmp_path: Path, key: str) -> Path:
-    return storage_for(tmp_path).layout.raw_partition("calls", key)
+    return Path(storage_for(tmp_path).layout.raw_partition("calls", key))
 
 
 def stored_ids(tmp_path: Path, key: str) -> list[str]:
@@ -177,7 +177,7 @@ def sha256(path: Path) -> str:
 
 def leftovers(tmp_path: Path) -> list[str]:
     """Temporary files of aborted writes left in any partition folder."""
-    root = storage_for(tmp_path).layout.raw_dir("calls")
+    root = Path(storage_for(tmp_path).layout.raw_dir("calls"))
     return sorted(p.name for p in root.glob("date=*/.*")) if root.exists() else []
 
 

@@ -40,7 +40,7 @@ from diga_assets.names import (
     DAILY_METRICS,
 )
 from diga_assets.simulator import DigaSimulator, World
-from diga_assets.storage import DigaStorage, write_table_atomically
+from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import storage_for, window_of
 from diga_assets_tests.conftest import SIM_KEY, StartSimulator
 from diga_assets_tests.metric_data import (
@@ -183,8 +183,8 @@ def start_run(
 # ------------------------------------------------------------------------------ what readers see
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def digest(path: Path | str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def parquet_names(directory: Path) -> list[str]:
@@ -203,7 +203,7 @@ def expected_ids(world: World, key: str) -> list[str]:
 
 
 def stored_ids(storage: DigaStorage, key: str) -> list[str]:
-    return pq.read_table(storage.layout.raw_partition("calls", key), columns=["id"]).column("id").to_pylist()
+    return storage.store.read_table(storage.layout.raw_partition("calls", key), columns=["id"]).column("id").to_pylist()
 
 
 def view_ids_of_day(con: duckdb.DuckDBPyConnection, key: str) -> list[str]:
@@ -228,7 +228,7 @@ def assert_metrics_exact(storage: DigaStorage, keys: Sequence[str]) -> None:
     calls = latest_calls(storage, "UTC")
     for asset in DAILY_METRICS:
         for key in keys:
-            assert parquet_names(storage.layout.metric_partition(asset, key).parent) == ["part-0.parquet"]
+            assert parquet_names(Path(storage.layout.metric_partition(asset, key)).parent) == ["part-0.parquet"]
             assert_rows_equal(
                 read_metric_day(storage, asset, key),
                 EXPECTED_METRIC[asset](calls, date.fromisoformat(key)),
@@ -239,7 +239,7 @@ def assert_metrics_exact(storage: DigaStorage, keys: Sequence[str]) -> None:
 def assert_analysis_db_exact(storage: DigaStorage, world: World, keys: Sequence[str]) -> None:
     """diga.duckdb opens, holds every view, and each view reads exactly the stored whole files."""
     calls = [c for c in latest_calls(storage, "UTC") if c["day"].isoformat() in keys]
-    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         assert set(view_definitions(con)) == ALL_VIEWS
         for view in VIEWS:
             con.execute(f"SELECT count(*) FROM {view}").fetchall()
@@ -271,7 +271,9 @@ def test_a_run_killed_while_writing_a_raw_partition_leaves_the_old_file_and_a_re
     storage = storage_for(tmp_path)
     other_day, held_day = "2026-11-17", "2026-11-18"
     old_ids = [f"old-{held_day}-{n}" for n in range(3)]
-    old_file = write_raw_calls(storage, held_day, [call(i, f"{held_day}T1{n}:00:00Z") for n, i in enumerate(old_ids)])
+    old_file = Path(
+        write_raw_calls(storage, held_day, [call(i, f"{held_day}T1{n}:00:00Z") for n, i in enumerate(old_ids)])
+    )
     old_digest = digest(old_file)
 
     run = start_run(children, tmp_path, "killed", sim, first=other_day, last=held_day, holds=[f"{point}-{held_day}"])
@@ -288,20 +290,20 @@ def test_a_run_killed_while_writing_a_raw_partition_leaves_the_old_file_and_a_re
     else:
         assert sorted(pq.read_table(leftover).column("id").to_pylist()) == sorted(expected_ids(sim.world, held_day))
     # The run's other day was fetched concurrently: it may be stored or not, but never in part.
-    other_dir = storage.layout.raw_partition("calls", other_day).parent
+    other_dir = Path(storage.layout.raw_partition("calls", other_day)).parent
     if parquet_names(other_dir):
         assert stored_ids(storage, other_day) == expected_ids(sim.world, other_day)
     # The views built over the readers' globs see the old day: the leftover is not read (in the
     # written-not-renamed case it holds the new ids, so reading it would show).
     with duckdb.connect() as con:
-        create_views(con, analysis_views(storage.layout, "UTC", outcome_map_path()))
+        create_views(con, analysis_views(storage.store, "UTC", outcome_map_path()))
         assert view_ids_of_day(con, held_day) == old_ids
 
     result = run_calls_job(tmp_path / "data", sim.base_url, SIM_KEY, other_day, held_day)
 
     assert result.success
     for key in (other_day, held_day):
-        assert parquet_names(storage.layout.raw_partition("calls", key).parent) == ["part-0.parquet"]
+        assert parquet_names(Path(storage.layout.raw_partition("calls", key)).parent) == ["part-0.parquet"]
         assert stored_ids(storage, key) == expected_ids(sim.world, key)
     # The leftover is younger than the stale-temp cutoff, so it stays; it is still read by nobody.
     assert leftover.exists()
@@ -320,11 +322,11 @@ def plant_previous_metrics(storage: DigaStorage) -> dict[Path, str]:
             storage, key, [call(f"old-{key}-{n}", f"{key}T1{n}:00:00Z", duration=10 * (n + 1)) for n in range(3)]
         )
     days = [date.fromisoformat(key) for key in METRIC_DAYS]
-    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.layout, "UTC", outcome_map_path(), days)
+    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.store, "UTC", outcome_map_path(), days)
     for name, computation in computed.items():
         for key, day in zip(METRIC_DAYS, days, strict=True):
-            write_table_atomically(storage.layout.metric_partition(name, key), computation.rows_of(day))
-    files = [storage.layout.metric_partition(asset, key) for asset in DAILY_METRICS for key in METRIC_DAYS]
+            storage.store.write_table(storage.layout.metric_partition(name, key), computation.rows_of(day))
+    files = [Path(storage.layout.metric_partition(asset, key)) for asset in DAILY_METRICS for key in METRIC_DAYS]
     return {path: digest(path) for path in files}
 
 
@@ -333,8 +335,8 @@ def plant_previous_run(storage: DigaStorage) -> tuple[dict[Path, str], set[str]]
     (so the killed run's refresh has views to write). Returns the metric files' digests and the
     database's views."""
     digests = plant_previous_metrics(storage)
-    refresh_analysis_db(storage.layout, "UTC", outcome_map_path(), log=logging.getLogger(__name__))
-    with duckdb.connect(str(storage.layout.analysis_db)) as con:
+    refresh_analysis_db(storage.store, "UTC", outcome_map_path(), log=logging.getLogger(__name__))
+    with storage.store.connect(str(storage.analysis_db)) as con:
         con.execute(f"DROP VIEW {CALL_DURATION_STATS}")
         con.execute(f"DROP VIEW {AGENT_VERSION_OUTCOMES}")
         views = set(view_definitions(con))
@@ -375,14 +377,16 @@ def test_a_run_killed_in_its_metric_step_leaves_whole_files_and_a_rerun_makes_th
     state: dict[tuple[str, str], str] = {}
     for asset in DAILY_METRICS:
         for key in METRIC_DAYS:
-            path = storage.layout.metric_partition(asset, key)
+            path = Path(storage.layout.metric_partition(asset, key))
             assert parquet_names(path.parent) == ["part-0.parquet"], (asset, key)
             if digest(path) == old_digests[path]:
                 state[asset, key] = "old"
             else:
                 assert metric_file_is_exact(storage, asset, key, calls), f"{asset} {key} is neither old nor exact"
                 state[asset, key] = "new"
-    leftovers = [temp for asset in DAILY_METRICS for temp in storage.layout.metric_dir(asset).glob("day=*/.*.tmp")]
+    leftovers = [
+        temp for asset in DAILY_METRICS for temp in Path(storage.layout.metric_dir(asset)).glob("day=*/.*.tmp")
+    ]
     if point.startswith("metric-write"):
         # Killed while writing the second day of the first metric: its first day is replaced,
         # the held day and the one after keep their previous files, the held one's rows sit in
@@ -399,8 +403,8 @@ def test_a_run_killed_in_its_metric_step_leaves_whole_files_and_a_rerun_makes_th
         assert set(state.values()) == {"old"}, "nothing is written while the first metric computes"
     if point == "db-committed":
         # The kill came before the checkpoint that closing the connection makes.
-        assert storage.layout.analysis_db.with_name("diga.duckdb.wal").exists()
-    with duckdb.connect(str(storage.layout.analysis_db), read_only=True) as con:
+        assert storage.analysis_db.with_name("diga.duckdb.wal").exists()
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         views = set(view_definitions(con))
         # Only a kill after COMMIT has the new views, replayed from the WAL.
         assert views == (ALL_VIEWS if point == "db-committed" else old_views)
@@ -430,10 +434,10 @@ def test_an_analysis_database_a_kill_left_without_its_headers_is_set_aside_and_r
     with duckdb.connect(str(whole)) as con:
         con.execute("CREATE VIEW calls AS SELECT 1 AS id")
     cut = whole.read_bytes()[:kept_bytes]
-    db = storage.layout.analysis_db
+    db = storage.analysis_db
     db.write_bytes(cut)
 
-    replaced = refresh_analysis_db(storage.layout, "UTC", outcome_map_path(), log=logging.getLogger(__name__))
+    replaced = refresh_analysis_db(storage.store, "UTC", outcome_map_path(), log=logging.getLogger(__name__))
 
     assert set(replaced) == ALL_VIEWS
     [aside] = db.parent.glob(f"{db.name}.invalid-*")
@@ -467,13 +471,15 @@ def test_two_runs_over_overlapping_days_write_the_same_files_at_once_and_both_su
     for run in (a, b):
         run.wait_until_held(raw_point)
     # Both temporary files of the same partition exist at once: the writes really overlap.
-    assert len(temp_files(storage.layout.raw_partition("calls", shared_day).parent)) == 2
+    assert len(temp_files(Path(storage.layout.raw_partition("calls", shared_day)).parent)) == 2
     for run in (a, b):
         run.release(raw_point)
 
     for run in (a, b):
         run.wait_until_held(metric_point)
-    metric_temps = [temp for asset in DAILY_METRICS for temp in storage.layout.metric_dir(asset).glob("day=*/.*.tmp")]
+    metric_temps = [
+        temp for asset in DAILY_METRICS for temp in Path(storage.layout.metric_dir(asset)).glob("day=*/.*.tmp")
+    ]
     assert len(metric_temps) == 2 and metric_temps[0].parent == metric_temps[1].parent
     for run in (a, b):
         run.release(metric_point)
@@ -490,9 +496,9 @@ def test_two_runs_over_overlapping_days_write_the_same_files_at_once_and_both_su
 
     days = ["2026-11-16", shared_day, "2026-11-18", "2026-11-19"]
     for key in days:
-        raw_dir = storage.layout.raw_partition("calls", key).parent
+        raw_dir = Path(storage.layout.raw_partition("calls", key)).parent
         assert parquet_names(raw_dir) == ["part-0.parquet"] and temp_files(raw_dir) == []
         assert stored_ids(storage, key) == expected_ids(sim.world, key)
-    assert list(storage.root.rglob("*.tmp")) == []
+    assert list(Path(storage.root).rglob("*.tmp")) == []
     assert_metrics_exact(storage, days)
     assert_analysis_db_exact(storage, sim.world, days)

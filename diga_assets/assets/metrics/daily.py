@@ -51,7 +51,7 @@ from diga_assets.names import (
     DIGA_CALLS,
     METRICS_GROUP,
 )
-from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, write_table_atomically
+from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage, Store
 
 # The columns of the calls view that the select_* metric statements read: a metric run
 # materializes just these (a statement reading another one fails to bind in every metric test).
@@ -148,11 +148,11 @@ class DailyComputation:
 
 
 def compute_daily_metrics(
-    metrics: Sequence[DailyMetric], layout: DataLayout, timezone: str, outcome_map: Path, days: Sequence[date]
+    metrics: Sequence[DailyMetric], store: Store, timezone: str, outcome_map: Path, days: Sequence[date]
 ) -> dict[str, DailyComputation]:
     """Compute ``metrics`` for ``days``, each in one query over the ``calls`` view, from one scan."""
-    views = [*statistics_macros(), *calls_views(layout, timezone, outcome_map, days=days), agents_view(layout)]
-    with views_connection(views) as (con, created):
+    views = [*statistics_macros(), *calls_views(store, timezone, outcome_map, days=days), agents_view(store)]
+    with views_connection(store, views) as (con, created):
         if CALLS_DATASET not in created:
             return {metric.name: DailyComputation(metric.schema.empty_table(), {}) for metric in metrics}
         # Dedupe and map once for every statement below: through the view each would repeat the
@@ -178,7 +178,8 @@ def compute_daily_metrics(
 def _missing_raw_days(storage: DigaStorage, keys: Sequence[str], metrics: Sequence[DailyMetric]) -> dg.Failure | None:
     """A day without its raw file would be written as a day without calls: the failure that
     refuses such days and says how to fix it, or ``None`` when every day is stored."""
-    missing = [key for key in keys if not storage.layout.raw_partition(CALLS_DATASET, key).exists()]
+    stored = set(storage.existing_raw_files(CALLS_DATASET, keys))
+    missing = [key for key in keys if storage.layout.raw_partition(CALLS_DATASET, key) not in stored]
     if not missing:
         return None
     names = ", ".join(metric.name for metric in metrics)
@@ -194,7 +195,7 @@ def _missing_raw_days(storage: DigaStorage, keys: Sequence[str], metrics: Sequen
 
 def _write_days(
     context: dg.AssetExecutionContext,
-    layout: DataLayout,
+    storage: DigaStorage,
     metric: DailyMetric,
     computed: DailyComputation,
     keys: Sequence[str],
@@ -203,13 +204,13 @@ def _write_days(
     """Replace each day's file of ``metric`` and attach that day's metadata to its partition."""
     for key, day in zip(keys, days, strict=True):
         rows = computed.rows_of(day)
-        path = layout.metric_partition(metric.name, key)
-        write_table_atomically(path, rows)
+        path = storage.layout.metric_partition(metric.name, key)
+        storage.store.write_table(path, rows)
         headlines = computed.headlines.get(day, {})
         metadata: dict[str, Any] = {
             "dagster/row_count": rows.num_rows,
             "preview": dg.MetadataValue.md(markdown_preview(with_agent_names(rows, computed.agent_names))),
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(path),
         }
         # Numbers only, so the UI plots each across partitions; an undefined rate is left out.
         for name in metric.headlines:
@@ -259,10 +260,10 @@ def build_daily_call_metrics(
         if failure := _missing_raw_days(storage, keys, metrics):
             raise failure
         days = [date.fromisoformat(key) for key in keys]
-        computed = compute_daily_metrics(metrics, storage.layout, partitions.timezone, outcome_map, days)
+        computed = compute_daily_metrics(metrics, storage.store, partitions.timezone, outcome_map, days)
         for metric in metrics:
-            _write_days(context, storage.layout, metric, computed[metric.name], keys, days)
-        run_metadata = refresh_views(context, storage.layout, partitions.timezone, outcome_map)
+            _write_days(context, storage, metric, computed[metric.name], keys, days)
+        run_metadata = refresh_views(context, storage.store, partitions.timezone, outcome_map)
         for metric in metrics:
             rows = computed[metric.name].table.num_rows
             yield dg.MaterializeResult(

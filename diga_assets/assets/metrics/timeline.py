@@ -18,12 +18,12 @@ from diga_assets.assets.common import (
 from diga_assets.assets.metrics.schemas import PHONE_ASSIGNMENT_TIMELINE_SCHEMA
 from diga_assets.assets.metrics.statements import METRIC_SQL
 from diga_assets.names import DIGA_PHONES, METRICS_GROUP, PHONE_ASSIGNMENT_TIMELINE, PHONES_DATASET
-from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, write_table_atomically
+from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage, Store
 
 
-def compute_phone_timeline(layout: DataLayout) -> tuple[pa.Table, dict[str, str | None]]:
+def compute_phone_timeline(store: Store) -> tuple[pa.Table, dict[str, str | None]]:
     """The phone assignment timeline, from every stored phone snapshot, and the agents' names."""
-    with views_connection([phones_view(layout), agents_view(layout)]) as (con, created):
+    with views_connection(store, [phones_view(store), agents_view(store)]) as (con, created):
         names = agent_names(con)
         if PHONES_DATASET not in created:
             return PHONE_ASSIGNMENT_TIMELINE_SCHEMA.empty_table(), names
@@ -58,17 +58,17 @@ def build_phone_timeline_asset(partitions: dg.DailyPartitionsDefinition) -> dg.A
         """
         storage.check_writable()
         outcome_map = outcome_map_or_fail()
-        table, names = compute_phone_timeline(storage.layout)
+        table, names = compute_phone_timeline(storage.store)
         path = storage.layout.metric_file(PHONE_ASSIGNMENT_TIMELINE)
-        write_table_atomically(path, table)
+        storage.store.write_table(path, table)
         metadata: dict[str, Any] = {
             "dagster/row_count": table.num_rows,
             "phones": pc.count_distinct(table["phone_id"]).as_py(),
             "open_stretches": table.num_rows - pc.count(table["valid_to"]).as_py(),
             "preview": dg.MetadataValue.md(markdown_preview(with_agent_names(table, names))),
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(path),
         }
-        views = refresh_views(context, storage.layout, partitions.timezone, outcome_map)
+        views = refresh_views(context, storage.store, partitions.timezone, outcome_map)
         return dg.MaterializeResult(metadata={**metadata, **views})
 
     return phone_assignment_timeline

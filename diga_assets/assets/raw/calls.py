@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -23,7 +22,7 @@ from diga_assets.names import CALLS_DATASET, DIGA_CALLS
 from diga_assets.partitions import DayWindow, day_window
 from diga_assets.privacy import CONTACT_COLUMN, PSEUDONYMIZED_DOC
 from diga_assets.resources import DigaApiResource
-from diga_assets.storage import AtomicParquetWriter, DigaStorage
+from diga_assets.storage import DigaStorage
 
 # The spec does not say whether start_/end_created_date are inclusive, nor how finely the API
 # compares. Asking for a second more on each side and keeping exactly [start, end) on the parsed
@@ -36,7 +35,7 @@ class DayResult:
     """What fetching and writing one day's calls did."""
 
     window: DayWindow
-    path: Path
+    path: str
     rows: int = 0
     pages: int = 0
     retries: int = 0
@@ -69,7 +68,7 @@ class DayResult:
             "dropped_outside_window": self.dropped_outside_window,
             "dropped_duplicate_ids": self.dropped_duplicates,
             "unknown_enum_values": sum(sum(v.values()) for v in unknown.values()),
-            "path": dg.MetadataValue.path(str(self.path)),
+            "path": dg.MetadataValue.path(self.path),
         }
         for status, count in sorted(status_counts.items()):
             metadata[f"status_{status}"] = count
@@ -104,7 +103,7 @@ def fetch_calls_day(
     # The next page is requested while this one is converted and written (still one request in
     # flight per day): the conversion hides behind the API's latency.
     with (
-        AtomicParquetWriter(result.path, CALLS.arrow_schema) as writer,
+        storage.store.parquet_writer(result.path, CALLS.arrow_schema) as writer,
         ReadAhead(walk, name=f"diga-calls-{window.key}") as pages,
     ):
         for page in pages:

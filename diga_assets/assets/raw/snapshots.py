@@ -9,19 +9,17 @@ rather than overwritten by a later one.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from diga_assets.api.client import DigaClient
 from diga_assets.assets.raw.common import raw_asset_options
 from diga_assets.partitions import DayWindow, day_window
 from diga_assets.resources import DigaApiResource
-from diga_assets.storage import AtomicParquetWriter, DigaStorage
+from diga_assets.storage import DigaStorage
 
 # A snapshot taken by the daily schedule lands minutes after its day ends; one taken later than
 # this shows the listing as it was later, not on that day.
@@ -49,24 +47,22 @@ class SnapshotAsset:
     describe: Callable[[pa.Table], dict[str, Any]]  # a day's own metadata (counts)
 
 
-def existing_observation(path: Path) -> datetime | None:
-    """The ``observed_at`` of a stored snapshot, or ``None`` when there is none."""
-    if not path.exists():
-        return None
-    column = pq.read_table(path, columns=["observed_at"]).column("observed_at")
+def observed_at(table: pa.Table) -> datetime | None:
+    """When a stored snapshot was observed, or ``None`` for an empty one."""
+    column = table.column("observed_at")
     return pc.min(column).as_py() if len(column) else None
 
 
 def _day_metadata(
-    kind: SnapshotAsset, table: pa.Table, observed_at: datetime, window: DayWindow, path: Path, *, kept: bool
+    kind: SnapshotAsset, table: pa.Table, observed: datetime, window: DayWindow, location: str, *, kept: bool
 ) -> dict[str, Any]:
     return {
         "dagster/row_count": table.num_rows,
-        "observed_at": dg.MetadataValue.timestamp(observed_at),
-        "observed_hours_after_day_end": round(window.hours_after_end(observed_at), 3),
+        "observed_at": dg.MetadataValue.timestamp(observed),
+        "observed_hours_after_day_end": round(window.hours_after_end(observed), 3),
         "kept_existing_snapshot": kept,
         **kind.describe(table),
-        "path": dg.MetadataValue.path(str(path)),
+        "path": dg.MetadataValue.path(location),
     }
 
 
@@ -74,27 +70,41 @@ def store_snapshot(
     context: dg.AssetExecutionContext, storage: DigaStorage, kind: SnapshotAsset, snapshot: Snapshot, window: DayWindow
 ) -> bool:
     """Store ``snapshot`` as the day's partition unless the stored one is closer to the day's end;
-    attach the day's metadata; return whether it was written."""
-    path = storage.layout.raw_partition(kind.dataset, window.key)
-    existing = existing_observation(path)
-    observed_at = snapshot.observed_at
-    if existing is not None and abs(existing - window.end) < abs(observed_at - window.end):
+    attach the day's metadata; return whether it was written.
+
+    The comparison and the write are one step of the store (``swap_table``): two runs observing
+    the same day at once cannot replace a closer snapshot with a later one.
+    """
+    location = storage.layout.raw_partition(kind.dataset, window.key)
+    new_at = snapshot.observed_at
+    kept: list[tuple[pa.Table, datetime]] = []
+
+    def closer(stored: pa.Table | None) -> pa.Table | None:
+        kept.clear()
+        stored_at = observed_at(stored) if stored is not None else None
+        if stored is not None and stored_at is not None and abs(stored_at - window.end) < abs(new_at - window.end):
+            kept.append((stored, stored_at))
+            return None
+        return snapshot.table
+
+    written = storage.store.swap_table(location, closer) is not None
+    if not written:
+        stored, stored_at = kept[0]
         context.log.warning(
-            f"{kind.asset} {window.key}: kept the stored snapshot observed at {existing.isoformat()}, which is "
-            f"closer to the day's end than this run's ({observed_at.isoformat()})"
+            f"{kind.asset} {window.key}: kept the stored snapshot observed at {stored_at.isoformat()}, which is "
+            f"closer to the day's end than this run's ({new_at.isoformat()})"
         )
-        metadata = _day_metadata(kind, pq.read_table(path), existing, window, path, kept=True)
-        context.add_asset_metadata(metadata, partition_key=window.key)
+        context.add_asset_metadata(
+            _day_metadata(kind, stored, stored_at, window, location, kept=True), partition_key=window.key
+        )
         return False
-    with AtomicParquetWriter(path, kind.schema) as writer:
-        writer.write_batch(snapshot.table)
-    lag_hours = window.hours_after_end(observed_at)
+    lag_hours = window.hours_after_end(new_at)
     if lag_hours > LATE_OBSERVATION_HOURS:
         context.log.warning(
             f"{kind.asset} {window.key}: observed {lag_hours:.1f} hours after the day ended; it shows "
             f"{kind.what} as it was then, not as it was on that day"
         )
-    metadata = _day_metadata(kind, snapshot.table, observed_at, window, path, kept=False)
+    metadata = _day_metadata(kind, snapshot.table, new_at, window, location, kept=False)
     context.add_asset_metadata(metadata, partition_key=window.key)
     return True
 

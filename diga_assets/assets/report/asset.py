@@ -22,7 +22,7 @@ from diga_assets.names import (
     METRICS_GROUP,
     PHONE_ASSIGNMENT_TIMELINE,
 )
-from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage, write_bytes_atomically
+from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage
 
 
 def build_report_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
@@ -46,17 +46,17 @@ def build_report_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDef
         The materialization links the file and shows the completion-rate chart inline.
         """
         storage.check_writable()
-        data = gather_report_data(storage.layout, partitions.timezone, outcome_map_or_fail())
+        data = gather_report_data(storage.store, partitions.timezone, outcome_map_or_fail())
         # Imported here: only this asset draws, and matplotlib would otherwise add to the start-up
         # of every process that loads the code location.
         from diga_assets.assets.report.charts import render_report
 
         html, headline_png = render_report(data, generated_at=datetime.now(UTC), timezone=partitions.timezone)
         path = storage.layout.report_file(CALL_REPORT)
-        write_bytes_atomically(path, html.encode("utf-8"))
+        storage.store.write_bytes(path, html.encode("utf-8"), "text/html; charset=utf-8")
         metadata: dict[str, Any] = {
-            "path": dg.MetadataValue.path(str(path)),
-            "url": dg.MetadataValue.url(path.as_uri()),
+            "path": dg.MetadataValue.path(path),
+            "url": dg.MetadataValue.url(storage.store.link(path)),
             "days": len(data.days) if data else 0,
             "size_kb": round(len(html) / 1024, 1),
         }

@@ -1,4 +1,4 @@
-"""The one way files are written: beside their final name, then renamed into place.
+"""A local directory as the storage root: files written beside their final name, then renamed.
 
 A partition is one file. It is written under a temporary name that does not match
 ``*.parquet`` and moved into place with ``os.replace`` (atomic on POSIX), so a reader globbing
@@ -8,14 +8,20 @@ the previous version intact.
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from diga_assets.storage.store import ANALYSIS_DB_FILE, DATA_DIR_VAR, Chooser, StorageError, Store
 
 TEMP_SUFFIX = ".tmp"
 # Temp files older than this are debris of a killed run, not a write in progress.
@@ -117,3 +123,67 @@ def _remove_stale_temp_files(directory: Path) -> None:
                 temp.unlink()
         except FileNotFoundError:
             pass
+
+
+class LocalStore(Store):
+    """The storage root as a local directory (the default ``data/`` of the project)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root)
+        self._root = root
+
+    def __repr__(self) -> str:
+        return f"LocalStore({self.root!r})"
+
+    def exists(self, location: str) -> bool:
+        return Path(location).exists()
+
+    def existing(self, locations: Iterable[str]) -> list[str]:
+        return [location for location in locations if Path(location).exists()]
+
+    def has_match(self, pattern: str) -> bool:
+        return next(glob.iglob(pattern), None) is not None
+
+    def read_table(self, location: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(location, columns=columns)
+
+    def read_bytes(self, location: str) -> bytes:
+        return Path(location).read_bytes()
+
+    def parquet_writer(self, location: str, schema: pa.Schema) -> AtomicParquetWriter:
+        return AtomicParquetWriter(Path(location), schema)
+
+    def write_bytes(self, location: str, content: bytes, content_type: str) -> None:
+        write_bytes_atomically(Path(location), content)
+
+    def swap_table(self, location: str, choose: Chooser) -> pa.Table | None:
+        path = Path(location)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Writers of the same partition take turns on a lock file beside it, so each decides on
+        # what is stored when it writes; os.replace alone would let the later writer win blindly.
+        with open(path.with_name(f".{path.name}.lock"), "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stored = pq.read_table(path) if path.exists() else None
+            table = choose(stored)
+            if table is not None:
+                write_table_atomically(path, table)
+            return table
+
+    def check_writable(self) -> None:
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            probe = self._root / f".write-probe-{uuid.uuid4().hex}{TEMP_SUFFIX}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(f"{DATA_DIR_VAR}={self.root!r} is not writable: {exc.strerror}") from None
+
+    @property
+    def analysis_db(self) -> Path:
+        return self._root / ANALYSIS_DB_FILE
+
+    def link(self, location: str) -> str:
+        return Path(location).as_uri()
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Nothing to do: DuckDB reads local files itself."""

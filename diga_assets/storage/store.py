@@ -1,0 +1,113 @@
+"""The storage root's I/O, one interface for a local directory and an S3-compatible bucket.
+
+Every file the project keeps goes through a ``Store``: written whole or not at all, read back,
+listed, and made readable by DuckDB. The assets never know which kind of root they write to;
+``resource.open_store`` picks the implementation from ``DIGA_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+import pyarrow as pa
+
+DATA_DIR_VAR = "DIGA_DATA_DIR"
+ANALYSIS_DB_FILE = "diga.duckdb"
+
+
+class StorageError(RuntimeError):
+    """The storage root cannot be used; the message names DIGA_DATA_DIR and what is wrong."""
+
+
+class ParquetSink(Protocol):
+    """Where a writer's batches go: appended in order, published only when the writer closes."""
+
+    rows: int
+
+    def write_batch(self, batch: pa.RecordBatch | pa.Table) -> None: ...
+
+
+# Given the stored table (None when there is none), the table to store in its place, or None to
+# keep what is stored.
+Chooser = Callable[[pa.Table | None], pa.Table | None]
+
+
+class Store(ABC):
+    """I/O on the locations under one storage root (locations come from ``DataLayout``)."""
+
+    root: str
+
+    @abstractmethod
+    def exists(self, location: str) -> bool:
+        """Whether a file is stored at ``location``."""
+
+    @abstractmethod
+    def existing(self, locations: Iterable[str]) -> list[str]:
+        """The locations among ``locations`` that hold a file, in the order given."""
+
+    @abstractmethod
+    def has_match(self, pattern: str) -> bool:
+        """Whether any stored file matches the glob ``pattern`` (a location with ``*``)."""
+
+    @abstractmethod
+    def read_table(self, location: str, columns: list[str] | None = None) -> pa.Table:
+        """The Parquet file at ``location``."""
+
+    @abstractmethod
+    def read_bytes(self, location: str) -> bytes:
+        """The file at ``location``, as stored."""
+
+    @abstractmethod
+    def parquet_writer(self, location: str, schema: pa.Schema) -> AbstractContextManager[ParquetSink]:
+        """A writer whose file appears at ``location`` whole when the block ends without an
+        exception, and not at all otherwise (the previous file, if any, stays)."""
+
+    @abstractmethod
+    def write_bytes(self, location: str, content: bytes, content_type: str) -> None:
+        """Store ``content`` at ``location``, whole or not at all."""
+
+    @abstractmethod
+    def swap_table(self, location: str, choose: Chooser) -> pa.Table | None:
+        """Replace the Parquet file at ``location`` by what ``choose`` makes of the stored one,
+        as one atomic step even when several processes do it at once: ``choose`` sees what is
+        stored at the moment the new table replaces it (it may be called again after a
+        concurrent write). Returns the table written, or None when ``choose`` kept the stored one."""
+
+    @abstractmethod
+    def check_writable(self) -> None:
+        """Raise ``StorageError`` naming DIGA_DATA_DIR when the root cannot be used, writing nothing
+        that stays."""
+
+    @property
+    @abstractmethod
+    def analysis_db(self) -> Path:
+        """The local file of the analysis database (views only) over this root."""
+
+    def link(self, location: str) -> str:
+        """A URL for ``location``, for metadata the UI shows as a link."""
+        return location
+
+    @abstractmethod
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make ``con`` able to read this root's locations."""
+
+    def write_table(self, location: str, table: pa.Table) -> int:
+        """Store a whole table at ``location``, whole or not at all; return its rows."""
+        with self.parquet_writer(location, table.schema) as writer:
+            writer.write_batch(table)
+        return table.num_rows
+
+    @contextmanager
+    def connect(self, database: str = ":memory:", *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection that can read this root, in UTC (days are cut with an explicit zone)."""
+        # Never download an extension behind the user's back: what DuckDB reads it reads through
+        # what register() set up.
+        with duckdb.connect(database, read_only=read_only, config={"autoinstall_known_extensions": False}) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            self.register(con)
+            yield con
