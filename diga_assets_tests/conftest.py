@@ -1,16 +1,19 @@
 """Shared fixtures: a Diga API simulator on a free loopback port, its responses checked
-against the published contract when the test ends."""
+against the published contract when the test ends; an S3-compatible server on loopback, and
+the storage parametrization that runs a test against a local directory and against a bucket."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from diga_assets.simulator import DigaSimulator, FaultConfig, World
 from diga_assets_tests.contract import StartSimulator, served_simulators
+from diga_assets_tests.object_store import S3Server, forget_data_root, running_s3_server, use_data_root
 
 # A fixed clock so every test sees the same synthetic company.
 SIM_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -42,3 +45,42 @@ def start_simulator() -> Iterator[StartSimulator]:
             return start(world, validate=validate, api_key=api_key, faults=faults)
 
         yield start_on_fixed_clock
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server on 127.0.0.1, with the AWS chain of this process pointed at it."""
+    with running_s3_server(tmp_path_factory.mktemp("aws")) as server:
+        yield server
+
+
+@pytest.fixture(params=["local", "s3"])
+def each_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Run the test twice: with its data in ``tmp_path/data``, and in a fresh prefix of a bucket
+    (every ``storage_for(tmp_path)`` of the test follows). Yields which one."""
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        use_data_root(tmp_path, server.new_root(request.node.name[:40]))
+    try:
+        yield request.param
+    finally:
+        forget_data_root(tmp_path)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "local_only(reason): the test inspects local files; its bucket variant is not collected"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the bucket variant of tests marked ``local_only`` (they look at temp files beside a
+    partition, directory listings, a WAL file: things a bucket does not have)."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_s3 = callspec is not None and callspec.params.get("each_storage") == "s3"
+        (dropped if on_s3 and item.get_closest_marker("local_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -4,7 +4,6 @@ every metric in plain Python (no DuckDB, no project SQL) to compare the assets w
 
 from __future__ import annotations
 
-import glob
 import math
 import zlib
 from collections import defaultdict
@@ -17,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from diga_assets.api.agents import AGENT_VERSIONS
@@ -28,6 +26,7 @@ from diga_assets.names import PHONE_ASSIGNMENT_TIMELINE
 from diga_assets.partitions import daily_partitions
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import range_tags, settings_for, storage_for
+from diga_assets_tests.object_store import stored_files
 
 FETCHED_AT = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 
@@ -238,8 +237,8 @@ def outcome_of(status: str, end_reason: str | None) -> str:
 def latest_calls(storage: DigaStorage, timezone: str) -> list[dict[str, Any]]:
     """Every stored call once (latest fetched_at), with ``day`` and ``outcome``, read with pyarrow."""
     latest: dict[str, dict[str, Any]] = {}
-    for path in glob.glob(storage.layout.raw_glob("calls")):
-        for row in pq.read_table(path).to_pylist():
+    for path in stored_files(storage.layout.raw_glob("calls")):
+        for row in storage.store.read_table(path).to_pylist():
             kept = latest.get(row["id"])
             if kept is None or row["fetched_at"] > kept["fetched_at"]:
                 latest[row["id"]] = row

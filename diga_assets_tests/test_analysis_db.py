@@ -49,6 +49,9 @@ from diga_assets_tests.metric_data import (
     write_raw_phones,
 )
 
+# Run against a local data directory and against a bucket (each_storage).
+pytestmark = pytest.mark.usefixtures("each_storage")
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOG = logging.getLogger(__name__)
 VIEWS = {"calls", "phones", "agents", "call_outcome_map", *DAILY_METRICS, "phone_assignment_timeline"}
@@ -161,6 +164,7 @@ ANALYST = textwrap.dedent(
 )
 
 
+@pytest.mark.local_only("the analyst's plain duckdb session reads local files; a bucket's analyst uses connect()")
 def test_a_run_succeeds_while_an_analyst_holds_the_database_open(tmp_path):
     write_two_days(tmp_path)
     storage = storage_for(tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.conftest import SIM_KEY
+from diga_assets_tests.object_store import data_root_for
 
 
 def settings_for(data_dir: Path, timezone: str = "UTC") -> Settings:
@@ -86,4 +88,12 @@ def materialize_raw(tmp_path) -> Materialize:
 
 
 def storage_for(tmp_path: Path) -> DigaStorage:
-    return DigaStorage(data_dir=str(tmp_path / "data"))
+    """The storage of the test whose temporary directory is ``tmp_path``: ``tmp_path/data``, or
+    a bucket prefix when the test runs under ``each_storage``'s s3 variant."""
+    return _storage(data_root_for(tmp_path))
+
+
+@cache
+def _storage(root: str) -> DigaStorage:
+    # One resource per root, so a bucket's clients are made once per test, not per call.
+    return DigaStorage(data_dir=root)

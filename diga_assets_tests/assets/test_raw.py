@@ -25,6 +25,10 @@ from diga_assets.assets.common import rerun_commands
 from diga_assets.simulator import Fault, FaultConfig, World
 from diga_assets_tests.assets.conftest import storage_for, window_of
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW
+from diga_assets_tests.object_store import stored_names
+
+# Run against a local data directory and against a bucket (each_storage).
+pytestmark = pytest.mark.usefixtures("each_storage")
 
 DAYS = [f"2026-11-{d:02d}" for d in range(12, 19)]  # 7 whole days before SIM_NOW
 
@@ -130,9 +134,11 @@ def test_rematerializing_a_day_replaces_it(start_simulator, materialize_raw, tmp
     sim.world.advance(timedelta(hours=12))
     assert materialize_raw(sim, first="2026-11-19").success
 
-    day_dir = Path(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-19")).parent
-    assert [p.name for p in day_dir.glob("*.parquet")] == ["part-0.parquet"]
-    second = pq.read_table(day_dir / "part-0.parquet").to_pylist()
+    storage = storage_for(tmp_path)
+    assert stored_names(storage, storage.layout.raw_partition("calls", "2026-11-19").rsplit("/", 1)[0]) == [
+        "part-0.parquet"
+    ]
+    second = stored_rows(tmp_path, "2026-11-19").to_pylist()
     assert [r["id"] for r in second] == expected_ids(sim.world, "2026-11-19")
     assert len({r["id"] for r in second}) == len(second)
     assert {r["id"] for r in first} <= {r["id"] for r in second}
@@ -199,8 +205,9 @@ def test_a_bad_key_fails_the_run_clearly_and_leaves_stored_partitions_untouched(
 ):
     sim = start_simulator()
     assert materialize_raw(sim, first="2026-11-18").success
-    path = Path(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18"))
-    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    storage = storage_for(tmp_path)
+    path = storage.layout.raw_partition("calls", "2026-11-18")
+    before = storage.store.read_bytes(path)
 
     result = materialize_raw(sim, first="2026-11-17", last="2026-11-18", api_key="wrong-key", raise_on_error=False)
 
@@ -208,7 +215,7 @@ def test_a_bad_key_fails_the_run_clearly_and_leaves_stored_partitions_untouched(
     failure = result.get_step_failure_events()[0].event_specific_data.error
     assert "the API key was refused (403" in failure.message and "DIGA_API_KEY lacks Read permission" in failure.message
     assert "wrong-key" not in failure.to_string()
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert storage.store.read_bytes(path) == before
     assert not storage_for(tmp_path).store.exists(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-17"))
 
 
@@ -291,9 +298,11 @@ _SLOW_WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.local_only("waits for the temporary file beside the partition; the bucket case is a process fault test")
 def test_a_run_killed_mid_write_leaves_the_old_partition_and_no_partial_file(
     start_simulator, materialize_raw, tmp_path
 ):
+
     sim = start_simulator()
     assert materialize_raw(sim, first="2026-11-18").success
     path = Path(storage_for(tmp_path).layout.raw_partition("calls", "2026-11-18"))
@@ -346,14 +355,15 @@ def test_phone_snapshots_record_when_they_were_really_observed(start_simulator, 
 
 def test_a_later_phone_observation_does_not_replace_a_closer_one(start_simulator, materialize_raw, tmp_path):
     sim = start_simulator()
-    path = Path(storage_for(tmp_path).layout.raw_partition("phones", "2026-11-01"))
+    storage = storage_for(tmp_path)
+    path = storage.layout.raw_partition("phones", "2026-11-01")
     assert materialize_raw(sim, first="2026-11-01", select="diga_phones").success
-    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    before = storage.store.read_bytes(path)
 
     result = materialize_raw(sim, first="2026-11-01", select="diga_phones")
 
     assert result.success
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert storage.store.read_bytes(path) == before
     assert materializations(result, "diga_phones")["2026-11-01"]["kept_existing_snapshot"].value is True
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+import pytest
 
 from diga_assets.assets.report import build_report_asset
 from diga_assets.names import CALL_REPORT
@@ -25,6 +25,10 @@ from diga_assets_tests.metric_data import (
     write_raw_calls,
     write_raw_phones,
 )
+
+# Run against a local data directory and against a bucket (each_storage).
+pytestmark = pytest.mark.usefixtures("each_storage")
+
 
 DAYS = ("2026-11-03", "2026-11-04", "2026-11-05")
 CHARTS = ("volume", "completion", "duration", "versions", "phones")
@@ -113,12 +117,13 @@ def test_the_report_has_every_chart_inline_and_nothing_to_fetch(tmp_path):
 
 def test_rendering_the_same_data_twice_gives_the_same_charts(tmp_path):
     store_three_days_and_two_snapshots(tmp_path)
-    path = Path(storage_for(tmp_path).layout.report_file(CALL_REPORT))
+    storage = storage_for(tmp_path)
+    path = storage.layout.report_file(CALL_REPORT)
 
     materialize_report(tmp_path)
-    first = re.findall(r"<svg.*?</svg>", path.read_text(), re.S)
+    first = re.findall(r"<svg.*?</svg>", storage.store.read_bytes(path).decode(), re.S)
     materialize_report(tmp_path)
-    second = re.findall(r"<svg.*?</svg>", path.read_text(), re.S)
+    second = re.findall(r"<svg.*?</svg>", storage.store.read_bytes(path).decode(), re.S)
 
     # The timeline's open stretches end at "now", so compare the charts that do not depend on it.
     assert first[:4] == second[:4]

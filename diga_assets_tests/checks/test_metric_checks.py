@@ -12,10 +12,15 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pyarrow as pa
+import pytest
 
 from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES
 from diga_assets_tests.assets.conftest import storage_for
 from diga_assets_tests.metric_data import call, materialize_metrics, read_metric_day, run_checks, write_raw_calls
+
+# Run against a local data directory and against a bucket (each_storage).
+pytestmark = pytest.mark.usefixtures("each_storage")
+
 
 FIRST = date(2026, 11, 1)
 DAY = "2026-11-05"

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
@@ -18,6 +19,10 @@ from diga_assets.checks.raw import build_raw_checks
 from diga_assets.partitions import daily_partitions
 from diga_assets_tests.assets.conftest import api_resource, settings_for, storage_for
 from diga_assets_tests.metric_data import call, phone, write_raw_calls, write_raw_phones
+
+# Run against a local data directory and against a bucket (each_storage).
+pytestmark = pytest.mark.usefixtures("each_storage")
+
 
 DAY = "2026-11-05"
 
