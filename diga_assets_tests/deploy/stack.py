@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 import pytest
 
@@ -123,9 +123,3 @@ class Stack:
             if time.monotonic() > deadline:
                 self.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
             time.sleep(POLL_INTERVAL_S)
-
-
-def describe(value: Any) -> str:
-    """A short repr for failure messages."""
-    text = repr(value)
-    return text if len(text) < 2000 else text[:2000] + "..."
