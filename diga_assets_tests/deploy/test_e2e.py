@@ -3,7 +3,8 @@
 PostgreSQL 15 holds the instance; the project's code server, the daemon and the webserver run as
 three processes with deploy/'s settings (dagster.s3.yaml, run monitoring shortened) and
 deploy/workspace.yaml, started with the commands that docker-compose.yml and the Helm values run
-(on loopback and free ports); compute logs go to an S3 server (moto); the Diga simulator is the
+(on loopback and free ports); the data (DIGA_DATA_DIR) and the compute logs go to buckets of an S3
+server (moto); the Diga simulator is the
 API, answering each request a second late. Runs are launched by the default run launcher: one
 worker process each, where Docker and Kubernetes would start a container or a pod (not tested
 here: no Docker daemon, no cluster).
@@ -14,7 +15,8 @@ What the test promises:
   days (DIGA_BACKFILL_DAYS_PER_RUN=3), each queued first, all successful;
 - at no moment, across every run, are two steps of the diga_api pool in flight (the step events
   in PostgreSQL), although up to four runs may be in progress;
-- each day holds exactly the simulator's calls, and every run's step logs are in the bucket;
+- each day in the bucket holds exactly the simulator's calls, and every run's step logs are in the
+  bucket;
 - a run worker SIGKILLed in the middle of its fetch: the run is marked failed, run monitoring frees
   its pool slot, the runs waiting for the slot proceed, and re-executing the failed run makes its
   days exact;
@@ -38,7 +40,6 @@ from typing import Any
 
 import boto3
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 import requests
 import yaml
@@ -181,17 +182,24 @@ query Schedule($selector: ScheduleSelector!) {
 """
 
 
-# ---- THE DATA DIRECTORY: the one place where the deployment's DIGA_DATA_DIR is chosen. -------
-# A local directory for now. Once DIGA_DATA_DIR takes s3:// URLs, point it at a bucket of the
-# moto server here; stored_call_ids reads through DigaStorage's layout, like the runs write.
-def deployment_data_dir(tmp_path: Path) -> str:
-    return str(tmp_path / "data")
+# The deployment's DIGA_DATA_DIR: a bucket, as in production, where run workers on different
+# machines share nothing else (the runs here are processes of one machine all the same).
+DATA_BUCKET = "diga-data"
+
+
+def deployment_data_dir(s3: Any) -> str:
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    return f"s3://{DATA_BUCKET}/deployment"
 
 
 def stored_call_ids(data_dir: str, day: str) -> list[str] | None:
-    """The ids in a day's raw calls file, in file order; None when the day was never stored."""
-    path = DigaStorage(data_dir=data_dir).layout.raw_partition(CALLS_DATASET, day)
-    return pq.read_table(path, columns=["id"]).column("id").to_pylist() if path.exists() else None
+    """The ids in a day's raw calls file, in file order; None when the day was never stored.
+    Read through the store, as the runs write."""
+    storage = DigaStorage(data_dir=data_dir)
+    location = storage.layout.raw_partition(CALLS_DATASET, day)
+    if not storage.store.exists(location):
+        return None
+    return storage.store.read_table(location, columns=["id"]).column("id").to_pylist()
 
 
 def simulator_command(port: int) -> list[str]:
@@ -386,7 +394,14 @@ def deployment(
     # Not under DAGSTER_HOME: Dagster keeps its own logs/ there.
     log_dir = tmp_path / "process-logs"
     log_dir.mkdir()
-    data_dir = deployment_data_dir(tmp_path)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name=AWS_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    data_dir = deployment_data_dir(s3)
     sim_port, grpc_port, web_port = free_loopback_port(), free_loopback_port(), free_loopback_port()
 
     aws = {
@@ -421,7 +436,6 @@ def deployment(
     # The test reads the same instance: the same settings, the same variables.
     for key, value in instance_env.items():
         monkeypatch.setenv(key, value)
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name=AWS_REGION)
     s3.create_bucket(Bucket=COMPUTE_LOGS_BUCKET)
     # Created here first, so the schema exists before three processes open it at once.
     instance = dg.DagsterInstance.from_config(str(home))
