@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 import dagster as dg
@@ -31,12 +35,16 @@ _DAGSTER_HOME = click.option("--dagster-home", type=click.Path(file_okay=False, 
 @main.command()
 @click.option("--days", default=14, show_default=True, type=click.IntRange(1, 120), help="Days of calls to backfill.")
 @click.option("--ui", is_flag=True, help="Then run the Dagster UI against a simulator until Ctrl-C.")
+@click.option("--s3", is_flag=True, help="Store the data in a bucket of an S3 server on loopback (moto), not data/.")
 @_PORT
-def demo(days: int, ui: bool, port: int) -> None:
+def demo(days: int, ui: bool, s3: bool, port: int) -> None:
     """Run the whole pipeline against a simulator on loopback, with no API key."""
-    from diga_assets.demo import run_demo, run_ui
+    from diga_assets.demo import DemoError, run_demo, run_ui
 
-    run_demo(days)
+    try:
+        run_demo(days, s3=s3)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
     if ui:
         raise SystemExit(run_ui(port=port, days=days))
 
@@ -49,6 +57,48 @@ def ui(port: int, dagster_home: Path | None) -> None:
     from diga_assets.demo import PROJECT_DAGSTER_HOME, run_ui
 
     raise SystemExit(run_ui(port=port, dagster_home=dagster_home or PROJECT_DAGSTER_HOME))
+
+
+@main.command()
+@click.argument("sql")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the result.",
+)
+@click.option("--max-rows", default=1000, show_default=True, type=click.IntRange(1), help="Rows a table shows at most.")
+def query(sql: str, output_format: str, max_rows: int) -> None:
+    """Run SQL over the project's views (calls, phones, agents, one per metric) and print the
+    result; reads DIGA_DATA_DIR (a local folder or s3://bucket/prefix) like the pipeline does."""
+    import duckdb
+
+    from diga_assets.analysis.session import connect
+
+    try:
+        with connect() as con:
+            relation = con.sql(sql)
+            if relation is None:  # a statement without a result, such as SET
+                return
+            _print_relation(relation, output_format, max_rows)
+    except (duckdb.Error, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _print_relation(relation: Any, output_format: str, max_rows: int) -> None:
+    if output_format == "table":
+        relation.show(max_rows=max_rows, max_width=10_000)
+        return
+    columns = relation.columns
+    rows = relation.fetchall()
+    if output_format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        click.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str, indent=2))
 
 
 if __name__ == "__main__":

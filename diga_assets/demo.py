@@ -13,6 +13,7 @@ Runs are recorded in the project's ``.dagster_home``, so ``dagster dev`` shows t
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -48,6 +49,7 @@ DEMO_DAYS = 14
 PHONE_SNAPSHOTS = 3
 CALLS_PER_DAY = 400
 PROJECT_DAGSTER_HOME = project_root() / ".dagster_home"
+DEMO_BUCKET = "diga-demo"
 
 # Dagster's console logger at INFO shows the assets' progress lines without the DEBUG event stream.
 _QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -77,6 +79,10 @@ ORDER BY calls DESC, end_reason
 """
 
 
+class DemoError(RuntimeError):
+    """The demo cannot run as asked; the message says what to do."""
+
+
 @dataclass(frozen=True)
 class DemoResult:
     """What the demo left behind, for the summary and for tests."""
@@ -95,11 +101,18 @@ class DemoResult:
 def run_demo(
     days: int = DEMO_DAYS,
     *,
-    data_dir: Path | None = None,
+    data_dir: Path | str | None = None,
+    s3: bool = False,
     dagster_home: Path = PROJECT_DAGSTER_HOME,
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
-    """Run the demo end to end; raise if any run fails; return where everything landed."""
+    """Run the demo end to end; raise if any run fails; return where everything landed.
+
+    With ``s3``, the data goes to a bucket of an S3-compatible server on loopback instead of a
+    local directory, as a deployment's would (the server stops when the demo ends)."""
+    if s3:
+        with loopback_bucket(echo) as bucket_root:
+            return run_demo(days, data_dir=bucket_root, dagster_home=dagster_home, echo=echo)
     env_settings = Settings.from_env()
     zone = ZoneInfo(env_settings.timezone)
     today = datetime.now(zone).date()
@@ -124,7 +137,7 @@ def run_demo(
     world = World(
         seed=7, now=sim_now, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY, status_model="current"
     )
-    with DigaSimulator(world, api_key=sim_key) as sim, _environment_variable("DIGA_API_KEY", sim_key):
+    with DigaSimulator(world, api_key=sim_key) as sim, _environment(DIGA_API_KEY=sim_key):
         echo(f"Diga API simulator on {sim.base_url} (a synthetic company, {CALLS_PER_DAY} calls a day)")
         # The key by name, as in the code location: a key given as a value is stored in the job
         # snapshot that the instance keeps in runs.db; a dg.EnvVar is stored as its name.
@@ -186,17 +199,50 @@ def simulator_key() -> str:
 
 
 @contextmanager
-def _environment_variable(name: str, value: str) -> Iterator[None]:
-    """Set ``name`` for the block, then put back what was there (a user's real key included)."""
-    previous = os.environ.get(name)
-    os.environ[name] = value
+def _environment(**variables: str) -> Iterator[None]:
+    """Set ``variables`` for the block, then put back what was there (a user's real key included)."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def loopback_bucket(echo: Callable[[str], None]) -> Iterator[str]:
+    """An S3-compatible server on 127.0.0.1 (moto's), with the standard AWS chain of this process
+    pointed at it and made-up keys, and a bucket on it; yields the data root in that bucket."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise DemoError("diga-assets demo --s3 needs moto's server: pip install 'moto[server]'") from None
+    import boto3
+
+    # Its HTTP server logs every request at INFO.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    aws = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": secrets.token_hex(16),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # Keys in the environment come first in the chain; never ask for an instance role.
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    try:
+        with _environment(**aws):
+            boto3.session.Session().client("s3").create_bucket(Bucket=DEMO_BUCKET)
+            echo(f"S3-compatible server (moto) on {aws['AWS_ENDPOINT_URL']}, bucket {DEMO_BUCKET}")
+            yield f"s3://{DEMO_BUCKET}/demo"
+    finally:
+        server.stop()
 
 
 def _with_checks(*assets: str) -> dg.AssetSelection:
@@ -246,12 +292,14 @@ def summary(result: DemoResult) -> str:
         f"UI:       .venv/bin/diga-assets ui   (http://127.0.0.1:3000, a simulator; runs in {result.dagster_home})",
         "Try:",
     ]
-    for query in EXAMPLE_QUERIES:
-        lines.append(f'  duckdb -readonly {result.analysis_db} "{query}"')
-    lines.append(
-        f"  (no duckdb CLI? .venv/bin/python -c \"import duckdb; print(duckdb.connect('{result.analysis_db}',"
-        " read_only=True).sql('SELECT * FROM call_outcome_rates LIMIT 5'))\")"
-    )
+    lines += [f'  .venv/bin/diga-assets query "{query}"' for query in EXAMPLE_QUERIES]
+    if data.startswith("s3://"):
+        lines.append(
+            "  (the bucket was on a loopback server that stopped with the demo; against your own bucket the same "
+            "commands work with DIGA_DATA_DIR=s3://bucket/prefix and your AWS credentials)"
+        )
+    else:
+        lines.append(f'  (or the duckdb CLI: duckdb -readonly {result.analysis_db} "{EXAMPLE_QUERIES[0]}")')
     return "\n".join(lines)
 
 

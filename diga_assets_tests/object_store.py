@@ -40,8 +40,15 @@ class S3Server:
     environment: dict[str, str]
 
     def client(self) -> Any:
-        """A boto3 client of the server, for tests to look at the bucket directly."""
-        return boto3.session.Session().client("s3")
+        """A boto3 client of the server, for tests to look at the bucket directly (whatever a
+        test did to the environment's credentials)."""
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+        )
 
     def new_root(self, name: str = "") -> str:
         """A fresh ``s3://`` data root no other test writes to, named after ``name`` in characters

@@ -102,12 +102,22 @@ class Store(ABC):
             writer.write_batch(table)
         return table.num_rows
 
-    @contextmanager
-    def connect(self, database: str = ":memory:", *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A DuckDB connection that can read this root, in UTC (days are cut with an explicit zone)."""
+    def open_connection(self, database: str = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection that can read this root, in UTC (days are cut with an explicit zone);
+        the caller closes it."""
         # Never download an extension behind the user's back: what DuckDB reads it reads through
         # what register() set up.
-        with duckdb.connect(database, read_only=read_only, config={"autoinstall_known_extensions": False}) as con:
+        con = duckdb.connect(database, read_only=read_only, config={"autoinstall_known_extensions": False})
+        try:
             con.execute("SET TimeZone = 'UTC'")
             self.register(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    @contextmanager
+    def connect(self, database: str = ":memory:", *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``open_connection`` for a ``with`` block: closed when it ends."""
+        with self.open_connection(database, read_only=read_only) as con:
             yield con

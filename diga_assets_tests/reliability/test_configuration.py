@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from diga_assets.settings import Settings, SettingsError, project_root
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import api_resource, settings_for
 from diga_assets_tests.conftest import SIM_KEY
+from diga_assets_tests.object_store import BUCKET, SECRET_ACCESS_KEY
+from diga_assets_tests.test_storage import enforced_credentials
 
 DAY = "2026-11-18"
 SHORT_KEY = "s3cr3t-but-short"  # 16 characters: too short for an HMAC key
@@ -235,6 +238,39 @@ def test_a_data_dir_that_cannot_be_created_fails_the_run_naming_it(start_simulat
     assert not result.success
     assert f"DIGA_DATA_DIR={str(blocker / 'data')!r} is not writable" in errors_of(result)
     assert_no_request(sim)
+
+
+@pytest.mark.parametrize("asset", ["diga_calls", "diga_phones"])
+@pytest.mark.parametrize(
+    ("problem", "says"),
+    [
+        ("missing-bucket", "bucket 'no-such-bucket' does not exist"),
+        ("no-credentials", "no AWS credentials found"),
+        ("wrong-credentials", "cannot access bucket"),
+    ],
+)
+def test_a_bucket_the_run_cannot_use_fails_it_before_any_request_naming_it(
+    start_simulator, s3_server, monkeypatch, asset, problem, says
+):
+    sim = start_simulator()
+    root = s3_server.new_root(problem)
+    if problem == "missing-bucket":
+        root = "s3://no-such-bucket/diga"
+    elif problem == "no-credentials":
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    storage = DigaStorage(data_dir=root)
+
+    with enforced_credentials(s3_server) if problem == "wrong-credentials" else nullcontext():
+        result = materialize(sim, asset, {"diga": api_resource(sim), "storage": storage})
+
+    assert not result.success
+    errors = errors_of(result)
+    assert f"DIGA_DATA_DIR={root!r}" in errors and says in errors
+    assert SECRET_ACCESS_KEY not in errors
+    assert_no_request(sim)
+    if problem != "missing-bucket":
+        assert s3_server.client().list_objects_v2(Bucket=BUCKET, Prefix=root.split("/", 3)[3]).get("KeyCount") == 0
 
 
 @pytest.mark.parametrize(

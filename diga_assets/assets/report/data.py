@@ -103,7 +103,7 @@ def gather_report_data(store: Store, timezone: str, outcome_map: Path) -> Report
         daily_status = con.sql(REPORT_SQL("select_report_daily_status")).to_arrow_table()
         days = sorted(set(daily_status["day"].to_pylist()))
         timeline_sql = f"SELECT * FROM {PHONE_ASSIGNMENT_TIMELINE} ORDER BY number, valid_from"
-        comparison_sql = f"SELECT * FROM {AGENT_VERSION_COMPARISON}(?, ?)"
+        comparison_sql = f"SELECT * FROM {AGENT_VERSION_COMPARISON}($first, $last)"
         return ReportData(
             days=days,
             daily_status=daily_status,
@@ -122,7 +122,7 @@ def gather_report_data(store: Store, timezone: str, outcome_map: Path) -> Report
                 else _NO_END_REASONS
             ),
             version_comparison=(
-                con.execute(comparison_sql, [days[0], days[-1]]).to_arrow_table()
+                con.sql(comparison_sql, params={"first": days[0], "last": days[-1]}).to_arrow_table()
                 if AGENT_VERSION_COMPARISON in created
                 else pa.table({})
             ),
