@@ -112,12 +112,14 @@ def data_root_for(tmp_path: Path) -> str:
 
 def stored_names(storage: Any, directory: str) -> list[str]:
     """The names of the files stored directly in ``directory`` (a location under the storage's
-    root), hidden ones included, for either kind of root: what a reader listing it would see."""
+    root), for either kind of root: what a reader listing it sees. A local root's hidden files (a
+    killed writer's temporary file) are left out; a bucket has none, every key is listed."""
     if directory.startswith("s3://"):
         bucket, _, prefix = directory.removeprefix("s3://").partition("/")
         listing = boto3.session.Session().client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix.rstrip("/") + "/")
         return sorted(item["Key"].rsplit("/", 1)[1] for item in listing.get("Contents", []))
-    return sorted(path.name for path in Path(directory).iterdir()) if Path(directory).is_dir() else []
+    local = Path(directory)
+    return sorted(path.name for path in local.iterdir() if not path.name.startswith(".")) if local.is_dir() else []
 
 
 def stored_files(pattern: str) -> list[str]:

@@ -16,6 +16,8 @@ The hold points, named so that they can be file names:
   Parquet footer is not (the file is half written).
 - ``raw-rename-{day}``: that temporary file is complete (footer written, closed); it is neither
   fsynced nor renamed yet.
+- ``raw-upload-{day}`` (a bucket root): the complete file's upload has started, the request is
+  sending its body; the object is not created yet.
 - ``metric-compute``: the first metric's in-memory DuckDB has built its calls table and is about to
   run the metric statement.
 - ``metric-write-{day}``: the first metric file of ``day`` has its rows in the temporary file but
@@ -39,12 +41,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import boto3
 import dagster as dg
 import duckdb
+from botocore.config import Config
 
 import diga_assets.analysis.views as analysis_views
 import diga_assets.assets.metrics.daily as daily_metrics
 import diga_assets.storage.local as storage_files
+import diga_assets.storage.s3 as storage_s3
 import diga_assets.storage.store as storage_store
 from diga_assets.analysis.views import View
 from diga_assets.assets.metrics import build_metric_assets
@@ -62,7 +67,9 @@ CALLS_PAGE_SIZE = 20
 START_DATE = date(2026, 10, 1)
 
 
-def run_calls_job(data_dir: Path, base_url: str, api_key: str, first: str, last: str) -> dg.ExecuteInProcessResult:
+def run_calls_job(
+    data_dir: Path | str, base_url: str, api_key: str, first: str, last: str
+) -> dg.ExecuteInProcessResult:
     """One run of diga_calls and the three daily metrics over ``[first, last]``: the same run the
     child process makes, for the re-runs the tests make in their own process."""
     settings = Settings(
@@ -126,6 +133,30 @@ def install(holds: Holds) -> None:
     storage_files.AtomicParquetWriter.write_batch = holding_write_batch  # type: ignore[method-assign]
     storage_files._commit = holding_commit
 
+    upload_write_batch = storage_s3.S3ParquetWriter.write_batch
+
+    def holding_upload_write_batch(self: storage_s3.S3ParquetWriter, batch: Any) -> None:
+        upload_write_batch(self, batch)
+        if "/date=" in self.key:
+            holds.hold(f"raw-write-{self.key.split('/date=', 1)[1].split('/', 1)[0]}")
+
+    publish = storage_s3.S3Store.publish
+
+    def holding_publish(self: storage_s3.S3Store, path: Path, key: str) -> None:
+        if "/date=" not in key:
+            publish(self, path, key)
+            return
+        # One PUT whose body stands still half-way: the first half has gone over the connection,
+        # the rest not. Checksums are computed only when S3 requires them, so the body is read
+        # while it is sent rather than once ahead of it.
+        point = f"raw-upload-{key.split('/date=', 1)[1].split('/', 1)[0]}"
+        client = boto3.session.Session().client("s3", config=Config(request_checksum_calculation="when_required"))
+        with open(path, "rb") as file:
+            client.put_object(Bucket=self.bucket, Key=key, Body=_HalfThenHold(file, lambda: holds.hold(point)))
+
+    storage_s3.S3ParquetWriter.write_batch = holding_upload_write_batch  # type: ignore[method-assign]
+    storage_s3.S3Store.publish = holding_publish  # type: ignore[method-assign]
+
     views_connection = daily_metrics.views_connection
 
     @contextmanager
@@ -163,6 +194,35 @@ def install(holds: Holds) -> None:
     shim.__dict__.update(vars(duckdb))
     shim.connect = connect  # type: ignore[attr-defined]
     storage_store.duckdb = shim  # type: ignore[attr-defined]
+
+
+class _HalfThenHold:
+    """A request body that hands out its first half, then calls ``hold`` before the rest, while
+    it is being sent. Over plain http the request is signed first, which reads the whole body
+    once and rewinds it; the hold waits for the pass after that rewind."""
+
+    def __init__(self, file: Any, hold: Callable[[], None]) -> None:
+        self._file = file
+        self._hold = hold
+        self._half = max(1, os.fstat(file.fileno()).st_size // 2)
+        self._reads = 0
+        self._rewound = False
+
+    def read(self, size: int = -1) -> bytes:
+        self._reads += 1
+        if self._rewound and self._reads == 2:
+            self._hold()
+        if self._rewound and self._reads == 1:
+            return self._file.read(self._half if size < 0 else min(size, self._half))
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._rewound = self._rewound or self._reads > 0
+        self._reads = 0
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
 
 
 class _HookedConnection:
@@ -210,7 +270,7 @@ def _watchdog(seconds: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--data-dir", required=True, help="a local directory or s3://bucket/prefix")
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--first", required=True)

@@ -54,6 +54,7 @@ from diga_assets_tests.metric_data import (
     read_metric_day,
     write_raw_calls,
 )
+from diga_assets_tests.object_store import BUCKET, S3Server, stored_names
 from diga_assets_tests.reliability.killable_run import forked_main, run_calls_job
 
 # Bounds every wait on a child: far above what a loaded 2-core machine needs, still finite.
@@ -151,8 +152,10 @@ def start_run(
     first: str,
     last: str,
     holds: Sequence[str],
+    data_dir: str | None = None,
 ) -> ChildRun:
-    """Start diga_calls_job over ``[first, last]`` into ``tmp_path/data`` in a child held at ``holds``.
+    """Start diga_calls_job over ``[first, last]`` into ``data_dir`` (``tmp_path/data`` unless
+    given) in a child held at ``holds``.
 
     The child is forked from this process, so it starts warm (see ``killable_run.forked_main``);
     ``python -m diga_assets_tests.reliability.killable_run`` with the same arguments runs it cold.
@@ -162,7 +165,7 @@ def start_run(
     for point in holds:
         os.mkfifo(sync_dir / f"{point}.go")
     argv = [
-        *("--data-dir", str(tmp_path / "data"), "--base-url", sim.base_url, "--api-key", SIM_KEY),
+        *("--data-dir", data_dir or str(tmp_path / "data"), "--base-url", sim.base_url, "--api-key", SIM_KEY),
         *("--first", first, "--last", last),
         *("--sync-dir", str(sync_dir), "--max-seconds", str(2 * DEADLINE_S)),
         *(arg for point in holds for arg in ("--hold", point)),
@@ -228,7 +231,9 @@ def assert_metrics_exact(storage: DigaStorage, keys: Sequence[str]) -> None:
     calls = latest_calls(storage, "UTC")
     for asset in DAILY_METRICS:
         for key in keys:
-            assert parquet_names(Path(storage.layout.metric_partition(asset, key)).parent) == ["part-0.parquet"]
+            assert stored_names(storage, storage.layout.metric_partition(asset, key).rsplit("/", 1)[0]) == [
+                "part-0.parquet"
+            ]
             assert_rows_equal(
                 read_metric_day(storage, asset, key),
                 EXPECTED_METRIC[asset](calls, date.fromisoformat(key)),
@@ -502,3 +507,66 @@ def test_two_runs_over_overlapping_days_write_the_same_files_at_once_and_both_su
     assert list(Path(storage.root).rglob("*.tmp")) == []
     assert_metrics_exact(storage, days)
     assert_analysis_db_exact(storage, sim.world, days)
+
+
+# ------------------------------------------------------------------------------ a bucket root
+
+
+@pytest.mark.parametrize("point", ["raw-write", "raw-upload"], ids=["half-written", "mid-upload"])
+def test_a_run_killed_while_storing_a_raw_partition_in_a_bucket_leaves_the_old_object(
+    point: str, s3_server: S3Server, start_simulator: StartSimulator, tmp_path: Path, children: list[ChildRun]
+) -> None:
+    """SIGKILL while the new partition is half written to its local temporary file, or while its
+    upload is sending the body: the bucket must still hold the previous object byte for byte and
+    nothing else under the partition (a PUT that never completes creates nothing, and no multipart
+    upload is left open), and a plain re-run must store exactly the world's ids."""
+    sim = start_simulator()
+    root = s3_server.new_root(f"killed-{point}")
+    storage = DigaStorage(data_dir=root)
+    held_day = "2026-11-18"
+    old_ids = [f"old-{held_day}-{n}" for n in range(3)]
+    location = write_raw_calls(storage, held_day, [call(i, f"{held_day}T1{n}:00:00Z") for n, i in enumerate(old_ids)])
+    old = storage.store.read_bytes(location)
+
+    run = start_run(
+        children, tmp_path, "killed", sim, first=held_day, last=held_day, holds=[f"{point}-{held_day}"], data_dir=root
+    )
+    run.wait_until_held(f"{point}-{held_day}")
+    run.kill()
+
+    assert storage.store.read_bytes(location) == old
+    assert stored_names(storage, location.rsplit("/", 1)[0]) == ["part-0.parquet"]
+    assert s3_server.client().list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+    result = run_calls_job(root, sim.base_url, SIM_KEY, held_day, held_day)
+
+    assert result.success
+    assert stored_ids(storage, held_day) == expected_ids(sim.world, held_day)
+
+
+def test_two_runs_uploading_the_same_bucket_partitions_at_once_both_succeed_and_store_exact_data(
+    s3_server: S3Server, start_simulator: StartSimulator, tmp_path: Path, children: list[ChildRun]
+) -> None:
+    """Two runs in two processes over overlapping days, both held in the middle of uploading the
+    same partition, then let go: each upload replaces the object whole, so whichever lands last,
+    the partition and the metrics of every day are exact."""
+    sim = start_simulator()
+    root = s3_server.new_root("two-runs")
+    storage = DigaStorage(data_dir=root)
+    shared_day = "2026-11-17"
+    point = f"raw-upload-{shared_day}"
+    a = start_run(children, tmp_path, "a", sim, first="2026-11-16", last=shared_day, holds=[point], data_dir=root)
+    b = start_run(children, tmp_path, "b", sim, first=shared_day, last="2026-11-18", holds=[point], data_dir=root)
+
+    for run in (a, b):
+        run.wait_until_held(point)
+    for run in (a, b):
+        run.release(point)
+    for run in (a, b):
+        run.wait_for_success()
+
+    days = ["2026-11-16", shared_day, "2026-11-18"]
+    for key in days:
+        assert stored_names(storage, storage.layout.raw_partition("calls", key).rsplit("/", 1)[0]) == ["part-0.parquet"]
+        assert stored_ids(storage, key) == expected_ids(sim.world, key)
+    assert_metrics_exact(storage, days)
