@@ -36,6 +36,7 @@ from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import range_tags
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW, StartSimulator
+from diga_assets_tests.object_store import SECRET_ACCESS_KEY, stored_files
 from diga_assets_tests.reliability.leaks import decoded_bytes, event_log_text, files_holding, present
 
 DAYS = ("2026-11-17", "2026-11-18", "2026-11-19")
@@ -89,7 +90,7 @@ def stored_calls(data_dir: Path) -> dict[str, tuple[str, str]]:
 def run_calls_job(
     monkeypatch: pytest.MonkeyPatch,
     sim: DigaSimulator,
-    data_dir: Path,
+    data_dir: Path | str,
     instance: dg.DagsterInstance,
     *,
     metrics: bool = False,
@@ -222,6 +223,26 @@ def test_runs_record_no_caller_number_or_recording_link(start_simulator, instanc
     served = {call["id"]: call["contact"]["identifier"] for call in served_calls(sim)}
     stored = stored_calls(data_dir)
     assert stored and all(number == served[call_id] for call_id, (_, number) in stored.items())
+
+
+def test_a_run_into_a_bucket_records_no_aws_secret(start_simulator, instance, s3_server, monkeypatch, capfd):
+    """The AWS credentials come from the standard chain (here the environment), so they reach no
+    run config, snapshot, log line, metadata, views file or stored object."""
+    sim = start_simulator(calls_per_day=30)
+    root = s3_server.new_root("secrets")
+
+    result = run_calls_job(monkeypatch, sim, root, instance, metrics=True)
+
+    assert result.success
+    events = event_log_text(instance)
+    out, err = capfd.readouterr()
+    assert f"{root}/raw/calls/date={DAYS[0]}/part-0.parquet" in events, "the search reads the run's metadata"
+    needles = {SECRET_ACCESS_KEY}
+    assert present(needles, events) == [] and present(needles, out + err) == []
+    storage = DigaStorage(data_dir=root)
+    assert files_holding([home_of(instance), storage.analysis_db.parent], needles) == {}
+    stored = [storage.store.read_bytes(location) for location in stored_files(f"{root}/**")]
+    assert stored and not any(SECRET_ACCESS_KEY.encode() in content for content in stored)
 
 
 def test_a_bad_number_or_recording_link_fails_the_run_without_showing_it(
