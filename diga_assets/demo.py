@@ -288,7 +288,8 @@ def summary(result: DemoResult) -> str:
         "",
         f"Parquet:  {data}/raw/{{calls,phones,agents}}/date=YYYY-MM-DD/  and  {data}/metrics/<metric>/",
         f"DuckDB:   {result.analysis_db}  (views only: calls, phones, agents, call_outcome_map, one per metric)",
-        f"Report:   {result.report}  (open it in a browser; it works offline)",
+        f"Report:   {result.report}  ({'copy it out, then ' if data.startswith('s3://') else ''}open it in a browser; "
+        "it works offline)",
         f"UI:       .venv/bin/diga-assets ui   (http://127.0.0.1:3000, a simulator; runs in {result.dagster_home})",
         "Try:",
     ]

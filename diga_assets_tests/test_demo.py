@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
@@ -25,7 +26,7 @@ from diga_assets.demo import PHONE_SNAPSHOTS, DemoResult, run_demo
 from diga_assets.names import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
 from diga_assets_tests.reliability.leaks import decoded_bytes, files_holding
 
-VIEWS = ("calls", "phones", "call_outcome_map", *DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)
+VIEWS = ("calls", "phones", "agents", "call_outcome_map", *DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(dem
     with duckdb.connect(str(tmp_path / "data/diga.duckdb"), read_only=True) as con:
         counts = {view: con.sql(f"SELECT count(*) FROM {view}").fetchall()[0][0] for view in VIEWS}
         calls_per_day = dict(con.sql("SELECT CAST(day AS VARCHAR), count(*) FROM calls GROUP BY ALL").fetchall())
+        agents = con.sql("SELECT DISTINCT agent_id, agent_name FROM call_outcome_rates").fetchall()
     assert all(counts.values()), counts
     assert sorted(calls_per_day) == days
 
@@ -103,6 +105,15 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(dem
     for day in days:
         assert re.search(rf"^{day} +{calls_per_day[day]} ", summary, re.MULTILINE)
     assert str(tmp_path / "data/diga.duckdb") in summary and "diga-assets ui" in summary
+    # Each agent by the name the agents list gives it (an agent saved without a name by the first
+    # characters of its id), and each end reason the outcome map does not know (the simulator's
+    # made-up sim_* codes).
+    assert any(name for _, name in agents) and any(name is None for _, name in agents)
+    for agent_id, name in agents:
+        shown = name or (agent_id[:8] if agent_id else "(no agent)")
+        assert re.search(rf"^{re.escape(shown)} +\d+ ", summary, re.MULTILINE), shown
+    unmapped = [code for code, _ in result.unmapped_end_reasons]
+    assert unmapped and all(code.startswith("sim_") and code in summary for code in unmapped)
 
     instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
     recorded = instance.fetch_materializations(dg.AssetKey("diga_calls"), limit=10).records
@@ -129,3 +140,50 @@ def test_the_demo_leaves_its_api_key_in_no_file_and_no_output(demo_run: DemoRun)
     assert files_holding([home, data, demo_run.output], [key]) == {}
     assert not any(key in line for line in demo_run.printed)
     assert os.environ.get("DIGA_API_KEY") != key, "the demo put the variable back as it was"
+
+
+def test_the_demo_into_a_bucket_stores_every_partition_there_and_records_no_aws_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``demo --s3``: the same pipeline into a bucket on a loopback S3-compatible server, whose
+    made-up credentials reach none of the demo's files or output and leave with the demo."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for name in ("DIGA_DATA_DIR", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    stored: list[str] = []
+    secret: list[str] = []
+    real_bucket = diga_assets.demo.loopback_bucket
+
+    @contextlib.contextmanager
+    def listed_bucket(echo: object) -> Iterator[str]:
+        # What the bucket holds when the demo is done with it, read before its server stops.
+        with real_bucket(echo) as root:  # type: ignore[arg-type]
+            yield root
+            secret.append(os.environ["AWS_SECRET_ACCESS_KEY"])
+            bucket = boto3.session.Session().client("s3")
+            pages = bucket.get_paginator("list_objects_v2").paginate(Bucket=diga_assets.demo.DEMO_BUCKET)
+            stored.extend(
+                f"s3://{diga_assets.demo.DEMO_BUCKET}/{o['Key']}" for p in pages for o in p.get("Contents", [])
+            )
+
+    monkeypatch.setattr(diga_assets.demo, "loopback_bucket", listed_bucket)
+    printed: list[str] = []
+    with _captured_output(tmp_path / "output.log"):
+        result = run_demo(2, s3=True, dagster_home=tmp_path / "home", echo=printed.append)
+
+    root = f"s3://{diga_assets.demo.DEMO_BUCKET}/demo"
+    assert result.data_dir == root
+    days = [(result.first_day + timedelta(days=n)).isoformat() for n in range(2)]
+    expected = [f"{root}/raw/calls/date={day}/part-0.parquet" for day in days]
+    expected += [f"{root}/metrics/{metric}/day={day}/part-0.parquet" for metric in DAILY_METRICS for day in days]
+    expected += [result.report]
+    assert set(expected) <= set(stored)
+    assert not [location for location in stored if location.endswith(".tmp")]
+    assert [day.isoformat() for day, calls, _, _ in result.headlines if calls] == days
+    assert result.analysis_db.is_relative_to(tmp_path / "cache"), "a bucket's views file is a local cache"
+    assert root in printed[-1] and "DIGA_DATA_DIR=s3://" in printed[-1]
+
+    [aws_secret] = secret
+    assert files_holding([tmp_path], [aws_secret]) == {}
+    assert not any(aws_secret in line for line in printed)
+    assert "AWS_SECRET_ACCESS_KEY" not in os.environ, "the demo put the AWS variables back as they were"
