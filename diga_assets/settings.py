@@ -141,10 +141,22 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, parts.path.strip("/")
 
 
+# Wildcards of DuckDB's file globs.
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
 def _data_dir(raw: str) -> Path | str:
     """``DIGA_DATA_DIR`` as an absolute local path, or as ``s3://bucket/prefix`` when it names a
     bucket; any other scheme is refused rather than becoming a local folder named after it."""
     scheme = urlsplit(raw).scheme
+    wildcards = sorted({c for c in raw.removeprefix("s3://").split("?", 1)[0] if c in _GLOB_CHARACTERS})
+    if wildcards:
+        # DuckDB reads the stored partitions through globs under this root: a wildcard in the
+        # root itself would match other folders' files (or none).
+        raise SettingsError(
+            f"DIGA_DATA_DIR={raw!r} contains {', '.join(map(repr, wildcards))}, which DuckDB reads as a "
+            "wildcard; choose a folder or prefix without *, ? or ["
+        )
     if scheme == "s3":
         try:
             bucket, prefix = parse_s3_uri(raw)

@@ -175,9 +175,11 @@ def test_an_unwritable_data_dir_is_named(tmp_path):
         ("https://storage.example.com/diga", "uses the scheme 'https'"),
         ("s3://Not_A_Bucket/x", "is not a valid bucket name"),
         ("s3://ok-bucket/x?versionId=3", "must not carry a query"),
+        ("s3://ok-bucket/team*/diga", "contains '*', which DuckDB reads as a wildcard"),
+        ("/srv/diga[prod]", "contains '[', which DuckDB reads as a wildcard"),
     ],
 )
-def test_a_data_dir_of_another_scheme_or_a_bad_bucket_name_fails_the_load(raw, says):
+def test_a_data_dir_of_another_scheme_a_bad_bucket_name_or_a_wildcard_fails_the_load(raw, says):
     with pytest.raises(SettingsError, match="DIGA_DATA_DIR=") as info:
         Settings.from_env({"DIGA_DATA_DIR": raw})
     assert says in str(info.value)
