@@ -344,6 +344,9 @@ def test_helm_gives_the_code_server_and_its_runs_the_project_settings(helm: dict
 
     assert set(deployment["env"]) <= code_location_env_vars()
     assert deployment["env"]["DIGA_BACKFILL_DAYS_PER_RUN"].isdigit()
+    # Run pods keep nothing: the data lives in a bucket, not on a volume some pod must mount.
+    assert deployment["env"]["DIGA_DATA_DIR"].startswith("s3://")
+    assert "volumes" not in deployment and "volumeMounts" not in deployment
     # The API key comes from a Secret, never from the values file.
     assert "DIGA_API_KEY" not in deployment["env"]
     assert deployment["envSecrets"]
