@@ -85,20 +85,19 @@ class View:
         return self.empty_statement is not None or self.has_sources
 
 
-def calls_views(store: Store, timezone: str, outcome_map: Path, *, days: Sequence[date] | None = None) -> list[View]:
-    """``call_outcome_map`` and ``calls``, in creation order (``calls`` joins the map).
-
-    With ``days``, ``calls`` reads only the files of ``with_neighbours(days)`` (the span
-    ``call_ids_unique`` checks), so a run over a few days does not scan and dedupe the whole
-    history.
-    """
+def run_call_files(store: Store, days: Sequence[date]) -> list[str]:
+    """The stored raw call files a run over ``days`` reads: those of ``with_neighbours(days)``
+    (the span ``call_ids_unique`` checks), so a run over a few days does not scan and dedupe the
+    whole history, and a call filed under a neighbouring day is still seen once."""
     layout = DataLayout(store.root)
-    sources: str | list[str] = layout.raw_glob(CALLS_DATASET)
-    available = store.has_match(sources)
-    if days is not None:
-        span = [day.isoformat() for day in with_neighbours(days)]
-        sources = store.existing(layout.raw_partition(CALLS_DATASET, key) for key in span)
-        available = bool(sources)
+    return store.existing(layout.raw_partition(CALLS_DATASET, day.isoformat()) for day in with_neighbours(days))
+
+
+def calls_views(store: Store, timezone: str, outcome_map: Path, *, files: Sequence[str] | None = None) -> list[View]:
+    """``call_outcome_map`` and ``calls``, in creation order (``calls`` joins the map), over every
+    stored raw call file, or over ``files`` (see ``run_call_files``)."""
+    sources: str | list[str] = DataLayout(store.root).raw_glob(CALLS_DATASET) if files is None else list(files)
+    available = store.has_match(sources) if isinstance(sources, str) else bool(sources)
     map_csv = str(outcome_map)
     return [
         View(CALL_OUTCOME_MAP_VIEW, "create_call_outcome_map_view", {"outcome_map_csv": map_csv}, outcome_map.exists()),

@@ -14,9 +14,9 @@ from typing import Any
 import dagster as dg
 
 from diga_assets.analysis.outcome_map import OUTCOME_MAP_ENV, map_line
-from diga_assets.checks.statements import CHECK_SQL
+from diga_assets.checks.statements import query_files
 from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_END_REASONS, CALL_OUTCOME_RATES
-from diga_assets.storage import DigaStorage, Store
+from diga_assets.storage import DigaStorage
 
 # The anomaly check compares a day with the days before it.
 TRAILING_DAYS = 14
@@ -25,12 +25,6 @@ ANOMALY_STDDEVS = 3.0
 MIN_HISTORY_DAYS = 7
 # How many failing rows a check's description lists (the metadata counts them all).
 _SHOWN = 10
-
-
-def _rows(store: Store, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    with store.connect() as con:
-        relation = con.sql(CHECK_SQL(statement), params=params)
-        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
 def _group(row: dict[str, Any], columns: Sequence[str]) -> str:
@@ -47,7 +41,7 @@ def rates_check(
 ) -> dg.AssetCheckResult:
     """Every ``*_rate`` of the days' files lies in [0, 1] (NULL allowed); failures name day and group."""
     files = storage.existing_metric_files(asset, keys)
-    rows = _rows(storage.store, "select_rates_outside_unit_interval", {"files": files}) if files else []
+    rows = query_files(storage.store, "select_rates_outside_unit_interval", files) if files else []
     failures = [f"{_group(row, group_columns)}: {row['rate']}={row['value']}" for row in rows]
     return dg.AssetCheckResult(
         passed=not rows,
@@ -67,7 +61,7 @@ def rates_check(
 def counts_check(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
     """The outcome counts of each call_outcome_rates group add up to its ``total_calls``."""
     files = storage.existing_metric_files(CALL_OUTCOME_RATES, keys)
-    rows = _rows(storage.store, "select_outcome_counts_not_adding_up", {"files": files}) if files else []
+    rows = query_files(storage.store, "select_outcome_counts_not_adding_up", files) if files else []
     failures = [
         f"{_group(row, ('agent_id', 'call_type'))}: outcomes add up to {row['outcome_calls']}, "
         f"total_calls={row['total_calls']}"
@@ -95,8 +89,11 @@ def completion_anomaly_check(storage: DigaStorage, keys: Sequence[str]) -> dg.As
     first = checked[0] - timedelta(days=TRAILING_DAYS)
     span = [first + timedelta(days=n) for n in range((checked[-1] - first).days + 1)]
     files = storage.existing_metric_files(CALL_OUTCOME_RATES, [day.isoformat() for day in span])
-    params = {"files": files, "trailing_days": TRAILING_DAYS}
-    rows = _rows(storage.store, "select_completion_rate_history", params) if files else []
+    rows = (
+        query_files(storage.store, "select_completion_rate_history", files, trailing_days=TRAILING_DAYS)
+        if files
+        else []
+    )
     judged: list[dict[str, Any]] = []
     low: list[str] = []
     for row in rows:
@@ -140,7 +137,7 @@ def unmapped_end_reasons_check(storage: DigaStorage, keys: Sequence[str]) -> dg.
     """WARN naming every end reason of completed calls that the outcome map does not name, with
     its calls, what it was counted as, and the line to add to the map."""
     files = storage.existing_metric_files(CALL_END_REASONS, keys)
-    rows = _rows(storage.store, "select_unmapped_end_reasons", {"files": files}) if files else []
+    rows = query_files(storage.store, "select_unmapped_end_reasons", files) if files else []
     lines = [map_line("completed", row["end_reason"]) for row in rows]
     listed = [
         f"{row['end_reason']} ({row['calls']} calls, counted as {row['counted_as']}): add `{line}`"

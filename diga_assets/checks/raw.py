@@ -6,13 +6,12 @@ statements in ``sql/``) and name what they found: which day, which id, which val
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 import dagster as dg
 
 from diga_assets.api.records import CALLS, PHONES, RecordTable
 from diga_assets.assets.raw.snapshots import LATE_OBSERVATION_HOURS, observed_at
-from diga_assets.checks.statements import CHECK_SQL
+from diga_assets.checks.statements import CHECK_SQL, query_files
 from diga_assets.names import AGENTS_DATASET, CALLS_DATASET, DIGA_AGENTS, DIGA_CALLS, DIGA_PHONES, PHONES_DATASET
 from diga_assets.partitions import day_window, with_neighbours
 from diga_assets.storage import DigaStorage, Store
@@ -22,18 +21,13 @@ from diga_assets.storage import DigaStorage, Store
 FILES_PER_DUPLICATE_ID_PASS = 32
 
 
-def _query(store: Store, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with store.connect() as con:
-        return con.execute(CHECK_SQL(statement), params).fetchall()
-
-
 def duplicate_call_ids(store: Store, files: list[str]) -> list[tuple[str, int, list[date]]]:
     """Call ids stored more than once in ``files``: (id, copies, days), the first 20 by id."""
     passes = -(-len(files) // FILES_PER_DUPLICATE_ID_PASS)
     rows: list[tuple[str, int, list[date]]] = []
-    with store.connect() as con:
+    with store.readable_copies(files) as readable, store.connect() as con:
         for part in range(passes):
-            params = {"files": files, "passes": passes, "pass": part}
+            params = {"files": readable, "passes": passes, "pass": part}
             rows += con.execute(CHECK_SQL("select_duplicate_call_ids"), params).fetchall()
     return sorted(rows)[:20]  # as many as one pass shows (LIMIT 20)
 
@@ -47,9 +41,11 @@ def unknown_values_check(store: Store, files: list[str], table: RecordTable) -> 
             for column in table.enum_columns
             for value in sorted(table.enum_values(column) or ())
         ]
-        params = {"files": files, "columns": list(table.enum_columns), "allowed": allowed}
-        for column, value, rows in _query(store, "select_values_outside_spec", params):
-            unknown.setdefault(column, {})[value] = rows
+        found = query_files(
+            store, "select_values_outside_spec", files, columns=list(table.enum_columns), allowed=allowed
+        )
+        for row in found:
+            unknown.setdefault(row["column_name"], {})[row["value"]] = row["rows"]
     described = "; ".join(
         f"{column}: " + ", ".join(f"{v!r} ({n})" for v, n in values.items()) for column, values in unknown.items()
     )
@@ -70,8 +66,8 @@ def null_check(store: Store, files: list[str], table: RecordTable) -> dg.AssetCh
     required = [f.name for f in table.arrow_schema if not f.nullable]
     nulls: dict[str, int] = {}
     if files:
-        (row,) = _query(store, "select_null_counts", {"files": files, "columns": required})
-        nulls = {name: int(n) for name, n in zip(required, row, strict=True) if n}
+        (row,) = query_files(store, "select_null_counts", files, columns=required)
+        nulls = {name: int(n) for name, n in zip(required, row.values(), strict=True) if n}
     return dg.AssetCheckResult(
         passed=not nulls,
         description=(
@@ -135,12 +131,14 @@ def _call_times_consistent(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
     )
     def calls_times_consistent(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
         files = storage.existing_raw_files(CALLS_DATASET, context.partition_keys)
-        rows = _query(storage.store, "select_inconsistent_call_times", {"files": files}) if files else []
+        rows = query_files(storage.store, "select_inconsistent_call_times", files) if files else []
         return dg.AssetCheckResult(
             passed=not rows,
             description=(
                 "calls with contradictory timing: "
-                + "; ".join(f"{i} (duration={d}, start={s}, end={e})" for i, d, s, e in rows)
+                + "; ".join(
+                    f"{r['id']} (duration={r['duration']}, start={r['start_time']}, end={r['end_time']})" for r in rows
+                )
                 if rows
                 else "every duration is >= 0 and every end_time >= start_time"
             ),

@@ -20,7 +20,9 @@ import hashlib
 import os
 import posixpath
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +44,8 @@ from diga_assets.storage.store import ANALYSIS_DB_FILE, DATA_DIR_VAR, Chooser, S
 # Files above this go up as a multipart upload (parallel parts, retried one by one); below it a
 # partition is one PUT. Either way the object appears only when the upload completes.
 _MULTIPART_THRESHOLD = 64 * 1024 * 1024
+# Files downloaded at once for a run's reads (boto3 clients are thread-safe).
+_DOWNLOAD_THREADS = 8
 # Attempts of one conditional write before giving up: each retry means another writer replaced
 # the object in the meantime, which two runs of the same day can do once, not for long.
 _SWAP_ATTEMPTS = 10
@@ -232,6 +236,25 @@ class S3Store(Store):
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         if not _use_httpfs(con):
             con.register_filesystem(self.filesystem)
+
+    @contextmanager
+    def readable_copies(self, locations: Sequence[str]) -> Iterator[list[str]]:
+        # A run's checks and metrics read every column group of each of its day files, several
+        # times: whole downloads, side by side, then local reads beat DuckDB's ranged requests
+        # through fsspec (which hold the interpreter lock) several times over. The copies keep
+        # the keys' folders, so hive partitions (date=...) read the same.
+        with tempfile.TemporaryDirectory(prefix="diga-read-") as folder:
+            paths = [Path(folder) / self.key(location) for location in locations]
+            for path in paths:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            with ThreadPoolExecutor(max_workers=_DOWNLOAD_THREADS, thread_name_prefix="diga-download") as pool:
+                downloads = [
+                    pool.submit(self.client.download_file, self.bucket, self.key(location), str(path))
+                    for location, path in zip(locations, paths, strict=True)
+                ]
+                for download in downloads:
+                    download.result()
+            yield [str(path) for path in paths]
 
 
 def _use_httpfs(con: duckdb.DuckDBPyConnection) -> bool:

@@ -8,7 +8,7 @@ listed, and made readable by DuckDB. The assets never know which kind of root th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -95,6 +95,13 @@ class Store(ABC):
     @abstractmethod
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Make ``con`` able to read this root's locations."""
+
+    @contextmanager
+    def readable_copies(self, locations: Sequence[str]) -> Iterator[list[str]]:
+        """Paths that DuckDB reads ``locations`` from at full speed, in the same order, valid
+        for the ``with`` block: a query over a known list of files (a run's days) reads these.
+        The locations themselves here; a remote store hands out local copies."""
+        yield list(locations)
 
     def write_table(self, location: str, table: pa.Table) -> int:
         """Store a whole table at ``location``, whole or not at all; return its rows."""

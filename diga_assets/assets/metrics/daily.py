@@ -23,6 +23,7 @@ from diga_assets.analysis.views import (
     agent_names,
     agents_view,
     calls_views,
+    run_call_files,
     statistics_macros,
     views_connection,
 )
@@ -151,8 +152,12 @@ def compute_daily_metrics(
     metrics: Sequence[DailyMetric], store: Store, timezone: str, outcome_map: Path, days: Sequence[date]
 ) -> dict[str, DailyComputation]:
     """Compute ``metrics`` for ``days``, each in one query over the ``calls`` view, from one scan."""
-    views = [*statistics_macros(), *calls_views(store, timezone, outcome_map, days=days), agents_view(store)]
-    with views_connection(store, views) as (con, created):
+    with (
+        store.readable_copies(run_call_files(store, days)) as files,
+        views_connection(
+            store, [*statistics_macros(), *calls_views(store, timezone, outcome_map, files=files), agents_view(store)]
+        ) as (con, created),
+    ):
         if CALLS_DATASET not in created:
             return {metric.name: DailyComputation(metric.schema.empty_table(), {}) for metric in metrics}
         # Dedupe and map once for every statement below: through the view each would repeat the
