@@ -1,7 +1,7 @@
 """Ingest benchmark: the project's diga_calls backfill against the least any client can do.
 
     .venv/bin/python bench/ingest.py [--days 30] [--calls-per-day 10000] [--latency-ms 50]
-                                     [--concurrency 1,4] [--profile]
+                                     [--concurrency 1,4] [--bucket] [--profile]
                                      [--dlt [--dlt-python /path/to/venv-with-dlt/bin/python]]
 
 Starts the project's simulator on loopback (D days x N calls a day, L ms added to every request)
@@ -11,7 +11,9 @@ and runs, one after the other, each as its own process:
    JSON (orjson) and keeping nothing: what any client must at least spend;
 2. project: ``dagster asset materialize --select diga_calls --partition-range ...``, the whole
    command, at max_concurrency 1 and at the resource's default;
-3. dlt (with --dlt, if installed): dlt's ``rest_api`` source loading the same range into DuckDB.
+3. with --bucket, the same command again with ``DIGA_DATA_DIR=s3://...``: a bucket of an
+   S3-compatible server (moto's) on loopback, in a process of its own;
+4. dlt (with --dlt, if installed): dlt's ``rest_api`` source loading the same range into DuckDB.
 
 Prints wall seconds, rows, rows/s, the ratio to the floor, each process's peak RSS (its own, or
 its largest waited-for descendant's), the CPU seconds it used and those the simulator used
@@ -25,11 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +44,18 @@ BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve()
 KEY = "bench-ingest-key"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+BUCKET = "bench-ingest"
+# moto's server in a process of its own, so that serving the uploads does not take the
+# interpreter lock from the simulator (a real bucket runs on other machines): it prints its port.
+S3_SERVER = """
+import logging, threading
+from moto.server import ThreadedMotoServer
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+threading.Event().wait()
+"""
 
 
 def walk_floor(base_url: str, start: str, end: str) -> None:
@@ -128,6 +144,11 @@ def main() -> None:
         action="store_true",
         help="also run each project contender under py-spy and print who holds the GIL (needs the bench extra)",
     )
+    parser.add_argument(
+        "--bucket",
+        action="store_true",
+        help="also run each project contender into a bucket of an S3-compatible server on loopback (moto)",
+    )
     parser.add_argument("--dlt", action="store_true", help="also run dlt's rest_api source")
     parser.add_argument(
         "--dlt-python",
@@ -146,8 +167,52 @@ def main() -> None:
         dlt_python=args.dlt_python if args.dlt else None,
         concurrencies=args.concurrency,
         profile=args.profile,
+        bucket=args.bucket,
     )
     return None
+
+
+@contextmanager
+def s3_server() -> Iterator[dict[str, str]]:
+    """An S3-compatible server on 127.0.0.1 with the bucket created; yields the AWS variables
+    that point the standard chain at it."""
+    import boto3
+
+    process = subprocess.Popen([sys.executable, "-c", S3_SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        aws = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": secrets.token_hex(16),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        session = boto3.session.Session(
+            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+            region_name=aws["AWS_DEFAULT_REGION"],
+        )
+        session.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"]).create_bucket(Bucket=BUCKET)
+        yield aws
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bucket_rows(aws: dict[str, str], prefix: str) -> int:
+    """The rows of every calls partition stored under ``s3://BUCKET/prefix``."""
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    bucket = fs.S3FileSystem(
+        access_key=aws["AWS_ACCESS_KEY_ID"],
+        secret_key=aws["AWS_SECRET_ACCESS_KEY"],
+        region=aws["AWS_DEFAULT_REGION"],
+        endpoint_override=aws["AWS_ENDPOINT_URL"],
+    )
+    return ds.dataset(f"{BUCKET}/{prefix}/raw/calls", format="parquet", filesystem=bucket).count_rows()
 
 
 def benchmark(
@@ -158,6 +223,7 @@ def benchmark(
     dlt_python: str | None,
     concurrencies: list[int] | None = None,
     profile: bool = False,
+    bucket: bool = False,
 ) -> list[Outcome]:
     """Run every contender against one simulator and print the table; return the outcomes."""
     import pyarrow.dataset as ds
@@ -190,9 +256,11 @@ def benchmark(
 
     step_seconds: dict[str, float] = {}
     profiles: dict[str, str] = {}
+    bucket_ratios: dict[int, float] = {}
     with (
         DigaSimulator(world, api_key=KEY, faults=FaultConfig(latency_ms=latency_ms), keep_bodies=False) as sim,
         tempfile.TemporaryDirectory() as tmp,
+        s3_server() if bucket else _nothing() as aws,
     ):
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         floor_cmd = [sys.executable, str(HERE), "floor", sim.base_url, start, end]
@@ -202,16 +270,21 @@ def benchmark(
         subprocess.run(floor_cmd, env=env, check=True, capture_output=True)
         outcomes.append(measured("floor (1 session, sequential)", floor_cmd, env, rows_from_json))
 
-        def project(concurrency: int, run: str) -> tuple[list[str], dict[str, str], Path, Path]:
+        def project(
+            concurrency: int, run: str, data_dir: str | None = None
+        ) -> tuple[list[str], dict[str, str], Path, Path]:
             """The command, environment, data dir and DAGSTER_HOME of one fresh project run."""
-            data_dir, home = Path(tmp) / f"data-{run}", Path(tmp) / f"home-{run}"
+            local_dir, home = Path(tmp) / f"data-{run}", Path(tmp) / f"home-{run}"
             home.mkdir()
             project_env = {
                 **env,
+                **(aws or {}),
+                # A bucket root's views file is a cache in the user's cache directory.
+                "XDG_CACHE_HOME": str(Path(tmp) / f"cache-{run}"),
                 "DAGSTER_HOME": str(home),
                 "DIGA_API_KEY": KEY,
                 "DIGA_API_BASE_URL": sim.base_url,
-                "DIGA_DATA_DIR": str(data_dir),
+                "DIGA_DATA_DIR": data_dir or str(local_dir),
                 "DIGA_START_DATE": first.isoformat(),
                 "DIGA_MAX_CONCURRENCY": str(concurrency),
             }
@@ -226,7 +299,7 @@ def benchmark(
                 "--partition-range",
                 f"{first}...{last}",
             ]
-            return command, project_env, data_dir, home
+            return command, project_env, local_dir, home
 
         for concurrency in concurrencies or (1, default):
             command, project_env, data_dir, home = project(concurrency, f"{concurrency}")
@@ -236,6 +309,17 @@ def benchmark(
 
             outcomes.append(measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows))
             step_seconds[outcomes[-1].name] = fetch_seconds(home)
+            if aws is not None:
+                prefix = f"run-{concurrency}"
+                command, project_env, _, home = project(concurrency, f"bucket-{concurrency}", f"s3://{BUCKET}/{prefix}")
+
+                def bucket_stored_rows(_: bytes, prefix: str = prefix) -> int:
+                    return bucket_rows(aws, prefix)
+
+                name = f"project -> bucket, concurrency={concurrency}"
+                outcomes.append(measured(name, command, project_env, bucket_stored_rows))
+                step_seconds[name] = fetch_seconds(home)
+                bucket_ratios[concurrency] = outcomes[-1].seconds / outcomes[-2].seconds
         if profile and py_spy() is None:
             print("py-spy is not installed (pip install -e '.[bench]'): no profiles", flush=True)
         elif profile:
@@ -259,12 +343,21 @@ def benchmark(
     print("command's start-up, the checks and the exit):")
     for name, seconds in step_seconds.items():
         print(f"  {name:<32}{seconds:>9.2f} s  {seconds / floor:.2f}x floor")
+    if bucket_ratios:
+        print("\ninto a bucket against the same run into a local directory (whole command):")
+        for concurrency, ratio in bucket_ratios.items():
+            print(f"  max_concurrency={concurrency}: bucket / local {ratio:.2f}x")
     for name, report in profiles.items():
         print(f"\nwho holds the GIL, {name} (py-spy --gil, the whole command):\n{report}")
     rows = {o.rows for o in outcomes}
     if len(rows) != 1:
         raise SystemExit(f"contenders disagree on the rows: {[(o.name, o.rows) for o in outcomes]}")
     return outcomes
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
 
 
 def fetch_seconds(dagster_home: Path) -> float:
