@@ -248,8 +248,11 @@ class S3Store(Store):
             for path in paths:
                 path.parent.mkdir(parents=True, exist_ok=True)
             with ThreadPoolExecutor(max_workers=_DOWNLOAD_THREADS, thread_name_prefix="diga-download") as pool:
+                # Each download in its own pool thread, without boto3's threads and their queue of
+                # chunks in memory: the files are many and small, the parallelism is across them.
+                single = TransferConfig(use_threads=False)
                 downloads = [
-                    pool.submit(self.client.download_file, self.bucket, self.key(location), str(path))
+                    pool.submit(self.client.download_file, self.bucket, self.key(location), str(path), Config=single)
                     for location, path in zip(locations, paths, strict=True)
                 ]
                 for download in downloads:
