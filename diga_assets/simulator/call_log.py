@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
-from diga_assets.simulator.calls import CallSynthesizer, planted_call_field
+from diga_assets.simulator.calls import CallCore, CallSynthesizer, planted_call_field
 from diga_assets.simulator.company import seeded_random
 from diga_assets.simulator.instants import (
     DAY_US,
@@ -170,6 +170,14 @@ class CallLog:
         vis = bisect_right(self._ts, now)
         return [self._record(pos, vis, now) for pos in range(vis + len(self._unparsed))]
 
+    def items(self, now: int) -> Iterator[CallCore | dict[str, Any]]:
+        """Every call visible at ``now``, in listing order: a generated call's core, a planted
+        call's record."""
+        vis = bisect_right(self._ts, now)
+        for pos in range(vis + len(self._unparsed)):
+            item = self._item_at(pos, vis)
+            yield item if isinstance(item, dict) else self._synth.core(self._ts[pos], self._ids[pos], item)
+
     def created_between(self, start_us: int, end_us: int, now: int) -> list[dict[str, Any]]:
         """Calls visible at ``now`` created in ``[start_us, end_us)``, ascending."""
         vis = bisect_right(self._ts, now)
@@ -200,6 +208,18 @@ class CallLog:
             current_page=current_page,
             total_pages=total_pages,
         )
+
+    def find(self, call_id: str, now: int) -> CallCore | dict[str, Any] | None:
+        """The visible call ``call_id`` names (in any UUID spelling): a generated call's core, a
+        planted call's record, or None when no call visible at ``now`` has that id."""
+        vis = bisect_right(self._ts, now)
+        pos = self._position(call_id, vis)
+        if pos is None:
+            return None
+        item = self._item_at(pos, vis)
+        if isinstance(item, dict):
+            return item
+        return self._synth.core(self._ts[pos], self._ids[pos], item)
 
     def _position(self, value: str, vis: int) -> int | None:
         for candidate in dict.fromkeys((value, canonical_uuid(value))):

@@ -7,11 +7,22 @@ described in :mod:`diga_assets.simulator.faults`. Query parameters, limits, enum
 are read through :mod:`diga_assets.api.spec` from the document of the world's status model: the
 published pages of ``/v1/call/`` and ``/v1/phone/`` for ``seed``, Diga's live OpenAPI document for
 ``current``. ``GET /v1/agent/versions-dropdown/dashboard`` is served in both models as the live
-document describes it (no published page covers it).
+document describes it (no published page covers it). ``GET /v1/call/{id}/message`` (a call's
+transcript) is served under ``current`` only: the seed model's pages have no such endpoint, so
+there it is an unknown route (404 ``NOT_FOUND``), as any path the API does not have.
 
 Access follows the documents: a missing or wrong key is answered 403 with the endpoint's
 documented body, and so is a valid key that lacks Read permission on the endpoint's resource
-(``denied_resources``), on that resource's endpoints only.
+(``denied_resources``), on that resource's endpoints only (a call's transcript belongs to the
+calls resource).
+
+A transcript request is answered in this order: 403 (key), 400 ``MISSING_ID`` (the id is not a
+UUID), 400/422 (query parameters, as for ``/v1/call/``), 404 ``CALL_NOT_FOUND`` (no visible call
+has the id), 404 ``NO_MESSAGES_FOR_CALL`` (the call has no message now), 400 ``NOT_VALID_FIELD``
+(a cursor that names no message of the transcript), then the page. Faults are drawn for the
+endpoint ``MESSAGES_PATH`` (``Fault(path=MESSAGES_PATH)`` targets every transcript), the request
+log keeps the path as requested (with the call's id), and ``served_bodies`` files transcript
+bodies under ``MESSAGES_PATH``, the key their contract is found by.
 """
 
 from __future__ import annotations
@@ -35,9 +46,27 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from diga_assets.api.client import is_loopback_host
-from diga_assets.api.spec import AGENTS_PATH, CALLS_PATH, PHONES_PATH, OpenApiDocument, QueryParameter, live, seed_page
+from diga_assets.api.spec import (
+    AGENTS_PATH,
+    CALLS_PATH,
+    MESSAGES_PATH,
+    PHONES_PATH,
+    OpenApiDocument,
+    QueryParameter,
+    live,
+    seed_page,
+)
 from diga_assets.simulator.faults import Fault, FaultConfig
-from diga_assets.simulator.world import ListQuery, Page, StatusModel, UnknownCursorError, World
+from diga_assets.simulator.instants import canonical_uuid
+from diga_assets.simulator.world import (
+    ListQuery,
+    NoMessagesError,
+    Page,
+    StatusModel,
+    UnknownCallError,
+    UnknownCursorError,
+    World,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +74,7 @@ LIST_PATHS: tuple[str, ...] = (CALLS_PATH, PHONES_PATH)
 API_PATHS: tuple[str, ...] = (*LIST_PATHS, AGENTS_PATH)
 # The resources a key can be denied Read permission on, and the endpoints of each.
 RESOURCE_PATHS: Mapping[str, tuple[str, ...]] = {
-    "calls": (CALLS_PATH,),
+    "calls": (CALLS_PATH, MESSAGES_PATH),
     "phones": (PHONES_PATH,),
     "agents": (AGENTS_PATH,),
 }
@@ -54,6 +83,9 @@ RESOURCE_PATHS: Mapping[str, tuple[str, ...]] = {
 _AGENTS_LIST_PATH = "/v1/agent/"
 ADMIN_PREFIX = "/_simulator/"
 PAGINATION_PARAMETERS = frozenset({"after", "before", "page", "limit", "order"})
+# ``GET /v1/call/{id}/message`` as requested: any single path segment is taken for the id, so a
+# malformed one is answered 400 MISSING_ID, as the live document says, rather than 404.
+_MESSAGES_ROUTE = re.compile(r"^/v1/call/([^/]*)/message$")
 
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+\- ]\d{2}:\d{2})$")
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
@@ -241,8 +273,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body = simulator._admin(self.command, path, query)
                 simulator._log(self.command, path, query, status, None, self.connection_number, self.arrived_at)
                 self._send(status, body, record_path=None)  # not part of the Diga API
-            elif path in API_PATHS:
-                self._api(path, pairs, query)
+            elif (endpoint := simulator._endpoint_of(path)) is not None:
+                self._api(endpoint, path, pairs, query)
             else:
                 error = ApiError(404, "NOT_FOUND", f"No route for {self.command} {path}")
                 simulator._log(self.command, path, query, 404, None, self.connection_number, self.arrived_at)
@@ -252,17 +284,20 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             logger.exception("simulator crashed on %s %s", self.command, path)
             simulator._log(self.command, path, query, 500, None, self.connection_number, self.arrived_at)
-            self._send(500, simulator._internal_error_body(path), record_path=path)
+            endpoint = simulator._endpoint_of(path) or path
+            self._send(500, simulator._internal_error_body(endpoint), record_path=endpoint)
 
-    def _api(self, path: str, pairs: list[tuple[str, str]], query: dict[str, str]) -> None:
+    def _api(self, endpoint: str, path: str, pairs: list[tuple[str, str]], query: dict[str, str]) -> None:
+        """Answer one API request; ``endpoint`` is the documented path (``/v1/call/{id}/message``)
+        and ``path`` the one requested. Bodies are filed under ``endpoint``, requests under ``path``."""
         simulator = self.server.simulator
         if self.command != "GET":
             error = ApiError(405, "METHOD_NOT_ALLOWED", f"{self.command} is not allowed on {path}; use GET")
             simulator._log(self.command, path, query, 405, None, self.connection_number, self.arrived_at)
-            self._send(405, error.body(), record_path=path, headers=[("Allow", "GET")])
+            self._send(405, error.body(), record_path=endpoint, headers=[("Allow", "GET")])
             return
         faults = simulator.faults
-        picked = faults.next_fault(path)
+        picked = faults.next_fault(endpoint)
         fault = picked[0] if picked else None
         label = None
         if picked is not None:
@@ -282,16 +317,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "status":
             assert fault.status is not None
-            status, body, content_type, headers = simulator._fault_response(fault, path)
+            status, body, content_type, headers = simulator._fault_response(fault, endpoint)
             log(status)
             if delay:
                 time.sleep(delay)
-            self._send(status, body, content_type=content_type, headers=headers, record_path=path)
+            self._send(status, body, content_type=content_type, headers=headers, record_path=endpoint)
             return
 
         authorization = self.headers.get("Authorization")
-        if path == AGENTS_PATH:
+        if endpoint == AGENTS_PATH:
             status, body = simulator._agents(authorization, fault)
+        elif endpoint == MESSAGES_PATH:
+            status, body = simulator._messages(path, pairs, authorization, fault)
         else:
             status, body = simulator._list(path, pairs, authorization, fault)
         log(status)
@@ -303,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is not None and fault.kind == "drop_mid_body":
             self._send(status, body, record_path=None, cut_after=len(body) // 2)
         else:
-            self._send(status, body, record_path=path)
+            self._send(status, body, record_path=endpoint)
 
     def _discard_request_body(self) -> None:
         # Unread body bytes would be parsed as the next request on a keep-alive connection.
@@ -393,7 +430,10 @@ class DigaSimulator:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._model: StatusModel = world.status_model
-        self._parameters = {path: document(self._model, path).query_parameters(path) for path in LIST_PATHS}
+        # Transcripts exist only in the live document (see the module docstring).
+        self._serves_messages = self._model == "current"
+        paged = (*LIST_PATHS, MESSAGES_PATH) if self._serves_messages else LIST_PATHS
+        self._parameters = {path: document(self._model, path).query_parameters(path) for path in paged}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -531,8 +571,16 @@ class DigaSimulator:
             with self._lock:
                 self._bodies.append((path, status, body))
 
+    def _endpoint_of(self, path: str) -> str | None:
+        """The documented endpoint a requested path is served as, or None for an unknown route."""
+        if path in API_PATHS:
+            return path
+        if self._serves_messages and _MESSAGES_ROUTE.match(path):
+            return MESSAGES_PATH
+        return None
+
     def _internal_error_body(self, path: str) -> bytes:
-        spec_path = path if path in API_PATHS else CALLS_PATH
+        spec_path = path if path in API_PATHS or path == MESSAGES_PATH else CALLS_PATH
         example = response_example(self._model, spec_path, "500")
         return orjson.dumps(example)
 
@@ -622,15 +670,37 @@ class DigaSimulator:
                 f"is not the id of a {noun} in this listing"
             )
             return 400, ApiError(400, "NOT_VALID_FIELD", message).body()
-        if fault is not None and fault.kind == "stuck_cursor":
-            return 200, _page_body(page, last_id=query.after)
-        if fault is not None and fault.kind == "empty_has_more":
-            return 200, _page_body(Page([], None, None, True, page.current_page, page.total_pages))
-        if fault is not None and fault.kind == "wrong_type" and page.data:
-            first = _with_field(orjson.loads(page.data[0]), fault.record_field.split("."), fault.wrong_value)
-            data = [orjson.dumps(first), *page.data[1:]]
-            return 200, _page_body(replace(page, data=data))
-        return 200, _page_body(page)
+        return 200, _faulty_page_body(page, query, fault)
+
+    def _messages(
+        self, path: str, pairs: list[tuple[str, str]], authorization: str | None, fault: Fault | None
+    ) -> tuple[int, bytes]:
+        """``GET /v1/call/{id}/message``: one page of a call's transcript, or why not."""
+        call_id = None
+        try:
+            self._check_access(MESSAGES_PATH, authorization)
+            found = _MESSAGES_ROUTE.match(path)
+            call_id = canonical_uuid(found.group(1)) if found else None
+            if call_id is None:
+                example = response_example(self._model, MESSAGES_PATH, "400")
+                raise ApiError(400, example["error_code"], example["message"])
+            query = self._parse_query(MESSAGES_PATH, pairs)
+            page = self.world.list_call_messages(call_id, query)
+        except ApiError as error:
+            return error.status, error.body()
+        except UnknownCallError:
+            # The wording of GET /v1/call/{id}'s documented 404, the error for a call that is not there.
+            return 404, ApiError(404, "CALL_NOT_FOUND", f"Call {call_id} not found").body()
+        except NoMessagesError:
+            # The wording of the endpoint's documented 404 example.
+            return 404, ApiError(404, "NO_MESSAGES_FOR_CALL", f"No messages found for call {call_id}").body()
+        except UnknownCursorError as error:
+            message = (
+                f"Invalid value for query parameter '{error.parameter}': {error.value!r} "
+                f"is not the id of a message of call {call_id}"
+            )
+            return 400, ApiError(400, "NOT_VALID_FIELD", message).body()
+        return 200, _faulty_page_body(page, query, fault)
 
     def _parse_query(self, path: str, pairs: list[tuple[str, str]]) -> ListQuery:
         parameters = self._parameters[path]
@@ -747,6 +817,19 @@ def _with_field(record: dict[str, Any], path: list[str], value: Any) -> dict[str
         target = child
     target[path[-1]] = value
     return record
+
+
+def _faulty_page_body(page: Page, query: ListQuery, fault: Fault | None) -> bytes:
+    """The page's body, distorted by the page-shaped faults (see :class:`Fault`)."""
+    if fault is not None and fault.kind == "stuck_cursor":
+        return _page_body(page, last_id=query.after)
+    if fault is not None and fault.kind == "empty_has_more":
+        return _page_body(Page([], None, None, True, page.current_page, page.total_pages))
+    if fault is not None and fault.kind == "wrong_type" and page.data:
+        first = _with_field(orjson.loads(page.data[0]), fault.record_field.split("."), fault.wrong_value)
+        data = [orjson.dumps(first), *page.data[1:]]
+        return _page_body(replace(page, data=data))
+    return _page_body(page)
 
 
 def _page_body(page: Page, *, last_id: Any = ...) -> bytes:

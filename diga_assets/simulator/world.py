@@ -8,8 +8,9 @@ later, and phones move through their life cycle as the clock advances.
 :class:`World` owns the clock and the lock and composes the parts, each in its own module:
 :mod:`~diga_assets.simulator.company` (agents and known callers),
 :mod:`~diga_assets.simulator.phones` (phone life cycles and their listing),
-:mod:`~diga_assets.simulator.calls` (one call, derived from a random integer) and
-:mod:`~diga_assets.simulator.call_log` (every call in order, and its listing). Instants and ids
+:mod:`~diga_assets.simulator.calls` (one call, derived from a random integer),
+:mod:`~diga_assets.simulator.call_log` (every call in order, and its listing) and
+:mod:`~diga_assets.simulator.messages` (a call's transcript, built when asked for). Instants and ids
 are spelled by :mod:`~diga_assets.simulator.instants`; pages are chosen by
 :mod:`~diga_assets.simulator.listing`.
 """
@@ -32,7 +33,8 @@ from diga_assets.simulator.calls import (
 )
 from diga_assets.simulator.company import Agent, AgentVersion, Company, StatusModel
 from diga_assets.simulator.instants import DAY_US, ONE_US, format_instant, from_us, to_us
-from diga_assets.simulator.listing import ListQuery, Page, UnknownCursorError
+from diga_assets.simulator.listing import ListQuery, Page, UnknownCursorError, locate_cursor, select_page
+from diga_assets.simulator.messages import EMPTY, NoMessagesError, Transcript, Transcripts, UnknownCallError
 from diga_assets.simulator.phones import (
     CURRENT_PHONE_EXTRA_STATUSES,
     SEED_PHONE_STATUSES,
@@ -50,8 +52,10 @@ __all__ = [
     "Agent",
     "AgentVersion",
     "ListQuery",
+    "NoMessagesError",
     "Page",
     "StatusModel",
+    "UnknownCallError",
     "UnknownCursorError",
     "World",
 ]
@@ -64,8 +68,10 @@ class World:
     dates; tests pass a fixed ``now``. The world holds calls created during the ``days`` days
     before ``now`` and keeps generating new ones as the clock advances. ``status_model`` picks
     what the records follow: ``seed`` the published pages, ``current`` the live document (see
-    :mod:`~diga_assets.simulator.calls` and :mod:`~diga_assets.simulator.phones`).
-    ``encoded_cache_size`` bounds how many finished calls keep their encoded JSON; the default
+    :mod:`~diga_assets.simulator.calls` and :mod:`~diga_assets.simulator.phones`). Only the
+    ``current`` model has transcripts (``GET /v1/call/{id}/message``, see
+    :mod:`~diga_assets.simulator.messages`): the published pages of the seed model have no such
+    endpoint. ``encoded_cache_size`` bounds how many finished calls keep their encoded JSON; the default
     covers a 30 x 10,000 benchmark world.
     """
 
@@ -102,6 +108,8 @@ class World:
         synthesizer = CallSynthesizer(self._company, self._phones, status_model)
         self._calls = CallLog(seed, window_start_us, calls_per_day, synthesizer, encoded_cache_size)
         self._calls.generate_through(self._now_us)
+        # Transcripts draw from streams named after each call, never from the calls' streams.
+        self._transcripts = Transcripts(seed) if status_model == "current" else None
 
     # -- clock -------------------------------------------------------------------------------
 
@@ -218,6 +226,81 @@ class World:
         """One page of phones for an already validated query (date bounds apply to assigned_at)."""
         with self._lock:
             return self._phones.page(query, self._now_us)
+
+    # -- transcripts (the current model only) ---------------------------------------------------
+
+    def call_messages(self, call_id: str) -> list[dict[str, Any]]:
+        """A call's transcript as ``GET /v1/call/{id}/message`` serves it now: every message,
+        oldest first, in the API's shape (``MessageResponse``).
+
+        ``[]`` when the endpoint answers 404 ``NO_MESSAGES_FOR_CALL`` (a call not answered yet,
+        or one with nothing transcribed); a call in progress has the messages created so far.
+        Raises :class:`UnknownCallError` when it answers 404 ``CALL_NOT_FOUND``, and
+        ``ValueError`` under the seed model, which has no transcripts.
+        """
+        with self._lock:
+            transcript, count = self._transcript_now(call_id)
+            # Copies: the records are cached, and a test must not change what is served.
+            return [dict(record) for record in transcript.records[:count]]
+
+    def list_call_messages(self, call_id: str, query: ListQuery) -> Page:
+        """One page of a call's transcript for an already validated query (no filters, no dates).
+
+        Raises :class:`UnknownCallError` (404 ``CALL_NOT_FOUND``), :class:`NoMessagesError` (404
+        ``NO_MESSAGES_FOR_CALL``) or :class:`UnknownCursorError` (a cursor that names no message
+        of this transcript now).
+        """
+        with self._lock:
+            transcript, count = self._transcript_now(call_id)
+            if count == 0:
+                raise NoMessagesError(call_id)
+            ids = transcript.ids[:count]
+            cursor = locate_cursor(query, lambda value: ids.index(value) if value in ids else None)
+            positions, has_more, current_page, total_pages = select_page(query, 0, count, None, cursor)
+            return Page(
+                data=[transcript.encoded[pos] for pos in positions],
+                first_id=ids[positions[0]] if positions else None,
+                last_id=ids[positions[-1]] if positions else None,
+                has_more=has_more,
+                current_page=current_page,
+                total_pages=total_pages,
+            )
+
+    def calls_without_messages(self) -> list[str]:
+        """Ids of the visible calls whose transcript answers 404 ``NO_MESSAGES_FOR_CALL`` now, in
+        listing order (``len`` of it is their count). Planted calls are among them.
+
+        Builds every visible call's transcript without keeping any: meant for test-sized worlds.
+        """
+        with self._lock:
+            transcripts = self._require_transcripts()
+            now = self._now_us
+            ids = []
+            for item in self._calls.items(now):
+                if isinstance(item, dict):
+                    ids.append(item.get("id"))
+                elif transcripts.build(item).visible_count(now) == 0:
+                    ids.append(item.id)
+            return ids
+
+    def _require_transcripts(self) -> Transcripts:
+        if self._transcripts is None:
+            raise ValueError(
+                "the seed status model has no transcripts: its published pages have no "
+                "GET /v1/call/{id}/message; build the world with status_model='current'"
+            )
+        return self._transcripts
+
+    def _transcript_now(self, call_id: str) -> tuple[Transcript, int]:
+        """The call's whole transcript and how many of its messages exist now."""
+        transcripts = self._require_transcripts()
+        found = self._calls.find(call_id, self._now_us)
+        if found is None:
+            raise UnknownCallError(call_id)
+        if isinstance(found, dict):
+            return EMPTY, 0  # a planted call has no transcript
+        transcript = transcripts.transcript(found)
+        return transcript, transcript.visible_count(self._now_us)
 
     def state(self) -> dict[str, Any]:
         """A summary for the admin endpoint and for humans running a demo."""
