@@ -1,4 +1,4 @@
-"""A small, strict client for the Diga API's read endpoints (calls, phones, agents).
+"""A small, strict client for the Diga API's read endpoints (calls, call transcripts, phones, agents).
 
 One ``requests.Session`` (keep-alive, a connection pool as large as the concurrency asked for),
 bearer auth, explicit (connect, read) timeouts, retries with exponential backoff and full jitter
@@ -30,6 +30,7 @@ from diga_assets.api import spec
 from diga_assets.api.errors import (
     DigaApiError,
     DigaAuthError,
+    DigaCallNotFoundError,
     DigaConnectionError,
     DigaInvalidRequestError,
     DigaProtocolError,
@@ -215,7 +216,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 class DigaClient:
-    """Client for Diga's ``GET /v1/call/`` and ``GET /v1/phone/`` listings and the agents dropdown.
+    """Client for Diga's ``GET /v1/call/`` and ``GET /v1/phone/`` listings, a call's transcript
+    (``GET /v1/call/{id}/message``) and the agents dropdown.
 
     Safe to share between threads for concurrent fetching: the session's connection pool holds
     ``max_concurrency`` keep-alive connections.
@@ -286,6 +288,11 @@ class DigaClient:
         ``DigaProtocolError``: the walk never loops.
         """
         clean = validate_params(path, params)
+        yield from self._walk(path, clean)
+
+    def _walk(self, path: str, clean: dict[str, str]) -> Iterator[Page]:
+        """``iter_pages`` from parameters already validated (against the endpoint's template when
+        ``path`` holds an id, as a call's transcript does)."""
         if "page" in clean:
             raise DigaRequestValidationError(path, "page", "iter_pages walks the cursor; use get_page for page=N")
         direction: Literal["after", "before"] = "before" if "before" in clean else "after"
@@ -380,6 +387,81 @@ class DigaClient:
                 "before": before,
             },
         )
+
+    def iter_call_message_pages(
+        self,
+        call_id: str | uuid.UUID,
+        *,
+        limit: int = 1000,
+        order: Literal["asc", "desc"] = "asc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Iterator[Page]:
+        """Walk ``GET /v1/call/{id}/message``: one call's transcript, oldest first by default
+        (ascending for the same reason as ``iter_call_pages``), ``limit`` 1000 (the most allowed).
+
+        A call without messages is answered 404 ``NO_MESSAGES_FOR_CALL``: that is an empty
+        transcript, not a failure, and the walk yields one page with no records and
+        ``has_more`` false (its ``attempts`` count the requests it took; ``waited_s`` is 0, the
+        error does not carry the waits). 404 ``CALL_NOT_FOUND`` (the call was deleted, or never
+        was) raises :class:`DigaCallNotFoundError` naming the call, so a caller can count it and
+        go on. Every other error is raised as for any request, naming the request and never the
+        key. Raises ``DigaRequestValidationError`` before sending anything when ``call_id`` is
+        not a UUID or a parameter is outside the spec.
+        """
+        try:
+            call = str(call_id if isinstance(call_id, uuid.UUID) else uuid.UUID(str(call_id)))
+        except ValueError:
+            # The API would answer 400 MISSING_ID; refused here, before anything is sent.
+            raise DigaRequestValidationError(spec.MESSAGES_PATH, "id", f"{call_id!r} is not a UUID") from None
+        path = spec.MESSAGES_PATH.replace("{id}", call)
+        clean = validate_params(spec.MESSAGES_PATH, {"limit": limit, "order": order, "after": after, "before": before})
+        walked = False
+        try:
+            for page in self._walk(path, clean):
+                walked = True
+                yield page
+        except DigaInvalidRequestError as error:
+            if error.status != 404:
+                raise
+            if error.error_code == "CALL_NOT_FOUND":
+                raise DigaCallNotFoundError(
+                    f"call {call} does not exist (deleted, or never in the key's project): {error}",
+                    call_id=call,
+                    path=path,
+                    api_message=error.api_message,
+                    attempts=error.attempts,
+                ) from error
+            if error.error_code != "NO_MESSAGES_FOR_CALL":
+                raise
+            if walked:
+                # Pages were served, then the transcript was gone: what was read cannot be trusted whole.
+                raise DigaProtocolError(
+                    f"{error} after earlier pages of the same transcript: it vanished during the walk",
+                    path=path,
+                    status=404,
+                    error_code=error.error_code,
+                    api_message=error.api_message,
+                    attempts=error.attempts,
+                ) from error
+            yield Page(
+                path=path,
+                params=clean,
+                data=[],
+                has_more=False,
+                first_id=None,
+                last_id=None,
+                attempts=error.attempts,
+            )
+
+    def get_call_messages(self, call_id: str | uuid.UUID, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """One call's whole transcript, oldest first: its ``MessageResponse`` records as the API
+        sent them, ``[]`` when the call has none (404 ``NO_MESSAGES_FOR_CALL``).
+
+        Raises :class:`DigaCallNotFoundError` when the call does not exist (404
+        ``CALL_NOT_FOUND``); see ``iter_call_message_pages`` for the rest.
+        """
+        return [message for page in self.iter_call_message_pages(call_id, limit=limit) for message in page.data]
 
     def get_agents(self) -> tuple[list[dict[str, Any]], int]:
         """``GET /v1/agent/versions-dropdown/dashboard``: every agent with its name and versions,

@@ -37,6 +37,28 @@ class DigaInvalidRequestError(DigaApiError):
     """400/404/422: the API refused the request as asked. Never retried."""
 
 
+class DigaCallNotFoundError(DigaInvalidRequestError):
+    """404 ``CALL_NOT_FOUND`` on a call's own endpoint (its transcript): the call does not exist,
+    most likely deleted since it was listed (Diga lets a project delete calls). ``call_id`` names
+    it, so a caller walking many calls can count the missing ones and go on. Never retried."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call_id: str,
+        path: str,
+        status: int | None = 404,
+        error_code: str | None = "CALL_NOT_FOUND",
+        api_message: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(
+            message, path=path, status=status, error_code=error_code, api_message=api_message, attempts=attempts
+        )
+        self.call_id = call_id
+
+
 class DigaRateLimitError(DigaApiError):
     """429 answers went on past the retry caps."""
 
