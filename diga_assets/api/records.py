@@ -42,9 +42,11 @@ MISSING = object()
 
 # Fields (column names and JSON paths) holding a caller's phone number, a recording link that
 # carries its own access signature, the agent's dynamic variables (customer names and ids in
-# practice), a payment link, or a SIP trunk's login, plus "<record>" (a whole record holds them
-# all). Their values are personal data or credentials: an error about them names the record and
-# the field, never the value, since error messages end up in run logs and in the Dagster UI.
+# practice), a payment link, a SIP trunk's login, what was said in a call or passed to a tool
+# during it (a transcript's content and tool calls: names, dates, order numbers), plus "<record>"
+# (a whole record holds them all). Their values are personal data or credentials: an error about
+# them names the record and the field, never the value, since error messages end up in run logs
+# and in the Dagster UI.
 SENSITIVE_FIELDS = frozenset(
     {
         "contact_identifier",
@@ -53,6 +55,8 @@ SENSITIVE_FIELDS = frozenset(
         "dynamic_variables",
         "checkout_url",
         "sip_config",
+        "content",
+        "tool_call",
         "<record>",
     }
 )
@@ -72,9 +76,11 @@ class RecordError(ValueError):
             shown = repr(value)
             message += f" (value: {shown[:117] + '...' if len(shown) > 120 else shown})"
         super().__init__(message)
+        self.endpoint = endpoint
         self.record_id = record_id
         self.field = field
         self.value = value
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -544,3 +550,67 @@ PHONES = RecordTable(
     stamp_column="observed_at",
     stamp_description="When the phone register was observed in this state: the real fetch time (UTC).",
 )
+
+MESSAGES = RecordTable(
+    endpoint=spec.MESSAGES_PATH,
+    record_schema="MessageResponse",
+    columns=[
+        Column("id", ("id",), "string"),
+        Column("created_date", ("created_date",), "timestamp"),
+        Column("role", ("role",), "string"),
+        Column("content", ("content",), "string"),
+        Column("tool_call", ("tool_call",), "json"),
+        Column("extra_fields", (), "json"),
+    ],
+    stamp_column="fetched_at",
+    stamp_description="When the call's transcript was fetched from the API (UTC).",
+)
+
+
+class TranscriptTable:
+    """Calls' transcripts as Arrow: one row per message, with the call it belongs to.
+
+    Columns: ``call_id`` (not in the record: the ``{id}`` of ``GET /v1/call/{id}/message``),
+    then ``MessageResponse``'s fields under their own names (``id``, ``created_date`` as a UTC
+    timestamp, ``role``, ``content``, ``tool_call`` as JSON text, whichever of
+    ``FunctionSchema`` or ``CallToolSchema`` it is), ``extra_fields`` and ``fetched_at``, as
+    :data:`MESSAGES` declares them. A call with no transcript has no rows.
+    """
+
+    call_id_column = "call_id"
+
+    def __init__(self, messages: RecordTable) -> None:
+        self.messages = messages
+
+    @cached_property
+    def arrow_schema(self) -> pa.Schema:
+        """``call_id`` followed by the schema of :data:`MESSAGES`."""
+        doc = "The call the message belongs to: the {id} of GET /v1/call/{id}/message."
+        call_id = pa.field(self.call_id_column, pa.string(), nullable=False, metadata={"doc": doc})
+        return pa.schema([call_id, *self.messages.arrow_schema])
+
+    def column_docs(self) -> dict[str, str]:
+        """Column name to description, for the Dagster column schema."""
+        return {f.name: f.metadata[b"doc"].decode() for f in self.arrow_schema}
+
+    def empty_table(self) -> pa.Table:
+        """A table with no rows and the full schema."""
+        return self.arrow_schema.empty_table()
+
+    def to_record_batch(self, call_id: str, records: Sequence[dict[str, Any]], stamp: datetime) -> pa.RecordBatch:
+        """Convert one call's messages (a page, or the whole transcript).
+
+        Raises ``RecordError`` naming the call's endpoint, the message id and the field for a
+        record that breaks the contract; what was said is withheld from the message.
+        """
+        try:
+            batch = self.messages.to_record_batch(records, stamp)
+        except RecordError as error:
+            # Name the call: a message id alone does not say which of thousands of transcripts.
+            endpoint = spec.MESSAGES_PATH.replace("{id}", call_id)
+            raise RecordError(endpoint, error.record_id, error.field, error.value, error.problem) from None
+        call_ids = pa.repeat(pa.scalar(call_id, type=pa.string()), batch.num_rows)
+        return pa.RecordBatch.from_arrays([call_ids, *batch.columns], schema=self.arrow_schema)
+
+
+TRANSCRIPTS = TranscriptTable(MESSAGES)
