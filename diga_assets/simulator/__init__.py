@@ -2,8 +2,9 @@
 
 ``World`` generates the company (agents, phones, contacts, calls) from a seed and a clock, under
 one of two status models: ``seed`` follows the published pages of ``/v1/call/`` and ``/v1/phone/``,
-``current`` Diga's live OpenAPI document. ``DigaSimulator`` serves it on loopback; ``FaultConfig``
-and ``Fault`` make it misbehave on purpose. The ``simulate`` click command runs it for demos.
+``current`` Diga's live OpenAPI document, calls' transcripts (``/v1/call/{id}/message``)
+included. ``DigaSimulator`` serves it on loopback; ``FaultConfig`` and ``Fault`` make it
+misbehave on purpose. The ``simulate`` click command runs it for demos.
 """
 
 from diga_assets.simulator.faults import Fault, FaultConfig

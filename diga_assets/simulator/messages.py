@@ -31,7 +31,9 @@ What a call's transcript holds, by how the call stands (records follow ``Message
   left on it is transcribed; the simulator says no conversation took place.
 - a planted call (``World.add_call``): 404 ``NO_MESSAGES_FOR_CALL``.
 
-Messages are listed oldest first; ``after``/``before`` name a message id of the same transcript.
+A transcript is ordered by ``created_date`` (``order=asc`` serves it oldest first; the API's
+default is ``desc``), each instant spelled in one of the equivalent RFC 3339 forms the calls use;
+``after``/``before`` must name a message of the same transcript that exists now.
 """
 
 from __future__ import annotations
