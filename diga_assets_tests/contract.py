@@ -2,8 +2,8 @@
 
 Every body the simulator serves can be validated against the document its status model follows:
 the published pages of ``/v1/call/`` and ``/v1/phone/`` for the ``seed`` model, Diga's live OpenAPI
-document for the ``current`` model, and the live document for the agents endpoint in both (no
-published page covers it). The schemas are loaded from ``diga_assets.api.spec`` and resolved with
+document for the ``current`` model, and the live document for the agents and transcript endpoints
+in both (no published page covers them). The schemas are loaded from ``diga_assets.api.spec`` and resolved with
 a ``referencing`` registry, never retyped here, so a simulator that drifts from its document
 fails its own tests.
 """
@@ -21,11 +21,19 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from diga_assets.api.spec import AGENTS_PATH, CALLS_PATH, PHONES_PATH, OpenApiDocument, live, seed_page
+from diga_assets.api.spec import (
+    AGENTS_PATH,
+    CALLS_PATH,
+    MESSAGES_PATH,
+    PHONES_PATH,
+    OpenApiDocument,
+    live,
+    seed_page,
+)
 from diga_assets.simulator import DigaSimulator, World
 
 LIST_PATHS = (CALLS_PATH, PHONES_PATH)
-API_PATHS = (*LIST_PATHS, AGENTS_PATH)
+API_PATHS = (*LIST_PATHS, AGENTS_PATH, MESSAGES_PATH)
 ADMIN_PREFIX = "/_simulator/"
 MODELS = ("seed", "current")
 _ERROR_SCHEMA = "/components/schemas/ErrorResponseSchema"
@@ -79,8 +87,8 @@ def _validator(path: str, model: str, pointer: str) -> Draft202012Validator:
 def validate_response(path: str, status: int, body: Any, *, model: str = "seed") -> None:
     """Raise ContractViolation unless ``body`` matches what ``model``'s document promises for ``status``.
 
-    A 200 is checked against the endpoint's documented body (a page of calls or phones, the list of
-    agents), an error against the status's documented schema, or ErrorResponseSchema when the
+    A 200 is checked against the endpoint's documented body (a page of calls, phones or a call's
+    messages, the list of agents), an error against the status's documented schema, or ErrorResponseSchema when the
     document does not name the status. Paths outside the API take the calls endpoint's errors.
     """
     spec_path = path if path in API_PATHS else CALLS_PATH

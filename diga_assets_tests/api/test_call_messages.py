@@ -27,7 +27,7 @@ from diga_assets.api.errors import (
 from diga_assets.simulator import DigaSimulator, Fault, FaultConfig, World
 from diga_assets_tests.api.test_client import RecordedSleep, make_client
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW
-from diga_assets_tests.simulator.transcript_contract import served_simulators
+from diga_assets_tests.contract import served_simulators
 
 MESSAGES = spec.MESSAGES_PATH
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from diga_assets.simulator import DigaSimulator
-from diga_assets_tests.simulator.transcript_contract import simulator_factory_fixture
+from diga_assets_tests.contract import simulator_factory_fixture
 
 # Tuesday 2024-05-14, 12:30 in Madrid: mid-morning traffic, and the window (3 days) holds the
 # two calls created at exactly 2024-05-13T00:00:00Z.
@@ -21,8 +21,7 @@ PHONES = "/v1/phone/"
 AGENTS = "/v1/agent/versions-dropdown/dashboard"
 MESSAGES = "/v1/call/{id}/message"
 
-# Every body a started simulator served is checked against its document at teardown, transcript
-# pages included (see transcript_contract.py).
+# Every body a started simulator served is checked against its document at teardown.
 make_simulator = simulator_factory_fixture(seed=7, now=FIXED_NOW, days=3, calls_per_day=60)
 
 

@@ -23,13 +23,17 @@ from diga_assets.simulator import DigaSimulator, Fault, FaultConfig, World
 from diga_assets.simulator import messages as transcripts_module
 from diga_assets.simulator.messages import SHORT_CALL_SECONDS
 from diga_assets.simulator.world import DOCUMENTED_END_REASONS, UnknownCallError
-from diga_assets_tests.contract import ContractViolation
+from diga_assets_tests.contract import ContractViolation, validate_response, validate_served_bodies
 from diga_assets_tests.simulator.conftest import API_KEY, CALLS, FIXED_NOW, MESSAGES, PHONES
-from diga_assets_tests.simulator.transcript_contract import validate_served_bodies, validate_transcript_response
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 NEVER_TALKED = {*DOCUMENTED_END_REASONS, "sim_no_answer", "sim_error"}
 CONVERSATIONS = {"sim_customer_hangup", "sim_agent_hangup", "sim_transferred"}
+
+
+def validate_transcript(status: int, body: object) -> None:
+    """The contract check of one transcript answer (the live document: only it has the endpoint)."""
+    validate_response(MESSAGES, status, body, model="current")
 
 
 def current_world(seed: int = 7, **kwargs) -> World:
@@ -78,7 +82,7 @@ def test_messages_carry_exactly_the_fields_of_message_response(transcripts) -> N
     assert all(set(m) == fields for m in messages)
     # Every tool message, and a sample of the rest (the check is slow on fifty thousand).
     sample = [m for m in messages if m["role"] == "tool"] + messages[::25]
-    validate_transcript_response(200, {"data": sample, "has_more": False})
+    validate_transcript(200, {"data": sample, "has_more": False})
 
 
 def test_a_transcript_opens_with_the_assistant_and_then_takes_turns(transcripts) -> None:
@@ -145,7 +149,7 @@ def test_tool_calls_follow_the_live_schemas_and_the_ending(transcripts) -> None:
     # breaks them is refused.
     broken = {**transcripts[0][1][0], "role": "tool", "tool_call": {"type": "function", "status": "started"}}
     with pytest.raises(ContractViolation):
-        validate_transcript_response(200, {"data": [broken], "has_more": False})
+        validate_transcript(200, {"data": [broken], "has_more": False})
 
 
 def test_longer_calls_say_more(transcripts) -> None:
@@ -231,7 +235,7 @@ def test_the_default_is_the_newest_100_first() -> None:
     expected = world.call_messages(call["id"])
     with DigaSimulator(world) as sim:
         body = fetch(sim, call["id"]).json()
-    validate_transcript_response(200, body)
+    validate_transcript(200, body)
     assert body["data"] == expected[::-1][:100]
     assert body["has_more"] is True and body["current_page"] is None and body["total_pages"] is None
 
@@ -403,9 +407,9 @@ def test_transcript_bodies_are_filed_for_the_contract_check(served: DigaSimulato
     assert filed == [(MESSAGES, 200), (MESSAGES, 404), (MESSAGES, 404)]
     # ... and the check refuses what the document refuses.
     with pytest.raises(ContractViolation, match="role"):
-        validate_transcript_response(200, {"data": [{"id": str(uuid.UUID(int=1)), "created_date": "x"}]})
+        validate_transcript(200, {"data": [{"id": str(uuid.UUID(int=1)), "created_date": "x"}]})
     with pytest.raises(ContractViolation):
-        validate_transcript_response(404, {"detail": "Not Found"})
+        validate_transcript(404, {"detail": "Not Found"})
 
 
 def test_the_check_after_a_test_catches_a_broken_transcript(make_simulator) -> None:
