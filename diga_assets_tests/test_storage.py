@@ -94,6 +94,19 @@ def test_globs_and_existence_see_what_is_stored(tmp_path):
 
 
 @pytest.mark.usefixtures("each_storage")
+def test_folder_names_list_a_datasets_partitions(tmp_path):
+    storage = storage_for(tmp_path)
+    layout = storage.layout
+    assert storage.store.folder_names(layout.curated_dir("calls")) == []
+    for key in ("2026-11-03", "2026-11-01"):
+        storage.store.write_table(layout.curated_partition("calls", key), table("a"))
+    storage.store.write_table(layout.raw_partition("calls", "2026-11-02"), table("a"))
+
+    assert storage.store.folder_names(layout.curated_dir("calls")) == ["day=2026-11-01", "day=2026-11-03"]
+    assert storage.store.folder_names(layout.raw_dir("calls")) == ["date=2026-11-02"]
+
+
+@pytest.mark.usefixtures("each_storage")
 def test_two_snapshot_writers_at_once_keep_the_closer_observation(tmp_path, each_storage):
     """Two runs observe the same day at once; whichever writes last, the stored snapshot is the
     one closer to the day's end (here: the smaller id). In a bucket both read before either
@@ -152,6 +165,9 @@ def test_layout_is_hive_style(tmp_path):
     partition = storage.layout.raw_partition("calls", "2026-11-01")
     assert partition == str(tmp_path / "raw/calls/date=2026-11-01/part-0.parquet")
     assert storage.layout.raw_glob("calls") == str(tmp_path / "raw/calls/date=*/*.parquet")
+    assert storage.layout.curated_partition("calls", "2026-11-01") == str(
+        tmp_path / "curated/calls/day=2026-11-01/part-0.parquet"
+    )
     bucket = DigaStorage(data_dir="s3://analytics/diga/prod")
     assert bucket.layout.metric_partition("call_outcome_rates", "2026-11-01") == (
         "s3://analytics/diga/prod/metrics/call_outcome_rates/day=2026-11-01/part-0.parquet"

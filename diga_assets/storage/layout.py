@@ -1,14 +1,15 @@
 """Where every file the project stores lives, under the storage root.
 
-This is the one place that knows the layout of ``DIGA_DATA_DIR``: raw partitions, metric
-partitions, the phone timeline and the report. Everything else asks it. It only joins names: a
+This is the one place that knows the layout of ``DIGA_DATA_DIR``: raw partitions, curated
+partitions, metric partitions, the phone timeline and the report. Everything else asks it. It only joins names: a
 location is a string, a local path (``/srv/diga/raw/...``) or an object URI
 (``s3://bucket/prefix/raw/...``), and the store of the root (``store.py``) does the I/O.
 
 The layout is public (analysts glob it, backfills replace it), so its spelling stays as it was
-first published: raw partitions are ``date=YYYY-MM-DD`` folders, metric partitions
-``day=YYYY-MM-DD`` folders (the column the metric files carry is ``day``), and each partition is
-one file.
+first published: raw partitions are ``date=YYYY-MM-DD`` folders, curated and metric partitions
+``day=YYYY-MM-DD`` folders (the calls' ``day``: the curated files leave it to the folder name,
+which DuckDB prunes on; the metric files carry it as a column too), and each partition is one
+file.
 """
 
 from __future__ import annotations
@@ -43,6 +44,20 @@ class DataLayout:
     def raw_glob(self, dataset: str) -> str:
         """A glob over every partition of a raw dataset, for DuckDB."""
         return self._at("raw", dataset, "date=*", "*.parquet")
+
+    # -------------------------------------------------------------- curated
+
+    def curated_dir(self, dataset: str) -> str:
+        """``curated/{dataset}``: every day of one curated dataset."""
+        return self._at("curated", dataset)
+
+    def curated_partition(self, dataset: str, key: str) -> str:
+        """One day of a curated dataset: ``curated/calls/day=2026-11-01/part-0.parquet``."""
+        return self._at("curated", dataset, f"day={key}", PARTITION_FILE)
+
+    def curated_glob(self, dataset: str) -> str:
+        """A glob over every day of a curated dataset, for DuckDB (``day`` is read from the path)."""
+        return self._at("curated", dataset, "day=*", "*.parquet")
 
     # -------------------------------------------------------------- metrics
 

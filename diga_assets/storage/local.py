@@ -144,6 +144,10 @@ class LocalStore(Store):
     def has_match(self, pattern: str) -> bool:
         return next(glob.iglob(pattern), None) is not None
 
+    def folder_names(self, location: str) -> list[str]:
+        folder = Path(location)
+        return sorted(child.name for child in folder.iterdir() if child.is_dir()) if folder.is_dir() else []
+
     def read_table(self, location: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(location, columns=columns)
 

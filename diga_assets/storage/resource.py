@@ -87,6 +87,10 @@ class DigaStorage(dg.ConfigurableResource):
         """The stored files of those partitions of a raw dataset; days never stored are skipped."""
         return self.store.existing(self.layout.raw_partition(dataset, key) for key in keys)
 
+    def existing_curated_files(self, dataset: str, keys: Iterable[str]) -> list[str]:
+        """The stored files of those days of a curated dataset; days never stored are skipped."""
+        return self.store.existing(self.layout.curated_partition(dataset, key) for key in keys)
+
     def existing_metric_files(self, asset: str, keys: Iterable[str]) -> list[str]:
         """The stored files of those days of a daily metric; days never stored are skipped."""
         return self.store.existing(self.layout.metric_partition(asset, key) for key in keys)

@@ -142,6 +142,14 @@ class S3Store(Store):
         fixed = key_pattern.split("*", 1)[0]
         return any(fnmatch.fnmatchcase(key, key_pattern) for key in self._keys_under(fixed[: fixed.rfind("/") + 1]))
 
+    def folder_names(self, location: str) -> list[str]:
+        prefix = self.key(location).rstrip("/") + "/"
+        paginator = self.client.get_paginator("list_objects_v2")
+        names: set[str] = set()
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            names.update(common["Prefix"][len(prefix) :].rstrip("/") for common in page.get("CommonPrefixes", []))
+        return sorted(names)
+
     # --------------------------------------------------------------- reading
 
     def read_table(self, location: str, columns: list[str] | None = None) -> pa.Table:

@@ -55,6 +55,11 @@ class Store(ABC):
         """Whether any stored file matches the glob ``pattern`` (a location with ``*``)."""
 
     @abstractmethod
+    def folder_names(self, location: str) -> list[str]:
+        """The names of the folders directly under ``location`` (a dataset's partitions, say),
+        sorted; none when nothing is stored there."""
+
+    @abstractmethod
     def read_table(self, location: str, columns: list[str] | None = None) -> pa.Table:
         """The Parquet file at ``location``."""
 
