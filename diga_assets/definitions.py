@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from diga_assets.analysis.outcome_map import resolve_outcome_map
+from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.assets.report import build_report_asset
@@ -29,7 +30,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     calls_job = dg.define_asset_job(
         CALLS_JOB,
         selection=dg.AssetSelection.assets(*CALLS_JOB_ASSETS),
-        description="Calls for a day or a range of days (one run), then the daily metrics of those days.",
+        description=(
+            "Calls for a day or a range of days (one run), then those days curated, then their daily metrics."
+        ),
     )
     phones_job = dg.define_asset_job(
         PHONES_JOB,
@@ -39,6 +42,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             *build_raw_assets(partitions, backfill_policy=policy, pseudonymized=settings.pseudonymize_contacts),
+            build_curated_calls_asset(partitions, backfill_policy=policy, pseudonymized=settings.pseudonymize_contacts),
             *build_metric_assets(partitions, backfill_policy=policy),
             build_report_asset(partitions),
         ],

@@ -18,6 +18,10 @@ CALLS_DATASET = "calls"
 PHONES_DATASET = "phones"
 AGENTS_DATASET = "agents"
 
+# The curated layer: each day's calls once, as last fetched, with their day and outcome, under
+# ``{data_dir}/curated/calls/``; the analysis database's ``calls`` view reads it.
+CURATED_CALLS = "curated_calls"
+
 # Metric assets; each has a view of the same name in the analysis database.
 CALL_OUTCOME_RATES = "call_outcome_rates"
 CALL_DURATION_STATS = "call_duration_stats"
@@ -33,6 +37,7 @@ CALL_OUTCOME_MAP_VIEW = "call_outcome_map"
 AGENT_VERSION_COMPARISON = "agent_version_comparison"
 
 RAW_GROUP = "diga_raw"
+CURATED_GROUP = "diga_curated"
 METRICS_GROUP = "diga_metrics"
 
 # The Dagster pool every API-fetching step takes a slot of, so backfills and schedules queue for
@@ -41,5 +46,5 @@ API_POOL = "diga_api"
 
 CALLS_JOB = "diga_calls_job"
 PHONES_JOB = "diga_phones_job"
-CALLS_JOB_ASSETS = (DIGA_CALLS, *DAILY_METRICS)
+CALLS_JOB_ASSETS = (DIGA_CALLS, CURATED_CALLS, *DAILY_METRICS)
 PHONES_JOB_ASSETS = (DIGA_PHONES, DIGA_AGENTS, PHONE_ASSIGNMENT_TIMELINE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -60,3 +60,21 @@ def with_neighbours(days: Iterable[date]) -> list[date]:
     created_date moved across midnight may have its other stored copy. ``call_ids_unique``
     checks this span, and a metric run reads it, so the two cannot drift apart."""
     return sorted({day + timedelta(days=step) for day in days for step in (-1, 0, 1)})
+
+
+def rerun_commands(asset_name: str, keys: Sequence[str]) -> list[str]:
+    """The ``dagster asset materialize`` commands that re-run exactly ``keys`` (one per stretch)."""
+    stretches: list[list[date]] = []
+    for day in sorted(date.fromisoformat(k) for k in keys):
+        if stretches and day - stretches[-1][-1] == timedelta(days=1):
+            stretches[-1].append(day)
+        else:
+            stretches.append([day])
+    base = f"dagster asset materialize -m diga_assets.definitions --select {asset_name}"
+    commands = []
+    for stretch in stretches:
+        if len(stretch) == 1:
+            commands.append(f"{base} --partition {stretch[0].isoformat()}")
+        else:
+            commands.append(f"{base} --partition-range {stretch[0].isoformat()}...{stretch[-1].isoformat()}")
+    return commands

@@ -17,6 +17,8 @@ import hmac
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from diga_assets.api.records import CALLS
+
 PSEUDONYMIZE_VAR = "DIGA_PSEUDONYMIZE_CONTACTS"
 HASH_KEY_VAR = "DIGA_CONTACT_HASH_KEY"
 CONTACT_COLUMN = "contact_identifier"
@@ -57,3 +59,13 @@ def pseudonymize_contacts(batch: pa.RecordBatch, key: str) -> pa.RecordBatch:
     hashed = pa.array([contact_hash(value, key) for value in encoded.dictionary.to_pylist()], type=pa.string())
     # take() maps each row's dictionary index to its hash; a NULL index (a NULL identifier) stays NULL.
     return batch.set_column(index, batch.schema.field(index), pc.take(hashed, encoded.indices))
+
+
+def stored_calls_schema(*, pseudonymized: bool) -> pa.Schema:
+    """The schema of the calls as stored (raw and curated), whose ``contact_identifier`` says
+    whether it holds callers' numbers or their HMACs."""
+    schema = CALLS.arrow_schema
+    if not pseudonymized:
+        return schema
+    index = schema.get_field_index(CONTACT_COLUMN)
+    return schema.set(index, schema.field(index).with_metadata({"doc": PSEUDONYMIZED_DOC}))

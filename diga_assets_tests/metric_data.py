@@ -20,9 +20,10 @@ import pytest
 
 from diga_assets.api.agents import AGENT_VERSIONS
 from diga_assets.api.records import CALLS, PHONES
+from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.checks.metrics import build_metric_checks
-from diga_assets.names import PHONE_ASSIGNMENT_TIMELINE
+from diga_assets.names import CURATED_CALLS, DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
 from diga_assets.partitions import daily_partitions
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import range_tags, settings_for, storage_for
@@ -162,14 +163,21 @@ def materialize_metrics(
     instance: dg.DagsterInstance | None = None,
     raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize metric assets (and their checks) from the raw files under ``tmp_path/data``."""
+    """Materialize metric assets (and their checks) from the raw files under ``tmp_path/data``,
+    with the days curated first (``curated_calls``, which the daily metrics read)."""
     partitions = daily_partitions(settings_for(tmp_path / "data", timezone))
     selection = dg.AssetSelection.assets(*assets).without_checks()
+    if any(asset in DAILY_METRICS for asset in assets):
+        selection = selection | dg.AssetSelection.assets(CURATED_CALLS)
     if checks:
         selection = selection | dg.AssetSelection.checks_for_assets(*assets)
     kwargs: dict[str, Any] = {"tags": range_tags(first, last)} if last else {"partition_key": first}
     return dg.materialize(
-        [*build_metric_assets(partitions), *build_metric_checks(partitions)],
+        [
+            build_curated_calls_asset(partitions),
+            *build_metric_assets(partitions),
+            *build_metric_checks(partitions),
+        ],
         selection=selection,
         resources={"storage": storage_for(tmp_path)},
         instance=instance,

@@ -22,6 +22,7 @@ PUBLIC_ASSET_GROUPS = {
     "diga_calls": "diga_raw",
     "diga_phones": "diga_raw",
     "diga_agents": "diga_raw",
+    "curated_calls": "diga_curated",
     "call_outcome_rates": "diga_metrics",
     "call_end_reasons": "diga_metrics",
     "call_duration_stats": "diga_metrics",
@@ -51,6 +52,7 @@ def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path
 
     assert assets_of("diga_calls_job") == {
         "diga_calls",
+        "curated_calls",
         "call_outcome_rates",
         "call_duration_stats",
         "agent_version_outcomes",

@@ -186,7 +186,7 @@ def click(driver: Any, element: Any) -> None:
     element.click()
 
 
-@pytest.mark.parametrize("group", ["diga_raw", "diga_metrics"])
+@pytest.mark.parametrize("group", ["diga_raw", "diga_curated", "diga_metrics"])
 def test_each_group_graph_shows_its_assets_in_chromium(ui, browser, group):
     [location] = ui.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")[
         "workspaceOrError"

@@ -31,7 +31,7 @@ import duckdb
 import pytest
 import requests
 
-from diga_assets.names import DAILY_METRICS
+from diga_assets.names import CALLS_JOB_ASSETS, DAILY_METRICS
 from diga_assets.simulator import DigaSimulator
 from diga_assets_tests.assets.test_raw import expected_ids, stored_ids
 from diga_assets_tests.conftest import SIM_KEY
@@ -39,7 +39,7 @@ from diga_assets_tests.webserver import free_loopback_port, graphql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAYS = ("2026-11-16", "2026-11-17", "2026-11-18")  # whole days inside the simulator's five
-BACKFILL_ASSETS = ("diga_calls", *DAILY_METRICS)
+BACKFILL_ASSETS = CALLS_JOB_ASSETS
 
 # Bounded waits; the backfill daemon ticks every ~30 s, so a backfill takes two or three ticks.
 SERVER_START_TIMEOUT_S = 120.0

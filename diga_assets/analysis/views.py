@@ -1,8 +1,8 @@
 """The views every query reads: in an in-memory DuckDB for a run, and in the analysis database
 ``{data_dir}/diga.duckdb`` for analysts.
 
-The analysis database holds views only (``calls``, ``phones``, ``call_outcome_map`` and one per
-metric asset) over the Parquet files, with absolute paths, so it works from any working directory
+The analysis database holds views only (``calls``, ``phones``, ``agents``, ``call_outcome_map`` and
+one per metric asset) over the Parquet files, with absolute paths, so it works from any working directory
 and can be deleted and rebuilt at any time. Runs never keep it open: the metric assets compute in
 in-memory DuckDB connections that create the same views, and only touch the file when a view is
 missing or its definition changed. An analyst's open session therefore rarely meets a run at all;
@@ -31,11 +31,12 @@ from diga_assets.names import (
     AGENTS_DATASET,
     CALL_OUTCOME_MAP_VIEW,
     CALLS_DATASET,
+    CURATED_CALLS,
     DAILY_METRICS,
     PHONE_ASSIGNMENT_TIMELINE,
     PHONES_DATASET,
 )
-from diga_assets.partitions import with_neighbours
+from diga_assets.partitions import rerun_commands, with_neighbours
 from diga_assets.storage import DataLayout, Store
 
 # The statements of this layer: the views, and the day headlines read from the calls view.
@@ -93,16 +94,44 @@ def run_call_files(store: Store, days: Sequence[date]) -> list[str]:
     return store.existing(layout.raw_partition(CALLS_DATASET, day.isoformat()) for day in with_neighbours(days))
 
 
+def outcome_map_view(outcome_map: Path) -> View:
+    """``call_outcome_map``: the outcome map CSV as a table."""
+    return View(
+        CALL_OUTCOME_MAP_VIEW,
+        "create_call_outcome_map_view",
+        {"outcome_map_csv": str(outcome_map)},
+        outcome_map.exists(),
+    )
+
+
 def calls_views(store: Store, timezone: str, outcome_map: Path, *, files: Sequence[str] | None = None) -> list[View]:
-    """``call_outcome_map`` and ``calls``, in creation order (``calls`` joins the map), over every
-    stored raw call file, or over ``files`` (see ``run_call_files``)."""
+    """``call_outcome_map`` and ``calls`` computed from the raw snapshots (deduplicated, cut into
+    days, outcome-mapped), in creation order, over every stored raw call file or over ``files``
+    (see ``run_call_files``). What ``curated_calls`` computes and stores."""
     sources: str | list[str] = DataLayout(store.root).raw_glob(CALLS_DATASET) if files is None else list(files)
     available = store.has_match(sources) if isinstance(sources, str) else bool(sources)
-    map_csv = str(outcome_map)
     return [
-        View(CALL_OUTCOME_MAP_VIEW, "create_call_outcome_map_view", {"outcome_map_csv": map_csv}, outcome_map.exists()),
+        outcome_map_view(outcome_map),
         View(CALLS_DATASET, "create_calls_view", {"calls_files": sources, "timezone": timezone}, available),
     ]
+
+
+def curated_calls_view(store: Store, *, files: Sequence[str] | None = None) -> View:
+    """``calls`` read from the curated days (every stored one, or ``files``): the same columns as
+    the view ``calls_views`` makes, already computed."""
+    sources: str | list[str] = DataLayout(store.root).curated_glob(CALLS_DATASET) if files is None else list(files)
+    available = store.has_match(sources) if isinstance(sources, str) else bool(sources)
+    return View(CALLS_DATASET, "create_curated_calls_view", {"curated_files": sources}, available)
+
+
+def days_not_curated(store: Store) -> list[str]:
+    """The days whose raw calls are stored but not curated: missing from the curated ``calls``
+    view until ``curated_calls`` is materialized for them (a project upgraded to the curated
+    layer, or a day fetched by ``diga_calls`` alone)."""
+    layout = DataLayout(store.root)
+    raw = {name.removeprefix("date=") for name in store.folder_names(layout.raw_dir(CALLS_DATASET))}
+    curated = {name.removeprefix("day=") for name in store.folder_names(layout.curated_dir(CALLS_DATASET))}
+    return sorted(raw - curated)
 
 
 def phones_view(store: Store) -> View:
@@ -147,9 +176,15 @@ def analysis_views(store: Store, timezone: str, outcome_map: Path) -> list[View]
         {},
         metric_views[AGENT_VERSION_OUTCOMES].has_sources,
     )
+    # The calls as curated, once any day is; until then (a project upgraded to the curated layer)
+    # computed from the raw snapshots at every query, as before it.
+    curated = curated_calls_view(store)
+    calls = (
+        [outcome_map_view(outcome_map), curated] if curated.has_sources else calls_views(store, timezone, outcome_map)
+    )
     return [
         *statistics_macros(),
-        *calls_views(store, timezone, outcome_map),
+        *calls,
         phones_view(store),
         agents_view(store),
         *metric_views.values(),
@@ -209,6 +244,13 @@ def refresh_analysis_db(store: Store, timezone: str, outcome_map: Path, *, log: 
     """
     path = store.analysis_db
     views = [view for view in analysis_views(store, timezone, outcome_map) if view.can_create()]
+    if missing := days_not_curated(store):
+        commands = "\n".join(f"  {command}" for command in rerun_commands(CURATED_CALLS, missing))
+        log.warning(
+            f"calls: {len(missing)} day(s) from {missing[0]} to {missing[-1]} have raw calls but are not curated, "
+            f"so the calls view does not show them. Materialize {CURATED_CALLS} over them (it reads the stored "
+            f"raw calls, no API request):\n{commands}"
+        )
     with store.connect() as scratch:
         create_views(scratch, views)
         wanted = view_definitions(scratch)

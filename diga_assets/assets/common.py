@@ -3,8 +3,9 @@ refresh at the end of a metric run, and the command that re-runs failed days."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +42,17 @@ def refresh_views(context: dg.AssetExecutionContext, store: Store, timezone: str
     }
 
 
-def rerun_commands(asset_name: str, keys: Sequence[str]) -> list[str]:
-    """The ``dagster asset materialize`` commands that re-run exactly ``keys`` (one per stretch)."""
-    stretches: list[list[date]] = []
-    for day in sorted(date.fromisoformat(k) for k in keys):
-        if stretches and day - stretches[-1][-1] == timedelta(days=1):
-            stretches[-1].append(day)
-        else:
-            stretches.append([day])
-    base = f"dagster asset materialize -m diga_assets.definitions --select {asset_name}"
-    commands = []
-    for stretch in stretches:
-        if len(stretch) == 1:
-            commands.append(f"{base} --partition {stretch[0].isoformat()}")
-        else:
-            commands.append(f"{base} --partition-range {stretch[0].isoformat()}...{stretch[-1].isoformat()}")
-    return commands
+def rows_by_day(table: pa.Table, column: str = "day") -> dict[date, pa.Table]:
+    """``table``'s rows per value of ``column``, each a zero-copy slice of one stable sort (a
+    filter per day would pass over the whole table once per day)."""
+    ordered = table.sort_by(column)
+    by_day: dict[date, pa.Table] = {}
+    offset = 0
+    for day, run in groupby(ordered[column].to_pylist()):
+        count = sum(1 for _ in run)
+        by_day[day] = ordered.slice(offset, count)
+        offset += count
+    return by_day
 
 
 def table_schema(schema: pa.Schema) -> dg.TableSchema:

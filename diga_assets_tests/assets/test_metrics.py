@@ -20,6 +20,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
+from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.metrics import daily as metrics_module
 from diga_assets.assets.raw import build_raw_assets
@@ -29,6 +30,7 @@ from diga_assets.names import (
     CALL_DURATION_STATS,
     CALL_END_REASONS,
     CALL_OUTCOME_RATES,
+    CURATED_CALLS,
     DAILY_METRICS,
     PHONE_ASSIGNMENT_TIMELINE,
 )
@@ -70,8 +72,13 @@ def build_from_simulator(sim, tmp_path: Path, first: str, last: str) -> dg.Execu
     """One run over [first, last]: diga_calls, then the daily metrics and their checks."""
     partitions = daily_partitions(settings_for(tmp_path / "data"))
     result = dg.materialize(
-        [*build_raw_assets(partitions), *build_metric_assets(partitions), *build_metric_checks(partitions)],
-        selection=dg.AssetSelection.assets("diga_calls", *DAILY_METRICS).without_checks()
+        [
+            *build_raw_assets(partitions),
+            build_curated_calls_asset(partitions),
+            *build_metric_assets(partitions),
+            *build_metric_checks(partitions),
+        ],
+        selection=dg.AssetSelection.assets("diga_calls", CURATED_CALLS, *DAILY_METRICS).without_checks()
         | dg.AssetSelection.checks_for_assets(*DAILY_METRICS),
         resources={"diga": api_resource(sim), "storage": storage_for(tmp_path)},
         tags=range_tags(first, last),
@@ -257,8 +264,8 @@ def test_a_day_without_raw_calls_fails_naming_it_instead_of_reporting_no_calls(t
 
 
 def test_the_daily_metrics_of_a_run_share_one_scan_and_a_subset_computes_only_itself(tmp_path, monkeypatch):
-    """Deduping and mapping the calls is most of a metric's cost (bench/metrics.py): one step
-    computes whichever daily metrics a run selects from one materialization of the calls."""
+    """Reading the calls is a large part of a metric's cost (bench/metrics.py): one step
+    computes whichever daily metrics a run selects from one read of the curated days."""
     storage = storage_for(tmp_path)
     for day in ("2026-11-05", "2026-11-06"):
         write_raw_calls(storage, day, [call(f"a-{day}", f"{day}T09:00:00Z")])
@@ -273,12 +280,16 @@ def test_the_daily_metrics_of_a_run_share_one_scan_and_a_subset_computes_only_it
 
     everything = materialize_metrics(tmp_path, list(DAILY_METRICS), first="2026-11-05", last="2026-11-06")
     assert computed == [list(DAILY_METRICS)]
-    assert {e.asset_key.to_user_string() for e in everything.get_asset_materialization_events()} == set(DAILY_METRICS)
+    materialized = {e.asset_key.to_user_string() for e in everything.get_asset_materialization_events()}
+    assert materialized == {CURATED_CALLS, *DAILY_METRICS}
 
     computed.clear()
     one = materialize_metrics(tmp_path, [CALL_DURATION_STATS], first="2026-11-06", checks=False)
     assert computed == [[CALL_DURATION_STATS]]
-    assert {e.asset_key.to_user_string() for e in one.get_asset_materialization_events()} == {CALL_DURATION_STATS}
+    assert {e.asset_key.to_user_string() for e in one.get_asset_materialization_events()} == {
+        CURATED_CALLS,
+        CALL_DURATION_STATS,
+    }
 
 
 def test_a_computation_hands_out_each_days_rows_in_the_querys_order():

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from diga_assets.api.records import CALLS
-from diga_assets.assets.common import rerun_commands
+from diga_assets.partitions import rerun_commands
 from diga_assets.simulator import Fault, FaultConfig, World
 from diga_assets_tests.assets.conftest import storage_for, window_of
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks import raw as raw_checks
@@ -146,10 +147,15 @@ def test_a_duplicate_id_blocks_the_metrics_of_the_run(start_simulator, tmp_path)
     moved = served[0] | {"created_date": "2026-11-17T23:59:00Z"}
     write_raw_calls(storage_for(tmp_path), "2026-11-17", [moved])
     partitions = daily_partitions(settings_for(tmp_path / "data"))
-    assets = ("diga_calls", "call_outcome_rates")
+    assets = ("diga_calls", "curated_calls", "call_outcome_rates")
 
     result = dg.materialize(
-        [*build_raw_assets(partitions), *build_metric_assets(partitions), *build_raw_checks(partitions)],
+        [
+            *build_raw_assets(partitions),
+            build_curated_calls_asset(partitions),
+            *build_metric_assets(partitions),
+            *build_raw_checks(partitions),
+        ],
         selection=dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*assets),
         resources={"diga": api_resource(sim), "storage": storage_for(tmp_path)},
         partition_key="2026-11-18",

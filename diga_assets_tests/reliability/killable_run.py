@@ -18,6 +18,8 @@ The hold points, named so that they can be file names:
   fsynced nor renamed yet.
 - ``raw-upload-{day}`` (a bucket root): the complete file's upload has started, the request is
   sending its body; the object is not created yet.
+- ``curated-write-{day}``: the curated file of ``day`` has its rows in the temporary file but no
+  footer (the file is half written).
 - ``metric-compute``: the first metric's in-memory DuckDB has built its calls table and is about to
   run the metric statement.
 - ``metric-write-{day}``: the first metric file of ``day`` has its rows in the temporary file but
@@ -52,6 +54,7 @@ import diga_assets.storage.local as storage_files
 import diga_assets.storage.s3 as storage_s3
 import diga_assets.storage.store as storage_store
 from diga_assets.analysis.views import View
+from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.names import CALLS_JOB_ASSETS
@@ -76,7 +79,11 @@ def run_calls_job(
         data_dir=data_dir, start_date=START_DATE, timezone="UTC", api_base_url=base_url, trailing_days=2
     )
     return dg.materialize(
-        [*build_raw_assets(daily_partitions(settings)), *build_metric_assets(daily_partitions(settings))],
+        [
+            *build_raw_assets(daily_partitions(settings)),
+            build_curated_calls_asset(daily_partitions(settings)),
+            *build_metric_assets(daily_partitions(settings)),
+        ],
         selection=dg.AssetSelection.assets(*CALLS_JOB_ASSETS),
         resources={
             "diga": DigaApiResource(
@@ -121,9 +128,9 @@ def install(holds: Holds) -> None:
 
     def holding_write_batch(self: storage_files.AtomicParquetWriter, batch: Any) -> None:
         write_batch(self, batch)
-        partition = self.final_path.parent.name  # date=YYYY-MM-DD (raw) or day=YYYY-MM-DD (metric)
-        kind = "raw-write" if partition.startswith("date=") else "metric-write"
-        holds.hold(f"{kind}-{partition.split('=', 1)[1]}")
+        partition = self.final_path.parent.name  # date=YYYY-MM-DD (raw) or day=YYYY-MM-DD (curated, metric)
+        kind = "raw" if partition.startswith("date=") else "curated" if "curated" in self.final_path.parts else "metric"
+        holds.hold(f"{kind}-write-{partition.split('=', 1)[1]}")
 
     def holding_commit(temp_path: Path, final_path: Path) -> None:
         if final_path.parent.name.startswith("date="):

@@ -31,6 +31,7 @@ import pytest
 
 from diga_assets.analysis.outcome_map import outcome_map_path
 from diga_assets.analysis.views import analysis_views, create_views, refresh_analysis_db, view_definitions
+from diga_assets.assets.curated import curate_calls
 from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
 from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
@@ -327,7 +328,9 @@ def plant_previous_metrics(storage: DigaStorage) -> dict[Path, str]:
             storage, key, [call(f"old-{key}-{n}", f"{key}T1{n}:00:00Z", duration=10 * (n + 1)) for n in range(3)]
         )
     days = [date.fromisoformat(key) for key in METRIC_DAYS]
-    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.store, "UTC", outcome_map_path(), days)
+    for day, curated in curate_calls(storage.store, "UTC", outcome_map_path(), days):
+        storage.store.write_table(storage.layout.curated_partition("calls", day.isoformat()), curated)
+    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.store, days)
     for name, computation in computed.items():
         for key, day in zip(METRIC_DAYS, days, strict=True):
             storage.store.write_table(storage.layout.metric_partition(name, key), computation.rows_of(day))
@@ -361,8 +364,9 @@ def plant_previous_run(storage: DigaStorage) -> tuple[dict[Path, str], set[str]]
 def test_a_run_killed_in_its_metric_step_leaves_whole_files_and_a_rerun_makes_them_exact(
     point: str, start_simulator: StartSimulator, tmp_path: Path, children: list[ChildRun]
 ) -> None:
-    """SIGKILL during the metric step: while DuckDB computes, with a metric file half written, inside
-    the analysis database's write transaction, or after its COMMIT with the views only in the WAL.
+    """SIGKILL after the raw step: while DuckDB computes the metrics, with a metric file half
+    written, inside the analysis database's write transaction, or after its COMMIT with the views
+    only in the WAL (the first refresh to write the file is curated_calls', before the metrics).
 
     Every metric file must then be the previous version byte for byte or the new one exact; the
     database must open with the old set of views or the new set (one transaction: never some of
@@ -411,8 +415,9 @@ def test_a_run_killed_in_its_metric_step_leaves_whole_files_and_a_rerun_makes_th
         assert storage.analysis_db.with_name("diga.duckdb.wal").exists()
     with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         views = set(view_definitions(con))
-        # Only a kill after COMMIT has the new views, replayed from the WAL.
-        assert views == (ALL_VIEWS if point == "db-committed" else old_views)
+        # curated_calls' refresh, before the metric step, creates the missing views: a kill inside
+        # its transaction leaves the old set, one after its COMMIT the new set (from the WAL).
+        assert views == (old_views if point == "db-commit" else ALL_VIEWS)
         for view in views & VIEWS:
             con.execute(f"SELECT count(*) FROM {view}").fetchall()
 
@@ -462,42 +467,47 @@ def test_two_runs_over_overlapping_days_write_the_same_files_at_once_and_both_su
     start_simulator: StartSimulator, tmp_path: Path, children: list[ChildRun]
 ) -> None:
     """Two runs in two processes over overlapping days (11-16..11-18 and 11-17..11-19), lined up so
-    that both are half-way through the same raw partition at once, then through the same metric
-    file at once, and then one refreshes the analysis database while the other holds it in its
-    write transaction. Both must succeed, and raw ids, metrics and views must be exact."""
+    that both are half-way through the same raw partition at once, then through the same curated
+    day, then one refreshes the analysis database while the other holds it in its write
+    transaction, then both are half-way through the same metric file. Both must succeed, and raw
+    ids, curated days, metrics and views must be exact."""
     sim = start_simulator()
     storage = storage_for(tmp_path)
     shared_day = "2026-11-17"
-    raw_point, metric_point = f"raw-write-{shared_day}", f"metric-write-{shared_day}"
-    a_holds, b_holds = [raw_point, metric_point, "db-commit"], [raw_point, metric_point, "db-open"]
+    raw_point, curated_point, metric_point = (f"{kind}-write-{shared_day}" for kind in ("raw", "curated", "metric"))
+    a_holds = [raw_point, curated_point, "db-commit", metric_point]
+    b_holds = [raw_point, curated_point, "db-open", metric_point]
     a = start_run(children, tmp_path, "a", sim, first="2026-11-16", last="2026-11-18", holds=a_holds)
     b = start_run(children, tmp_path, "b", sim, first=shared_day, last="2026-11-19", holds=b_holds)
 
-    for run in (a, b):
-        run.wait_until_held(raw_point)
-    # Both temporary files of the same partition exist at once: the writes really overlap.
-    assert len(temp_files(Path(storage.layout.raw_partition("calls", shared_day)).parent)) == 2
-    for run in (a, b):
-        run.release(raw_point)
+    for point, folder in (
+        (raw_point, Path(storage.layout.raw_partition("calls", shared_day)).parent),
+        (curated_point, Path(storage.layout.curated_partition("calls", shared_day)).parent),
+    ):
+        for run in (a, b):
+            run.wait_until_held(point)
+        # Both temporary files of the same partition exist at once: the writes really overlap.
+        assert len(temp_files(folder)) == 2, point
+        for run in (a, b):
+            run.release(point)
 
-    for run in (a, b):
-        run.wait_until_held(metric_point)
+    # a stands inside its write transaction on diga.duckdb (the refresh at the end of its curated
+    # step), holding the file's lock; b refreshes then, finds the file held, and carries on.
+    a.wait_until_held("db-commit")
+    b.wait_until_held("db-open")
+    b.release("db-open")
+    b.wait_until_held(metric_point)
+    a.release("db-commit")
+    a.wait_until_held(metric_point)
     metric_temps = [
         temp for asset in DAILY_METRICS for temp in Path(storage.layout.metric_dir(asset)).glob("day=*/.*.tmp")
     ]
     assert len(metric_temps) == 2 and metric_temps[0].parent == metric_temps[1].parent
     for run in (a, b):
         run.release(metric_point)
-
-    # a stands inside its write transaction on diga.duckdb, holding the file's lock; b refreshes
-    # then, finds the file held, and must carry on and finish all the same.
-    a.wait_until_held("db-commit")
-    b.wait_until_held("db-open")
-    b.release("db-open")
-    b.wait_for_success()
+    for run in (a, b):
+        run.wait_for_success()
     assert "is held by another process" in b.log.read_text(errors="replace")
-    a.release("db-commit")
-    a.wait_for_success()
 
     days = ["2026-11-16", shared_day, "2026-11-18", "2026-11-19"]
     for key in days:

@@ -30,7 +30,7 @@ import pytest
 from diga_assets.api.records import CALLS, RecordError
 from diga_assets.api.spec import CALLS_PATH
 from diga_assets.definitions import build_definitions
-from diga_assets.names import DAILY_METRICS
+from diga_assets.names import CALLS_JOB_ASSETS
 from diga_assets.privacy import PSEUDONYMIZED_DOC
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage
@@ -113,7 +113,7 @@ def run_calls_job(
     if "DIGA_CONTACT_HASH_KEY" not in env:
         monkeypatch.delenv("DIGA_CONTACT_HASH_KEY", raising=False)
     defs = build_definitions()
-    assets = ("diga_calls", *DAILY_METRICS) if metrics else ("diga_calls",)
+    assets = CALLS_JOB_ASSETS if metrics else ("diga_calls",)
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
         selection=dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*assets),
@@ -216,10 +216,13 @@ def test_runs_record_no_caller_number_or_recording_link(start_simulator, instanc
     assert present(needles, events) == []
     assert present(needles, out + err) == []
     assert files_holding([home_of(instance)], needles) == {}
-    # The same search finds them where they belong: in the stored calls, as served (not
-    # pseudonymized: DIGA_PSEUDONYMIZE_CONTACTS=0).
+    # The same search finds them where they belong: in the stored calls, raw and curated, as
+    # served (not pseudonymized: DIGA_PSEUDONYMIZE_CONTACTS=0).
     in_data = files_holding([data_dir], needles)
-    assert in_data and all("raw/calls" in str(path) for paths in in_data.values() for path in paths)
+    holders = {
+        str(path.relative_to(data_dir)).split("/date=")[0].split("/day=")[0] for p in in_data.values() for path in p
+    }
+    assert in_data and holders == {"raw/calls", "curated/calls"}
     served = {call["id"]: call["contact"]["identifier"] for call in served_calls(sim)}
     stored = stored_calls(data_dir)
     assert stored and all(number == served[call_id] for call_id, (_, number) in stored.items())

@@ -3,7 +3,7 @@
 -- materialization as numbers, so the Dagster UI plots them across partitions. Every requested
 -- day gets a row, a day without calls included (counts 0, rates and durations NULL).
 --
--- Reads the calls view (create_calls_view.sql). In a shell, replace:
+-- Reads the calls view (create_curated_calls_view.sql). In a shell, replace:
 --   $days  the partition days, e.g. [DATE '2026-11-12', DATE '2026-11-13']
 WITH requested AS (
     SELECT DISTINCT unnest($days) AS day

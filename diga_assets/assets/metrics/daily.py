@@ -1,18 +1,17 @@
-"""The daily call metrics, computed by one step from one scan of the run's calls.
+"""The daily call metrics, computed by one step from one read of the run's curated days.
 
 ``call_outcome_rates``, ``call_duration_stats``, ``agent_version_outcomes`` and
-``call_end_reasons`` are one ``multi_asset`` (``daily_call_metrics``): deduping the calls to
-their latest version and mapping their outcomes is most of a metric's cost, so a run does it once
-for whichever of them it materializes. Each writes one file per partition day, replaced atomically; a range run computes
-every day in one query and replaces each day's file.
+``call_end_reasons`` are one ``multi_asset`` (``daily_call_metrics``) over ``curated_calls``,
+whose days hold each call once with its day and outcome: a run reads the columns the metrics
+need once, into memory, for whichever of them it materializes. Each writes one file per
+partition day, replaced atomically; a range run computes every day in one query and replaces
+each day's file.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -22,8 +21,7 @@ from diga_assets.analysis.views import (
     ANALYSIS_SQL,
     agent_names,
     agents_view,
-    calls_views,
-    run_call_files,
+    curated_calls_view,
     statistics_macros,
     views_connection,
 )
@@ -32,7 +30,7 @@ from diga_assets.assets.common import (
     markdown_preview,
     outcome_map_or_fail,
     refresh_views,
-    rerun_commands,
+    rows_by_day,
     table_schema,
     with_agent_names,
 )
@@ -49,14 +47,25 @@ from diga_assets.names import (
     CALL_END_REASONS,
     CALL_OUTCOME_RATES,
     CALLS_DATASET,
-    DIGA_CALLS,
+    CURATED_CALLS,
     METRICS_GROUP,
 )
-from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage, Store
+from diga_assets.partitions import rerun_commands
+from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, Store
 
 # The columns of the calls view that the select_* metric statements read: a metric run
 # materializes just these (a statement reading another one fails to bind in every metric test).
-METRIC_CALL_COLUMNS = ("day", "agent_id", "agent_version_id", "type", "status", "end_reason", "outcome", "duration")
+METRIC_CALL_COLUMNS = (
+    "day",
+    "agent_id",
+    "agent_version_id",
+    "type",
+    "status",
+    "end_reason",
+    "outcome",
+    "outcome_mapped_by",
+    "duration",
+)
 
 
 @dataclass(frozen=True)
@@ -136,33 +145,27 @@ class DailyComputation:
 
     @cached_property
     def _rows_by_day(self) -> dict[date, pa.Table]:
-        # One stable sort, then each day is a zero-copy slice: a filter per day would pass over
-        # the whole table once per day and metric.
-        table = self.table.sort_by("day")
-        rows_by_day: dict[date, pa.Table] = {}
-        offset = 0
-        for day, run in groupby(table["day"].to_pylist()):
-            count = sum(1 for _ in run)
-            rows_by_day[day] = table.slice(offset, count)
-            offset += count
-        return rows_by_day
+        return rows_by_day(self.table)
 
 
 def compute_daily_metrics(
-    metrics: Sequence[DailyMetric], store: Store, timezone: str, outcome_map: Path, days: Sequence[date]
+    metrics: Sequence[DailyMetric], store: Store, days: Sequence[date]
 ) -> dict[str, DailyComputation]:
-    """Compute ``metrics`` for ``days``, each in one query over the ``calls`` view, from one scan."""
+    """Compute ``metrics`` for ``days``, each in one query over the ``calls`` view of the days'
+    curated files, read once."""
+    layout = DataLayout(store.root)
+    curated = store.existing(layout.curated_partition(CALLS_DATASET, day.isoformat()) for day in days)
     with (
-        store.readable_copies(run_call_files(store, days)) as files,
-        views_connection(
-            store, [*statistics_macros(), *calls_views(store, timezone, outcome_map, files=files), agents_view(store)]
-        ) as (con, created),
+        store.readable_copies(curated) as files,
+        views_connection(store, [*statistics_macros(), curated_calls_view(store, files=files), agents_view(store)]) as (
+            con,
+            created,
+        ),
     ):
         if CALLS_DATASET not in created:
             return {metric.name: DailyComputation(metric.schema.empty_table(), {}) for metric in metrics}
-        # Dedupe and map once for every statement below: through the view each would repeat the
-        # scan and the latest-version window over every file, which is most of a metric's cost.
-        # Only the columns the metric statements read are kept.
+        # Read once for every statement below, and only the columns they read: through the view
+        # each statement would read the files again.
         con.execute(f"CREATE TABLE calls_of_run AS SELECT {', '.join(METRIC_CALL_COLUMNS)} FROM calls")
         con.execute("DROP VIEW calls")
         con.execute("ALTER TABLE calls_of_run RENAME TO calls")
@@ -180,19 +183,22 @@ def compute_daily_metrics(
         }
 
 
-def _missing_raw_days(storage: DigaStorage, keys: Sequence[str], metrics: Sequence[DailyMetric]) -> dg.Failure | None:
-    """A day without its raw file would be written as a day without calls: the failure that
-    refuses such days and says how to fix it, or ``None`` when every day is stored."""
-    stored = set(storage.existing_raw_files(CALLS_DATASET, keys))
-    missing = [key for key in keys if storage.layout.raw_partition(CALLS_DATASET, key) not in stored]
+def _missing_curated_days(
+    storage: DigaStorage, keys: Sequence[str], metrics: Sequence[DailyMetric]
+) -> dg.Failure | None:
+    """A day not curated would be written as a day without calls: the failure that refuses such
+    days and says how to fix it, or ``None`` when every day is curated."""
+    stored = set(storage.existing_curated_files(CALLS_DATASET, keys))
+    missing = [key for key in keys if storage.layout.curated_partition(CALLS_DATASET, key) not in stored]
     if not missing:
         return None
     names = ", ".join(metric.name for metric in metrics)
-    commands = "\n".join(f"  {command}" for command in rerun_commands(DIGA_CALLS, missing))
+    commands = "\n".join(f"  {command}" for command in rerun_commands(CURATED_CALLS, missing))
     return dg.Failure(
         description=(
-            f"{names}: {DIGA_CALLS} has no stored partition for {', '.join(missing)}, so those days "
-            f"cannot be computed and nothing was written. Materialize them first:\n{commands}"
+            f"{names}: {CURATED_CALLS} has no stored partition for {', '.join(missing)}, so those days "
+            f"cannot be computed and nothing was written. Materialize them first (from the stored raw "
+            f"calls, no API request):\n{commands}"
         ),
         metadata={"missing_days": missing},
     )
@@ -230,7 +236,7 @@ def _metric_spec(metric: DailyMetric, partitions: dg.DailyPartitionsDefinition) 
         key=metric.name,
         description=metric.description,
         group_name=METRICS_GROUP,
-        deps=[DIGA_CALLS],
+        deps=[CURATED_CALLS],
         kinds={"duckdb", "parquet"},
         owners=OWNERS,
         tags={"layer": "metrics"},
@@ -245,7 +251,8 @@ def _metric_spec(metric: DailyMetric, partitions: dg.DailyPartitionsDefinition) 
 def build_daily_call_metrics(
     partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
 ) -> dg.AssetsDefinition:
-    """The daily call metrics on ``partitions`` (those of ``diga_calls``), as one step."""
+    """The daily call metrics on ``partitions`` (those of ``diga_calls`` and ``curated_calls``),
+    as one step."""
 
     @dg.multi_asset(
         name="daily_call_metrics",
@@ -255,17 +262,16 @@ def build_daily_call_metrics(
         can_subset=True,
     )
     def daily_call_metrics(context: dg.AssetExecutionContext, storage: DigaStorage) -> Iterator[dg.MaterializeResult]:
-        """The daily call metrics, from one scan of the run's days: deduping the calls to their
-        latest version and mapping their outcomes is most of a metric's cost, so a run does it
-        once for whichever of them it materializes."""
+        """The daily call metrics, from one read of the run's curated days, for whichever of
+        them the run materializes."""
         metrics = [m for m in DAILY_CALL_METRICS if dg.AssetKey(m.name) in context.selected_asset_keys]
         storage.check_writable()
         outcome_map = outcome_map_or_fail()
         keys = context.partition_keys
-        if failure := _missing_raw_days(storage, keys, metrics):
+        if failure := _missing_curated_days(storage, keys, metrics):
             raise failure
         days = [date.fromisoformat(key) for key in keys]
-        computed = compute_daily_metrics(metrics, storage.store, partitions.timezone, outcome_map, days)
+        computed = compute_daily_metrics(metrics, storage.store, days)
         for metric in metrics:
             _write_days(context, storage, metric, computed[metric.name], keys, days)
         run_metadata = refresh_views(context, storage.store, partitions.timezone, outcome_map)

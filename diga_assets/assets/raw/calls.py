@@ -15,12 +15,11 @@ import pyarrow.compute as pc
 from diga_assets.api.client import DigaClient
 from diga_assets.api.read_ahead import ReadAhead
 from diga_assets.api.records import CALLS, RecordTable
-from diga_assets.assets.common import rerun_commands
 from diga_assets.assets.raw.common import page_to_batch, raw_asset_options
 from diga_assets.assets.raw.days import FATAL_RUN_ERRORS, DayFailure, run_days
 from diga_assets.names import CALLS_DATASET, DIGA_CALLS
-from diga_assets.partitions import DayWindow, day_window
-from diga_assets.privacy import CONTACT_COLUMN, PSEUDONYMIZED_DOC
+from diga_assets.partitions import DayWindow, day_window, rerun_commands
+from diga_assets.privacy import stored_calls_schema
 from diga_assets.resources import DigaApiResource
 from diga_assets.storage import DigaStorage
 
@@ -203,16 +202,6 @@ def _failed_days(
         ),
         metadata={"failed_days": [f.key for f in failures]},
     )
-
-
-def stored_calls_schema(*, pseudonymized: bool) -> pa.Schema:
-    """The schema of the stored calls, whose ``contact_identifier`` says whether it holds
-    callers' numbers or their HMACs."""
-    schema = CALLS.arrow_schema
-    if not pseudonymized:
-        return schema
-    index = schema.get_field_index(CONTACT_COLUMN)
-    return schema.set(index, schema.field(index).with_metadata({"doc": PSEUDONYMIZED_DOC}))
 
 
 def build_calls_asset(

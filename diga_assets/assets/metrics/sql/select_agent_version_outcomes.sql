@@ -6,7 +6,7 @@
 -- any period (agent_version_comparison), not only per day; the day's own 95% Wilson interval is
 -- completion_rate_low / completion_rate_high.
 --
--- Reads the calls view (create_calls_view.sql) and the wilson_interval macro. In a shell, replace:
+-- Reads the calls view (create_curated_calls_view.sql) and the wilson_interval macro. In a shell, replace:
 --   $days  the partition days to compute, e.g. [DATE '2026-11-12', DATE '2026-11-13']
 WITH counts AS (
     SELECT

@@ -3,7 +3,7 @@
 -- interpolation between the two nearest durations), so a median of 60 and 61 is 60.5.
 -- agent_id NULL (calls no agent handled) is a group of its own.
 --
--- Reads the calls view (create_calls_view.sql). In a shell, replace:
+-- Reads the calls view (create_curated_calls_view.sql). In a shell, replace:
 --   $days  the partition days to compute, e.g. [DATE '2026-11-12', DATE '2026-11-13']
 SELECT
     day,

@@ -7,31 +7,19 @@
 -- (nobody mapped the status: the outcome is `other`). So every end reason is visible, and every
 -- guess the map makes is named.
 --
--- Reads the calls and call_outcome_map views. In a shell, replace:
+-- Reads the calls view (create_curated_calls_view.sql), whose outcome_mapped_by says which rule
+-- of the map gave each call's outcome. In a shell, replace:
 --   $days  the partition days to compute, e.g. [DATE '2026-11-12', DATE '2026-11-13']
-WITH grouped AS (
-    SELECT
-        day,
-        agent_id,
-        type AS call_type,
-        status,
-        end_reason,
-        count(*) AS calls,
-        any_value(outcome) AS outcome
-    FROM calls
-    WHERE list_contains($days, day)
-    GROUP BY day, agent_id, type, status, end_reason
-)
 SELECT
-    grouped.*,
-    CASE
-        WHEN by_reason.outcome IS NOT NULL THEN 'end_reason'
-        WHEN by_status.outcome IS NOT NULL THEN 'status'
-        ELSE 'none'
-    END AS mapped_by
-FROM grouped
-LEFT JOIN call_outcome_map AS by_reason
-    ON by_reason.status = grouped.status AND by_reason.end_reason = grouped.end_reason
-LEFT JOIN call_outcome_map AS by_status
-    ON by_status.status = grouped.status AND by_status.end_reason IS NULL
+    day,
+    agent_id,
+    type AS call_type,
+    status,
+    end_reason,
+    count(*) AS calls,
+    any_value(outcome) AS outcome,
+    any_value(outcome_mapped_by) AS mapped_by
+FROM calls
+WHERE list_contains($days, day)
+GROUP BY day, agent_id, type, status, end_reason
 ORDER BY day, agent_id NULLS LAST, call_type, status, end_reason NULLS FIRST;

@@ -6,7 +6,7 @@
 -- counting them would make a day look worse while its calls are still running. A rate is NULL
 -- where no call has ended. agent_id NULL (calls no agent handled) is a group of its own.
 --
--- Reads the calls view (create_calls_view.sql). In a shell, replace:
+-- Reads the calls view (create_curated_calls_view.sql). In a shell, replace:
 --   $days  the partition days to compute, e.g. [DATE '2026-11-12', DATE '2026-11-13']
 WITH counts AS (
     SELECT

@@ -3,7 +3,7 @@
 -- From the calls view rather than agent_version_outcomes, because shares over several days need
 -- the counts per outcome, which that daily table does not keep.
 --
--- Reads the calls view (create_calls_view.sql); paste as is into `duckdb -readonly data/diga.duckdb`.
+-- Reads the calls view (create_curated_calls_view.sql); paste as is into `duckdb -readonly data/diga.duckdb`.
 WITH counted AS (
     SELECT
         coalesce(agent_id, '(no agent)') AS agent_id,

@@ -1,0 +1,178 @@
+"""``curated_calls``: each day's calls once, as last fetched, with their day and outcome.
+
+Every question about calls starts the same way: keep each call's latest fetched version, cut
+``created_date`` into the partition time zone's days, map (status, end_reason) to an outcome.
+Done at query time that is a window over every id ever stored, on every query, with nothing a
+day filter can skip. This asset does it once per day, when the day's calls are fetched, and
+stores the result under ``curated/calls/day=YYYY-MM-DD/``: the analysis database's ``calls``
+view and the daily metrics read these files, and DuckDB opens only the days a query filters on.
+
+The outcome is the outcome map's when the day was curated: after changing the map, materialize
+``curated_calls`` (and the metrics) over the days to see the change; no API request is made.
+"""
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from diga_assets.analysis.sql import SqlFolder
+from diga_assets.analysis.views import calls_views, run_call_files, views_connection
+from diga_assets.assets.common import OWNERS, outcome_map_or_fail, refresh_views, rows_by_day, table_schema
+from diga_assets.names import CALLS_DATASET, CURATED_CALLS, CURATED_GROUP, DIGA_CALLS
+from diga_assets.partitions import rerun_commands
+from diga_assets.privacy import stored_calls_schema
+from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage, Store
+
+CURATED_SQL = SqlFolder(Path(__file__).resolve().parent / "sql")
+
+# Days curated per pass. Each pass reads its days' raw files and their neighbours' (a call filed
+# under the next day is still seen) and holds the pass's calls, every column, in memory: a week
+# keeps that to a week of calls while reading the neighbours costs 2 files in 9.
+DAYS_PER_PASS = 7
+
+_OUTCOME_DOC = (
+    "What the call came to, from (status, end_reason) through the outcome map as it was when this "
+    "day was curated: completed, failed, no_answer, transferred, voicemail, unfinished or other."
+)
+_MAPPED_BY_DOC = (
+    "Which row of the outcome map gave `outcome`: end_reason (a row names this status and end_reason), "
+    "status (the status's default row) or none (nobody mapped the status)."
+)
+
+
+def curated_calls_schema(*, pseudonymized: bool = False) -> pa.Schema:
+    """The columns of a curated day: the stored call's, then ``outcome`` and ``outcome_mapped_by``
+    (``day`` is the folder's name)."""
+    extra = [
+        pa.field("outcome", pa.string(), nullable=False, metadata={"doc": _OUTCOME_DOC}),
+        pa.field("outcome_mapped_by", pa.string(), nullable=False, metadata={"doc": _MAPPED_BY_DOC}),
+    ]
+    return pa.schema([*stored_calls_schema(pseudonymized=pseudonymized), *extra])
+
+
+CURATED_CALLS_SCHEMA = curated_calls_schema()
+
+
+def curate_calls(
+    store: Store, timezone: str, outcome_map: Path, days: Sequence[date], schema: pa.Schema = CURATED_CALLS_SCHEMA
+) -> Iterator[tuple[date, pa.Table]]:
+    """Each of ``days`` with its curated calls (an empty table for a day without any), in order,
+    computed from the stored raw calls a week at a time."""
+    ordered = sorted(days)
+    for start in range(0, len(ordered), DAYS_PER_PASS):
+        pass_days = ordered[start : start + DAYS_PER_PASS]
+        with (
+            store.readable_copies(run_call_files(store, pass_days)) as files,
+            views_connection(store, calls_views(store, timezone, outcome_map, files=files)) as (con, created),
+        ):
+            if CALLS_DATASET in created:
+                table = con.sql(CURATED_SQL("select_curated_calls"), params={"days": list(pass_days)}).to_arrow_table()
+            else:
+                table = schema.append(pa.field("day", pa.date32())).empty_table()
+        by_day = rows_by_day(table)
+        for day in pass_days:
+            rows = by_day.get(day)
+            yield day, (_conformed(rows, schema) if rows is not None else schema.empty_table())
+
+
+def _conformed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``rows`` with exactly the columns of ``schema``, in its order and types: every curated day
+    has one schema, so the calls view reads the days without unifying them. A column that raw
+    days stored by an older version lack is NULL."""
+    columns = [
+        rows.column(field.name) if field.name in rows.column_names else pa.nulls(rows.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, names=schema.names).cast(schema)
+
+
+def _missing_raw_days(storage: DigaStorage, keys: Sequence[str]) -> dg.Failure | None:
+    """A day without its raw file would be curated as a day without calls: the failure that
+    refuses such days and says how to fix it, or ``None`` when every day is stored."""
+    stored = set(storage.existing_raw_files(CALLS_DATASET, keys))
+    missing = [key for key in keys if storage.layout.raw_partition(CALLS_DATASET, key) not in stored]
+    if not missing:
+        return None
+    commands = "\n".join(f"  {command}" for command in rerun_commands(DIGA_CALLS, missing))
+    return dg.Failure(
+        description=(
+            f"{CURATED_CALLS}: {DIGA_CALLS} has no stored partition for {', '.join(missing)}, so those days "
+            f"cannot be curated and nothing was written. Materialize them first:\n{commands}"
+        ),
+        metadata={"missing_days": missing},
+    )
+
+
+def _day_metadata(rows: pa.Table, location: str) -> dict[str, Any]:
+    """A curated day's metadata: its calls, and how many came to each outcome (numbers only, so
+    the UI plots them across partitions; never a value of a call)."""
+    metadata: dict[str, Any] = {"dagster/row_count": rows.num_rows, "path": dg.MetadataValue.path(location)}
+    if rows.num_rows:
+        counts = rows.column("outcome").value_counts().to_pylist()
+        metadata.update({f"outcome_{item['values']}": item["counts"] for item in counts})
+    return metadata
+
+
+def build_curated_calls_asset(
+    partitions: dg.DailyPartitionsDefinition,
+    *,
+    backfill_policy: dg.BackfillPolicy | None = None,
+    pseudonymized: bool = False,
+) -> dg.AssetsDefinition:
+    """``curated_calls`` on the partitions of ``diga_calls``, split into runs as
+    ``backfill_policy`` says (one run by default); ``pseudonymized`` as for ``diga_calls``."""
+    schema = curated_calls_schema(pseudonymized=pseudonymized)
+
+    @dg.asset(
+        name=CURATED_CALLS,
+        group_name=CURATED_GROUP,
+        deps=[DIGA_CALLS],
+        partitions_def=partitions,
+        backfill_policy=backfill_policy or dg.BackfillPolicy.single_run(),
+        kinds={"duckdb", "parquet"},
+        owners=OWNERS,
+        tags={"layer": "curated"},
+        metadata={
+            "dagster/column_schema": table_schema(schema),
+            "layout": RELATIVE_LAYOUT.curated_partition(CALLS_DATASET, "YYYY-MM-DD"),
+        },
+    )
+    def curated_calls(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
+        """Each day's calls once, as last fetched, with `day` and `outcome`: what the `calls` view
+        in diga.duckdb reads, and what the daily metrics are computed from.
+
+        Computed from the stored raw calls (no API request): the latest fetched version of each
+        call, its day in the partition time zone, its outcome from the outcome map (with
+        `outcome_mapped_by`). Re-materialize over a range after changing the outcome map or
+        upgrading the project; each day's file is replaced atomically.
+        """
+        storage.check_writable()
+        outcome_map = outcome_map_or_fail()
+        keys = context.partition_keys
+        if failure := _missing_raw_days(storage, keys):
+            raise failure
+        rows = 0
+        days = [date.fromisoformat(key) for key in keys]
+        for day, table in curate_calls(storage.store, partitions.timezone, outcome_map, days, schema):
+            key = day.isoformat()
+            location = storage.layout.curated_partition(CALLS_DATASET, key)
+            rows += storage.store.write_table(location, table)
+            context.add_asset_metadata(_day_metadata(table, location), partition_key=key)
+        context.log.info(f"{CURATED_CALLS}: wrote {len(keys)} day(s), {rows} calls")
+        metadata = refresh_views(context, storage.store, partitions.timezone, outcome_map)
+        return dg.MaterializeResult(
+            metadata={
+                "run_days": len(keys),
+                "run_rows": rows,
+                # Which map the outcomes came from: a change shows as a new digest.
+                "outcome_map_sha256": hashlib.sha256(outcome_map.read_bytes()).hexdigest(),
+                **metadata,
+            }
+        )
+
+    return curated_calls
