@@ -4,8 +4,9 @@ It starts the simulator on a free port and, with the project's own definitions:
 
 1. takes three daily snapshots of the phone register and the agents, moving the simulator's
    clock a day between them so the register changes (agents reassigned, numbers released);
-2. backfills the last ``days`` days of ``diga_calls`` as one run, with the daily metrics and every
-   check of those assets in the same run, and rebuilds ``phone_assignment_timeline``;
+2. backfills the last ``days`` days of ``diga_calls`` as one run, with those days curated, the
+   daily metrics and every check of those assets in the same run, and rebuilds
+   ``phone_assignment_timeline``;
 3. prints a summary read back from the analysis database.
 
 Runs are recorded in the project's ``.dagster_home``, so ``dagster dev`` shows them afterwards.
@@ -166,7 +167,7 @@ def run_demo(
                 partition_key=day.isoformat(),
             )
         run(
-            f"{DIGA_CALLS} {first_day}...{last_day} as one run, with the daily metrics and their checks",
+            f"{DIGA_CALLS} {first_day}...{last_day} as one run, curated, with the daily metrics and their checks",
             _with_checks(*CALLS_JOB_ASSETS),
             tags={
                 "dagster/asset_partition_range_start": first_day.isoformat(),
@@ -286,7 +287,8 @@ def summary(result: DemoResult) -> str:
     data = result.data_dir
     lines += [
         "",
-        f"Parquet:  {data}/raw/{{calls,phones,agents}}/date=YYYY-MM-DD/  and  {data}/metrics/<metric>/",
+        f"Parquet:  {data}/raw/{{calls,phones,agents}}/date=YYYY-MM-DD/, {data}/curated/calls/day=YYYY-MM-DD/ "
+        f"and {data}/metrics/<metric>/",
         f"DuckDB:   {result.analysis_db}  (views only: calls, phones, agents, call_outcome_map, one per metric)",
         f"Report:   {result.report}  ({'copy it out, then ' if data.startswith('s3://') else ''}open it in a browser; "
         "it works offline)",
