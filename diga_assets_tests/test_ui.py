@@ -231,7 +231,7 @@ def test_the_report_asset_page_shows_the_headline_chart_inline(ui, browser):
 def test_the_report_file_renders_every_chart_offline_in_chromium(ui, browser):
     from selenium.webdriver.common.by import By
 
-    browser.get(ui.demo.report.resolve().as_uri())
+    browser.get(Path(ui.demo.report).resolve().as_uri())
 
     sections = browser.find_elements(By.CSS_SELECTOR, "section.chart")
     titles = [s.find_element(By.TAG_NAME, "h2").text for s in sections]
