@@ -9,6 +9,7 @@ from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.assets.report import build_report_asset
+from diga_assets.checks.curated import build_curated_checks
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.names import CALLS_JOB, CALLS_JOB_ASSETS, PHONES_JOB, PHONES_JOB_ASSETS
@@ -46,7 +47,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *build_metric_assets(partitions, backfill_policy=policy),
             build_report_asset(partitions),
         ],
-        asset_checks=[*build_raw_checks(partitions), *build_metric_checks(partitions)],
+        asset_checks=[
+            *build_raw_checks(partitions),
+            *build_curated_checks(partitions),
+            *build_metric_checks(partitions),
+        ],
         jobs=[calls_job, phones_job],
         # One process per run, not one per step: steps here are I/O-bound or DuckDB-bound and
         # stream, so a process per step only adds seconds of start-up to each (BENCHMARKS.md);

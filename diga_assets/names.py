@@ -33,6 +33,8 @@ CALL_REPORT = "call_report"
 
 # The view over the outcome map CSV, which the calls view joins.
 CALL_OUTCOME_MAP_VIEW = "call_outcome_map"
+# Every stored raw call row with its day and outcome, before a call's versions are narrowed to one.
+STORED_CALLS_VIEW = "stored_calls"
 # The table macro comparing agent versions over a period (Wilson intervals, two-proportion test).
 AGENT_VERSION_COMPARISON = "agent_version_comparison"
 

@@ -5,6 +5,7 @@ every metric in plain Python (no DuckDB, no project SQL) to compare the assets w
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -12,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pyarrow as pa
@@ -242,17 +242,20 @@ def outcome_of(status: str, end_reason: str | None) -> str:
     return "other"
 
 
-def latest_calls(storage: DigaStorage, timezone: str) -> list[dict[str, Any]]:
-    """Every stored call once (latest fetched_at), with ``day`` and ``outcome``, read with pyarrow."""
+def latest_calls(storage: DigaStorage) -> list[dict[str, Any]]:
+    """Every stored call once (latest fetched_at), with ``day`` and ``outcome``, read with pyarrow.
+
+    ``day`` is the date of the raw partition the kept row was stored under: the day its run asked
+    the API for, in the partitions' time zone.
+    """
     latest: dict[str, dict[str, Any]] = {}
     for path in stored_files(storage.layout.raw_glob("calls")):
+        day = date.fromisoformat(re.search(r"date=(\d{4}-\d{2}-\d{2})", path).group(1))
         for row in storage.store.read_table(path).to_pylist():
             kept = latest.get(row["id"])
-            if kept is None or row["fetched_at"] > kept["fetched_at"]:
-                latest[row["id"]] = row
-    zone = ZoneInfo(timezone)
+            if kept is None or (row["fetched_at"], day) > (kept["fetched_at"], kept["day"]):
+                latest[row["id"]] = {**row, "day": day}
     for row in latest.values():
-        row["day"] = row["created_date"].astimezone(zone).date()
         row["outcome"] = outcome_of(row["status"], row["end_reason"])
     return list(latest.values())
 

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -32,6 +32,7 @@ from diga_assets.analysis.outcome_map import (
     resolve_outcome_map,
 )
 from diga_assets.analysis.views import refresh_analysis_db
+from diga_assets.assets.curated import curate_calls
 from diga_assets.names import DAILY_METRICS
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import storage_for
@@ -54,7 +55,7 @@ pytestmark = pytest.mark.usefixtures("each_storage")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOG = logging.getLogger(__name__)
-VIEWS = {"calls", "phones", "agents", "call_outcome_map", *DAILY_METRICS, "phone_assignment_timeline"}
+VIEWS = {"stored_calls", "calls", "phones", "agents", "call_outcome_map", *DAILY_METRICS, "phone_assignment_timeline"}
 MACROS = {"wilson_interval", "two_proportion_z", "agent_version_comparison"}
 
 
@@ -120,8 +121,9 @@ def test_the_database_holds_views_only_that_work_from_any_working_directory(tmp_
 def test_views_are_rewritten_only_when_missing_or_changed(tmp_path):
     write_two_days(tmp_path)
     storage = storage_for(tmp_path)
-    assert set(refresh_analysis_db(storage.store, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)) == {
+    assert set(refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=LOG)) == {
         "calls",
+        "stored_calls",
         "phones",
         "agents",
         "call_outcome_map",
@@ -131,22 +133,26 @@ def test_views_are_rewritten_only_when_missing_or_changed(tmp_path):
     db = storage.analysis_db
     before = (db.stat().st_mtime_ns, db.read_bytes())
 
-    assert refresh_analysis_db(storage.store, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == []
+    assert refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=LOG) == []
     assert (db.stat().st_mtime_ns, db.read_bytes()) == before
 
-    assert refresh_analysis_db(storage.store, "Europe/Madrid", DEFAULT_OUTCOME_MAP, log=LOG) == ["calls"]
+    # The first curated day turns calls into a read of the curated days.
+    for day, table in curate_calls(storage.store, "UTC", DEFAULT_OUTCOME_MAP, [date(2026, 11, 5)]):
+        storage.store.write_table(storage.layout.curated_partition("calls", day.isoformat()), table)
+    assert refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=LOG) == ["calls"]
     custom = tmp_path / "outcomes.csv"
     shutil.copy(DEFAULT_OUTCOME_MAP, custom)
-    assert refresh_analysis_db(storage.store, "Europe/Madrid", custom, log=LOG) == ["call_outcome_map"]
+    assert refresh_analysis_db(storage.store, custom, log=LOG) == ["call_outcome_map"]
     with duckdb.connect(str(db), read_only=True) as con:
-        assert "Europe/Madrid" in con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'calls'").fetchone()[0]
+        definitions = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
+    assert "/curated/calls/day=*/*.parquet" in definitions["calls"] and str(custom) in definitions["call_outcome_map"]
 
 
 def test_paths_are_quoted_as_sql_literals(tmp_path):
     storage = DigaStorage(data_dir=str(tmp_path / "Lucía's data; DROP VIEW calls; --"))
     write_raw_calls(storage, "2026-11-05", [call("a", "2026-11-05T09:00:00Z")])
 
-    assert "calls" in refresh_analysis_db(storage.store, "UTC", DEFAULT_OUTCOME_MAP, log=LOG)
+    assert "calls" in refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=LOG)
 
     with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         assert con.execute("SELECT id, outcome FROM calls").fetchall() == [("a", "completed")]
@@ -200,7 +206,7 @@ def test_a_run_succeeds_while_an_analyst_holds_the_database_open(tmp_path):
     warnings = [log.user_message for log in instance.all_logs(result.run_id) if log.level == logging.WARNING]
     assert any(str(db) in message and "held by another process" in message for message in warnings), warnings
     # Once the session is closed, the next refresh adds the view the run could not.
-    assert refresh_analysis_db(storage.store, "UTC", DEFAULT_OUTCOME_MAP, log=LOG) == ["call_duration_stats"]
+    assert refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=LOG) == ["call_duration_stats"]
 
 
 def test_the_shipped_outcome_map_follows_the_documented_rules():

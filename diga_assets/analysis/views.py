@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -35,8 +34,9 @@ from diga_assets.names import (
     DAILY_METRICS,
     PHONE_ASSIGNMENT_TIMELINE,
     PHONES_DATASET,
+    STORED_CALLS_VIEW,
 )
-from diga_assets.partitions import rerun_commands, with_neighbours
+from diga_assets.partitions import rerun_commands
 from diga_assets.storage import DataLayout, Store
 
 # The statements of this layer: the views, and the day headlines read from the calls view.
@@ -86,14 +86,6 @@ class View:
         return self.empty_statement is not None or self.has_sources
 
 
-def run_call_files(store: Store, days: Sequence[date]) -> list[str]:
-    """The stored raw call files a run over ``days`` reads: those of ``with_neighbours(days)``
-    (the span ``call_ids_unique`` checks), so a run over a few days does not scan and dedupe the
-    whole history, and a call filed under a neighbouring day is still seen once."""
-    layout = DataLayout(store.root)
-    return store.existing(layout.raw_partition(CALLS_DATASET, day.isoformat()) for day in with_neighbours(days))
-
-
 def outcome_map_view(outcome_map: Path) -> View:
     """``call_outcome_map``: the outcome map CSV as a table."""
     return View(
@@ -104,21 +96,27 @@ def outcome_map_view(outcome_map: Path) -> View:
     )
 
 
-def calls_views(store: Store, timezone: str, outcome_map: Path, *, files: Sequence[str] | None = None) -> list[View]:
-    """``call_outcome_map`` and ``calls`` computed from the raw snapshots (deduplicated, cut into
-    days, outcome-mapped), in creation order, over every stored raw call file or over ``files``
-    (see ``run_call_files``). What ``curated_calls`` computes and stores."""
+def stored_calls_view(store: Store, *, files: Sequence[str] | None = None) -> View:
+    """``stored_calls``: every stored raw call row with its day and outcome, over every raw call
+    file or over ``files``."""
     sources: str | list[str] = DataLayout(store.root).raw_glob(CALLS_DATASET) if files is None else list(files)
     available = store.has_match(sources) if isinstance(sources, str) else bool(sources)
-    return [
-        outcome_map_view(outcome_map),
-        View(CALLS_DATASET, "create_calls_view", {"calls_files": sources, "timezone": timezone}, available),
-    ]
+    return View(STORED_CALLS_VIEW, "create_stored_calls_view", {"calls_files": sources}, available)
+
+
+def calls_views(store: Store, outcome_map: Path) -> list[View]:
+    """``call_outcome_map``, ``stored_calls`` and ``calls``, in creation order. ``calls`` reads the
+    curated days once any is stored; until then (a project upgraded to the curated layer) it is
+    computed from the raw snapshots at every query: each call once, as last fetched."""
+    stored = stored_calls_view(store)
+    curated = curated_calls_view(store)
+    calls = curated if curated.has_sources else View(CALLS_DATASET, "create_calls_view", {}, stored.has_sources)
+    return [outcome_map_view(outcome_map), stored, calls]
 
 
 def curated_calls_view(store: Store, *, files: Sequence[str] | None = None) -> View:
-    """``calls`` read from the curated days (every stored one, or ``files``): the same columns as
-    the view ``calls_views`` makes, already computed."""
+    """``calls`` read from the curated days (every stored one, or ``files``): the columns and
+    rows of the view ``calls_views`` makes, already computed."""
     sources: str | list[str] = DataLayout(store.root).curated_glob(CALLS_DATASET) if files is None else list(files)
     available = store.has_match(sources) if isinstance(sources, str) else bool(sources)
     return View(CALLS_DATASET, "create_curated_calls_view", {"curated_files": sources}, available)
@@ -167,7 +165,7 @@ def metric_view(store: Store, asset: str) -> View:
     return View(asset, f"create_{asset}_view", {"metric_glob": files}, store.has_match(files))
 
 
-def analysis_views(store: Store, timezone: str, outcome_map: Path) -> list[View]:
+def analysis_views(store: Store, outcome_map: Path) -> list[View]:
     """Every view and macro of the analysis database, in creation order (each after what it reads)."""
     metric_views = {asset: metric_view(store, asset) for asset in (*DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)}
     comparison = View(
@@ -176,15 +174,9 @@ def analysis_views(store: Store, timezone: str, outcome_map: Path) -> list[View]
         {},
         metric_views[AGENT_VERSION_OUTCOMES].has_sources,
     )
-    # The calls as curated, once any day is; until then (a project upgraded to the curated layer)
-    # computed from the raw snapshots at every query, as before it.
-    curated = curated_calls_view(store)
-    calls = (
-        [outcome_map_view(outcome_map), curated] if curated.has_sources else calls_views(store, timezone, outcome_map)
-    )
     return [
         *statistics_macros(),
-        *calls,
+        *calls_views(store, outcome_map),
         phones_view(store),
         agents_view(store),
         *metric_views.values(),
@@ -231,7 +223,7 @@ def view_definitions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(views) | dict(macros)
 
 
-def refresh_analysis_db(store: Store, timezone: str, outcome_map: Path, *, log: WarningLogger) -> list[str]:
+def refresh_analysis_db(store: Store, outcome_map: Path, *, log: WarningLogger) -> list[str]:
     """Bring the views of ``diga.duckdb`` up to date; return the names of those (re)created.
 
     The wanted definitions are built in a scratch in-memory database and compared with the stored
@@ -243,7 +235,7 @@ def refresh_analysis_db(store: Store, timezone: str, outcome_map: Path, *, log: 
     aside with a warning and rebuilt.
     """
     path = store.analysis_db
-    views = [view for view in analysis_views(store, timezone, outcome_map) if view.can_create()]
+    views = [view for view in analysis_views(store, outcome_map) if view.can_create()]
     if missing := days_not_curated(store):
         commands = "\n".join(f"  {command}" for command in rerun_commands(CURATED_CALLS, missing))
         log.warning(

@@ -28,12 +28,12 @@ def outcome_map_or_fail() -> Path:
         raise dg.Failure(description=str(exc)) from exc
 
 
-def refresh_views(context: dg.AssetExecutionContext, store: Store, timezone: str, outcome_map: Path) -> dict[str, Any]:
+def refresh_views(context: dg.AssetExecutionContext, store: Store, outcome_map: Path) -> dict[str, Any]:
     """Bring the analysis database's views up to date; the metadata that says what was done."""
     # Every metric step refreshes the views at the end of its run, rather than one asset owning
     # them: a view can only be created once its files exist, users materialize any subset of the
     # metrics, and the refresh is a read-only comparison unless something is missing or changed.
-    replaced = refresh_analysis_db(store, timezone, outcome_map, log=context.log)
+    replaced = refresh_analysis_db(store, outcome_map, log=context.log)
     if replaced:
         context.log.info(f"analysis database: (re)created views {', '.join(replaced)}")
     return {

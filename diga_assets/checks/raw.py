@@ -4,7 +4,7 @@ Checks read the Parquet files of the days the run covers (through an in-memory D
 statements in ``sql/``) and name what they found: which day, which id, which value, how many rows.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import dagster as dg
@@ -79,20 +79,28 @@ def null_check(store: Store, files: list[str], table: RecordTable) -> dg.AssetCh
     )
 
 
-def _call_ids_unique(partitions: dg.DailyPartitionsDefinition) -> dg.AssetChecksDefinition:
+def call_ids_unique_check(
+    partitions: dg.DailyPartitionsDefinition,
+    asset: str,
+    stored_files: Callable[[DigaStorage, list[str]], list[str]],
+    blocks: str,
+) -> dg.AssetChecksDefinition:
+    """The blocking check that each call id of ``asset`` is stored once across the checked days
+    and the days next to them (``stored_files`` lists the asset's files of some days)."""
+
     @dg.asset_check(
-        asset=DIGA_CALLS,
+        asset=asset,
         name="call_ids_unique",
         partitions_def=partitions,
         blocking=True,
         description=(
             "Each call id is stored once across the checked days and the days next to them. "
-            "Blocks the metrics: a duplicate would be counted twice."
+            f"Blocks {blocks}: a duplicate would be counted twice."
         ),
     )
-    def calls_ids_unique(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
+    def call_ids_unique(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
         span = with_neighbours(date.fromisoformat(key) for key in context.partition_keys)
-        files = storage.existing_raw_files(CALLS_DATASET, [day.isoformat() for day in span])
+        files = stored_files(storage, [day.isoformat() for day in span])
         rows = duplicate_call_ids(storage.store, files)
         return dg.AssetCheckResult(
             passed=not rows,
@@ -105,7 +113,7 @@ def _call_ids_unique(partitions: dg.DailyPartitionsDefinition) -> dg.AssetChecks
             metadata={"duplicate_ids_shown": len(rows), "files_checked": len(files)},
         )
 
-    return calls_ids_unique
+    return call_ids_unique
 
 
 def _required_fields_present(partitions: dg.DailyPartitionsDefinition) -> dg.AssetChecksDefinition:
@@ -211,7 +219,12 @@ def _observed_near_day_end(
 def build_raw_checks(partitions: dg.DailyPartitionsDefinition) -> Sequence[dg.AssetChecksDefinition]:
     """Checks for the raw assets, on the same partitions as the assets."""
     return [
-        _call_ids_unique(partitions),
+        call_ids_unique_check(
+            partitions,
+            DIGA_CALLS,
+            lambda storage, keys: storage.existing_raw_files(CALLS_DATASET, keys),
+            "the curated calls and the metrics",
+        ),
         _required_fields_present(partitions),
         _call_times_consistent(partitions),
         _enum_values_within_spec(partitions, DIGA_CALLS, CALLS_DATASET, CALLS),

@@ -1,8 +1,9 @@
 """``curated_calls`` and the ``calls`` view over it (real runs, DuckDB over Parquet, a local
 directory and a bucket):
 
-- each curated day holds each of its calls once, as last fetched, on its day in the partition
-  time zone, with the outcome and the rule that gave it, equal to an independent computation;
+- each curated day holds the day's stored calls by creation time, each with the outcome and the
+  rule that gave it, equal to an independent computation; a call stored under two days blocks
+  the metrics;
 - the curated ``calls`` view has the columns and rows of the view computed from the raw snapshots;
 - a filter on ``day`` opens only those days' files;
 - a changed outcome map shows once the days are curated again, with no API request;
@@ -13,19 +14,26 @@ directory and a bucket):
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
 
 import dagster as dg
 import pytest
 
 from diga_assets.analysis.outcome_map import OUTCOME_MAP_ENV, resolve_outcome_map
-from diga_assets.analysis.views import calls_views, curated_calls_view, refresh_analysis_db, views_connection
+from diga_assets.analysis.views import (
+    View,
+    curated_calls_view,
+    outcome_map_view,
+    refresh_analysis_db,
+    stored_calls_view,
+    views_connection,
+)
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
+from diga_assets.checks.curated import build_curated_checks
 from diga_assets.names import CALL_OUTCOME_RATES, CALLS_DATASET, CURATED_CALLS
 from diga_assets.partitions import daily_partitions
 from diga_assets_tests.assets.conftest import settings_for, storage_for
-from diga_assets_tests.metric_data import call, latest_calls, mapped_by, materialize_metrics, write_raw_calls
+from diga_assets_tests.metric_data import call, mapped_by, materialize_metrics, outcome_of, write_raw_calls
 
 # Run against a local data directory and against a bucket (each_storage).
 pytestmark = pytest.mark.usefixtures("each_storage")
@@ -48,49 +56,64 @@ def curated_rows(tmp_path, key: str) -> list[dict]:
     return storage.store.read_table(storage.layout.curated_partition(CALLS_DATASET, key)).to_pylist()
 
 
-def test_each_curated_day_holds_its_calls_once_as_last_fetched_with_their_outcome(tmp_path):
+def test_each_curated_day_holds_its_days_calls_by_creation_time_with_their_outcome(tmp_path):
     storage = storage_for(tmp_path)
-    first_fetch, refetch = datetime(2026, 11, 6, 1, tzinfo=UTC), datetime(2026, 11, 7, 1, tzinfo=UTC)
-    # 2026-11-05T23:30Z is 2026-11-06 in Madrid: a call of the 6th, though near the 5th in UTC.
-    write_raw_calls(
-        storage,
-        "2026-11-05",
-        [
-            call("a", "2026-11-05T09:00:00Z", status="in_progress", end_reason=None),
+    # Days of Europe/Madrid, filed as diga_calls files them: 2026-11-05T23:30Z is the 6th there.
+    stored = {
+        "2026-11-05": [
             call("b", "2026-11-05T10:00:00Z", end_reason="voicemail_left"),
+            call("a", "2026-11-05T09:00:00Z", status="in_progress", end_reason=None),
         ],
-        first_fetch,
-    )
-    write_raw_calls(
-        storage,
-        "2026-11-06",
-        [
-            # Fetched again a day later, now finished: the later version is the call.
-            call("a", "2026-11-05T09:00:00Z", end_reason="sim_transferred"),
-            call("c", "2026-11-05T23:30:00Z", status="dialing", end_reason=None),
+        "2026-11-06": [
             call("d", "2026-11-06T12:00:00Z", status="voicemail", end_reason=None),
+            call("c", "2026-11-05T23:30:00Z", status="dialing", end_reason=None),
+            call("e", "2026-11-06T13:00:00Z", end_reason="sim_transferred"),
         ],
-        refetch,
-    )
-    write_raw_calls(storage, "2026-11-07", [], refetch)
+        "2026-11-07": [],
+    }
+    for key, records in stored.items():
+        write_raw_calls(storage, key, records)
 
     materialize_curated(tmp_path, "2026-11-05", "2026-11-07", timezone=MADRID)
 
-    expected = sorted(latest_calls(storage, MADRID), key=lambda c: (c["created_date"], c["id"]))
-    for key in ("2026-11-05", "2026-11-06", "2026-11-07"):
+    for key in stored:
+        raw = storage.store.read_table(storage.layout.raw_partition(CALLS_DATASET, key)).to_pylist()
+        raw.sort(key=lambda row: (row["created_date"], row["id"]))
         rows = curated_rows(tmp_path, key)
-        want = [c for c in expected if c["day"] == date.fromisoformat(key)]
-        assert [r["id"] for r in rows] == [c["id"] for c in want], key
-        for row, calls_row in zip(rows, want, strict=True):
-            assert row["fetched_at"] == calls_row["fetched_at"] and row["status"] == calls_row["status"]
-            assert row["outcome"] == calls_row["outcome"]
-            assert row["outcome_mapped_by"] == mapped_by(calls_row["status"], calls_row["end_reason"])
-    assert [r["id"] for r in curated_rows(tmp_path, "2026-11-05")] == ["a", "b"]
+        # Every column of the stored call as it is, then how it was counted.
+        assert [{k: v for k, v in row.items() if not k.startswith("outcome")} for row in rows] == raw, key
+        assert [(r["outcome"], r["outcome_mapped_by"]) for r in rows] == [
+            (outcome_of(r["status"], r["end_reason"]), mapped_by(r["status"], r["end_reason"])) for r in raw
+        ]
     assert [(r["id"], r["outcome"]) for r in curated_rows(tmp_path, "2026-11-06")] == [
         ("c", "unfinished"),
         ("d", "other"),
+        ("e", "completed"),
     ]
     assert curated_rows(tmp_path, "2026-11-07") == []
+
+
+def test_a_call_curated_under_two_days_blocks_the_metrics(tmp_path):
+    storage = storage_for(tmp_path)
+    # Fetched under the 5th, then under the 6th once its created_date was corrected; only the
+    # 6th is fetched again, so diga_calls' own check never ran over both.
+    write_raw_calls(storage, "2026-11-05", [call("moved", "2026-11-05T23:00:00Z")])
+    write_raw_calls(storage, "2026-11-06", [call("moved", "2026-11-06T00:10:00Z"), call("x", "2026-11-06T09:00:00Z")])
+    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    assets = (CURATED_CALLS, CALL_OUTCOME_RATES)
+
+    result = dg.materialize(
+        [build_curated_calls_asset(partitions), *build_metric_assets(partitions), *build_curated_checks(partitions)],
+        selection=dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*assets),
+        resources={"storage": storage},
+        tags={"dagster/asset_partition_range_start": "2026-11-05", "dagster/asset_partition_range_end": "2026-11-06"},
+        raise_on_error=False,
+    )
+
+    [unique] = [e for e in result.get_asset_check_evaluations() if e.check_name == "call_ids_unique"]
+    assert not unique.passed and "moved x2 in 2026-11-05, 2026-11-06" in unique.description
+    assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == {CURATED_CALLS}
+    assert not storage.store.exists(storage.layout.metric_partition(CALL_OUTCOME_RATES, "2026-11-06"))
 
 
 def test_the_curated_calls_view_equals_the_view_computed_from_the_raw_snapshots(tmp_path):
@@ -102,9 +125,10 @@ def test_the_curated_calls_view_equals_the_view_computed_from_the_raw_snapshots(
         ]
         write_raw_calls(storage, day, records)
     materialize_curated(tmp_path, "2026-11-05", "2026-11-07")
-    raw_views = calls_views(storage.store, "UTC", resolve_outcome_map())
+    from_raw = View(CALLS_DATASET, "create_calls_view", {}, True)
+    views = [outcome_map_view(resolve_outcome_map()), stored_calls_view(storage.store), from_raw]
 
-    with views_connection(storage.store, raw_views) as (con, _):
+    with views_connection(storage.store, views) as (con, _):
         con.execute("ALTER VIEW calls RENAME TO calls_from_raw")
         con.execute(curated_calls_view(storage.store).sql())
         columns = [con.sql(f"DESCRIBE {view}").fetchall() for view in ("calls_from_raw", "calls")]
@@ -122,7 +146,7 @@ def test_a_filter_on_day_opens_only_that_days_file(tmp_path):
     for day in ("2026-11-05", "2026-11-06"):
         write_raw_calls(storage, day, [call(f"{day}-{i}", f"{day}T09:0{i}:00Z") for i in range(3)])
     materialize_curated(tmp_path, "2026-11-05", "2026-11-06")
-    refresh_analysis_db(storage.store, "UTC", resolve_outcome_map(), log=LOG)
+    refresh_analysis_db(storage.store, resolve_outcome_map(), log=LOG)
     # A file no reader can parse: any query that opens it fails.
     storage.store.write_bytes(
         storage.layout.curated_partition(CALLS_DATASET, "2026-11-06"), b"not parquet", "application/octet-stream"
@@ -143,7 +167,7 @@ def test_a_changed_outcome_map_shows_once_the_days_are_curated_again(tmp_path, m
     monkeypatch.setenv(OUTCOME_MAP_ENV, str(custom))
 
     def stored_outcome() -> tuple:
-        refresh_analysis_db(storage.store, "UTC", resolve_outcome_map(), log=LOG)
+        refresh_analysis_db(storage.store, resolve_outcome_map(), log=LOG)
         with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
             return con.execute("SELECT c.outcome, r.transferred FROM calls c, call_outcome_rates r").fetchone()
 
@@ -163,7 +187,7 @@ def test_without_curated_days_the_calls_view_reads_the_raw_snapshots_and_says_wh
         write_raw_calls(storage, day, [call(f"{day}-a", f"{day}T09:00:00Z")])
 
     with caplog.at_level(logging.WARNING):
-        refresh_analysis_db(storage.store, "UTC", resolve_outcome_map(), log=LOG)
+        refresh_analysis_db(storage.store, resolve_outcome_map(), log=LOG)
     with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         assert con.execute("SELECT count(*), count(DISTINCT day) FROM calls").fetchone() == (3, 3)
     assert "--select curated_calls --partition-range 2026-11-05...2026-11-07" in caplog.text
@@ -171,7 +195,7 @@ def test_without_curated_days_the_calls_view_reads_the_raw_snapshots_and_says_wh
     caplog.clear()
     materialize_curated(tmp_path, "2026-11-05", "2026-11-06")
     with caplog.at_level(logging.WARNING):
-        refresh_analysis_db(storage.store, "UTC", resolve_outcome_map(), log=LOG)
+        refresh_analysis_db(storage.store, resolve_outcome_map(), log=LOG)
     assert "1 day(s) from 2026-11-07 to 2026-11-07" in caplog.text
     assert "--select curated_calls --partition 2026-11-07" in caplog.text
 

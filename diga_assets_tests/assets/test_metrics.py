@@ -5,7 +5,7 @@ Parquet in tmp_path):
   agent_version_outcomes equals an independent computation in plain Python, under the published
   status model (with the NULL agent group, empty days and an unknown status) and under Diga's
   newer four-status model; each day's headline metadata matches too;
-- the latest fetched version of a call counts, once, on its day in the partition time zone;
+- a day fetched under another partition time zone is refused, not counted on the wrong day;
 - DIGA_OUTCOME_MAP replaces the outcome map, and a broken one fails the run naming it and the line;
 - the phone assignment timeline over three snapshots (an agent change, a release, a phone that
   stays, one that disappears);
@@ -90,10 +90,10 @@ def build_from_simulator(sim, tmp_path: Path, first: str, last: str) -> dg.Execu
     return result
 
 
-def assert_metrics_match(tmp_path: Path, keys: list[str], timezone: str = "UTC") -> list[dict]:
+def assert_metrics_match(tmp_path: Path, keys: list[str]) -> list[dict]:
     """Every stored day of the daily metrics equals the independent computation."""
     storage = storage_for(tmp_path)
-    calls = latest_calls(storage, timezone)
+    calls = latest_calls(storage)
     for key in keys:
         day = date.fromisoformat(key)
         assert_rows_equal(
@@ -185,32 +185,29 @@ def test_current_status_model_metrics_equal_an_independent_computation(start_sim
     assert {"completed", "voicemail", "no_answer", "unfinished"} <= outcomes
 
 
-def test_the_latest_version_of_a_call_counts_once_on_its_day_in_the_partition_time_zone(tmp_path):
+def test_a_day_fetched_under_another_time_zone_is_refused_naming_it_and_the_command(tmp_path):
     storage = storage_for(tmp_path)
-    # 23:30 UTC on 11-01 is 00:30 on 11-02 in Madrid. An older layout filed it under 11-01 with a
-    # later fetch (completed); the current one under 11-02 with an earlier fetch (in progress).
-    late = "2026-11-01T23:30:00Z"
-    write_raw_calls(
-        storage,
-        "2026-11-02",
-        [call("c1", late, status="in_progress", end_reason=None, duration=None)],
-        fetched_at=datetime(2026, 11, 2, 1, tzinfo=UTC),
-    )
-    write_raw_calls(
-        storage,
-        "2026-11-01",
-        [call("c1", late, duration=90), call("c2", "2026-11-01T10:00:00Z")],
-        fetched_at=datetime(2026, 11, 3, 1, tzinfo=UTC),
+    # Fetched when DIGA_TIMEZONE was UTC: 23:30 UTC on 11-01 is 00:30 on 11-02 in Madrid, so under
+    # Madrid's days 11-01 no longer holds it; filing it under 11-01 would count it on the wrong day.
+    write_raw_calls(storage, "2026-11-01", [call("c1", "2026-11-01T23:30:00Z"), call("c2", "2026-11-01T10:00:00Z")])
+    write_raw_calls(storage, "2026-11-02", [call("c3", "2026-11-02T10:00:00Z")])
+
+    result = materialize_metrics(
+        tmp_path,
+        [CALL_OUTCOME_RATES],
+        first="2026-11-01",
+        last="2026-11-02",
+        timezone="Europe/Madrid",
+        raise_on_error=False,
     )
 
-    materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first="2026-11-01", last="2026-11-02", timezone="Europe/Madrid")
-
-    first = read_metric_day(storage, CALL_OUTCOME_RATES, "2026-11-01").to_pylist()
-    second = read_metric_day(storage, CALL_OUTCOME_RATES, "2026-11-02").to_pylist()
-    assert [(r["total_calls"], r["completed"]) for r in first] == [(1, 1)]
-    assert [(r["total_calls"], r["completed"], r["unfinished"], r["completion_rate"]) for r in second] == [
-        (1, 1, 0, 1.0)
-    ]
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "1 call(s) stored under 2026-11-01 (call c1, say)" in message and "Europe/Madrid" in message
+    assert "--select diga_calls --partition 2026-11-01" in message
+    assert not storage.store.exists(storage.layout.curated_partition("calls", "2026-11-01"))
+    assert not storage.store.exists(storage.layout.metric_partition(CALL_OUTCOME_RATES, "2026-11-01"))
 
 
 def test_outcome_map_comes_from_diga_outcome_map_and_a_broken_one_fails_the_run_naming_it(tmp_path, monkeypatch):

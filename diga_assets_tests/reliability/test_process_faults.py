@@ -64,7 +64,7 @@ DEADLINE_S = 45.0
 METRIC_DAYS = ["2026-11-16", "2026-11-17", "2026-11-18"]
 # What a calls-job run leaves in the analysis database: the views over what it wrote and the agents
 # view (empty until an agents snapshot exists), and the macros of the version comparison.
-VIEWS = {"call_outcome_map", "calls", "agents", *DAILY_METRICS}
+VIEWS = {"call_outcome_map", "stored_calls", "calls", "agents", *DAILY_METRICS}
 ALL_VIEWS = {*VIEWS, "wilson_interval", "two_proportion_z", "agent_version_comparison"}
 METRIC_KEYS = {
     CALL_OUTCOME_RATES: ("agent_id", "call_type"),
@@ -229,7 +229,7 @@ def metric_file_is_exact(storage: DigaStorage, asset: str, key: str, calls: list
 
 def assert_metrics_exact(storage: DigaStorage, keys: Sequence[str]) -> None:
     """Every day of every daily metric is one whole file equal to the recomputation from raw."""
-    calls = latest_calls(storage, "UTC")
+    calls = latest_calls(storage)
     for asset in DAILY_METRICS:
         for key in keys:
             assert stored_names(storage, storage.layout.metric_partition(asset, key).rsplit("/", 1)[0]) == [
@@ -244,7 +244,7 @@ def assert_metrics_exact(storage: DigaStorage, keys: Sequence[str]) -> None:
 
 def assert_analysis_db_exact(storage: DigaStorage, world: World, keys: Sequence[str]) -> None:
     """diga.duckdb opens, holds every view, and each view reads exactly the stored whole files."""
-    calls = [c for c in latest_calls(storage, "UTC") if c["day"].isoformat() in keys]
+    calls = [c for c in latest_calls(storage) if c["day"].isoformat() in keys]
     with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         assert set(view_definitions(con)) == ALL_VIEWS
         for view in VIEWS:
@@ -302,7 +302,7 @@ def test_a_run_killed_while_writing_a_raw_partition_leaves_the_old_file_and_a_re
     # The views built over the readers' globs see the old day: the leftover is not read (in the
     # written-not-renamed case it holds the new ids, so reading it would show).
     with duckdb.connect() as con:
-        create_views(con, analysis_views(storage.store, "UTC", outcome_map_path()))
+        create_views(con, analysis_views(storage.store, outcome_map_path()))
         assert view_ids_of_day(con, held_day) == old_ids
 
     result = run_calls_job(tmp_path / "data", sim.base_url, SIM_KEY, other_day, held_day)
@@ -343,7 +343,7 @@ def plant_previous_run(storage: DigaStorage) -> tuple[dict[Path, str], set[str]]
     (so the killed run's refresh has views to write). Returns the metric files' digests and the
     database's views."""
     digests = plant_previous_metrics(storage)
-    refresh_analysis_db(storage.store, "UTC", outcome_map_path(), log=logging.getLogger(__name__))
+    refresh_analysis_db(storage.store, outcome_map_path(), log=logging.getLogger(__name__))
     with storage.store.connect(str(storage.analysis_db)) as con:
         con.execute(f"DROP VIEW {CALL_DURATION_STATS}")
         con.execute(f"DROP VIEW {AGENT_VERSION_OUTCOMES}")
@@ -382,7 +382,7 @@ def test_a_run_killed_in_its_metric_step_leaves_whole_files_and_a_rerun_makes_th
     # diga_calls finished before any metric began, so the new version of a metric is the one
     # computed from the simulator's calls now stored.
     assert [stored_ids(storage, key) for key in METRIC_DAYS] == [expected_ids(sim.world, k) for k in METRIC_DAYS]
-    calls = latest_calls(storage, "UTC")
+    calls = latest_calls(storage)
     state: dict[tuple[str, str], str] = {}
     for asset in DAILY_METRICS:
         for key in METRIC_DAYS:
@@ -447,7 +447,7 @@ def test_an_analysis_database_a_kill_left_without_its_headers_is_set_aside_and_r
     db = storage.analysis_db
     db.write_bytes(cut)
 
-    replaced = refresh_analysis_db(storage.store, "UTC", outcome_map_path(), log=logging.getLogger(__name__))
+    replaced = refresh_analysis_db(storage.store, outcome_map_path(), log=logging.getLogger(__name__))
 
     assert set(replaced) == ALL_VIEWS
     [aside] = db.parent.glob(f"{db.name}.invalid-*")

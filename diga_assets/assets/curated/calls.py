@@ -1,18 +1,21 @@
 """``curated_calls``: each day's calls once, as last fetched, with their day and outcome.
 
-Every question about calls starts the same way: keep each call's latest fetched version, cut
-``created_date`` into the partition time zone's days, map (status, end_reason) to an outcome.
-Done at query time that is a window over every id ever stored, on every query, with nothing a
-day filter can skip. This asset does it once per day, when the day's calls are fetched, and
-stores the result under ``curated/calls/day=YYYY-MM-DD/``: the analysis database's ``calls``
-view and the daily metrics read these files, and DuckDB opens only the days a query filters on.
+Every question about calls starts the same way: keep each call's latest fetched version, give it
+its day, map (status, end_reason) to an outcome. Done at query time that is a window over every id
+ever stored, on every query, with nothing a day filter can skip. Most of it is known when a day
+is written: ``diga_calls`` stores each call once, under the day it was created, and replaces a day
+whole when it fetches it again. This asset adds the outcome, once per day, in the same runs, and
+stores the result under ``curated/calls/day=YYYY-MM-DD/``: the analysis database's ``calls`` view
+and the daily metrics read these files, and DuckDB opens only the days a query filters on.
 
 The outcome is the outcome map's when the day was curated: after changing the map, materialize
 ``curated_calls`` (and the metrics) over the days to see the change; no API request is made.
 """
 
 import hashlib
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,19 +24,14 @@ import dagster as dg
 import pyarrow as pa
 
 from diga_assets.analysis.sql import SqlFolder
-from diga_assets.analysis.views import calls_views, run_call_files, views_connection
-from diga_assets.assets.common import OWNERS, outcome_map_or_fail, refresh_views, rows_by_day, table_schema
+from diga_assets.analysis.views import outcome_map_view, stored_calls_view, views_connection
+from diga_assets.assets.common import OWNERS, outcome_map_or_fail, refresh_views, table_schema
 from diga_assets.names import CALLS_DATASET, CURATED_CALLS, CURATED_GROUP, DIGA_CALLS
 from diga_assets.partitions import rerun_commands
 from diga_assets.privacy import stored_calls_schema
-from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage, Store
+from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, Store
 
 CURATED_SQL = SqlFolder(Path(__file__).resolve().parent / "sql")
-
-# Days curated per pass. Each pass reads its days' raw files and their neighbours' (a call filed
-# under the next day is still seen) and holds the pass's calls, every column, in memory: a week
-# keeps that to a week of calls while reading the neighbours costs 2 files in 9.
-DAYS_PER_PASS = 7
 
 _OUTCOME_DOC = (
     "What the call came to, from (status, end_reason) through the outcome map as it was when this "
@@ -58,26 +56,63 @@ def curated_calls_schema(*, pseudonymized: bool = False) -> pa.Schema:
 CURATED_CALLS_SCHEMA = curated_calls_schema()
 
 
+class DayOfAnotherTimeZone(ValueError):
+    """A stored day holds calls created on another day of the partition time zone: it was fetched
+    under another ``DIGA_TIMEZONE``. The message names the day, how many calls, one id and the
+    command that fetches the day again."""
+
+
 def curate_calls(
-    store: Store, timezone: str, outcome_map: Path, days: Sequence[date], schema: pa.Schema = CURATED_CALLS_SCHEMA
+    store: Store,
+    timezone: str,
+    outcome_map: Path,
+    days: Sequence[date],
+    schema: pa.Schema = CURATED_CALLS_SCHEMA,
 ) -> Iterator[tuple[date, pa.Table]]:
-    """Each of ``days`` with its curated calls (an empty table for a day without any), in order,
-    computed from the stored raw calls a week at a time."""
-    ordered = sorted(days)
-    for start in range(0, len(ordered), DAYS_PER_PASS):
-        pass_days = ordered[start : start + DAYS_PER_PASS]
-        with (
-            store.readable_copies(run_call_files(store, pass_days)) as files,
-            views_connection(store, calls_views(store, timezone, outcome_map, files=files)) as (con, created),
-        ):
-            if CALLS_DATASET in created:
-                table = con.sql(CURATED_SQL("select_curated_calls"), params={"days": list(pass_days)}).to_arrow_table()
-            else:
-                table = schema.append(pa.field("day", pa.date32())).empty_table()
-        by_day = rows_by_day(table)
-        for day in pass_days:
-            rows = by_day.get(day)
-            yield day, (_conformed(rows, schema) if rows is not None else schema.empty_table())
+    """Each of ``days`` with its curated calls (an empty table for a day without a raw file), in
+    order: the day's stored raw calls with their outcome, by creation time.
+
+    A day is its own raw file: ``diga_calls`` files each call under the day of its creation in
+    ``timezone``, once per day, and the blocking ``call_ids_unique`` checks stop a call stored under
+    two days. A day fetched under another time zone raises ``DayOfAnotherTimeZone``. The next day
+    is computed while the caller writes this one (DuckDB and the Parquet writer both work outside
+    the interpreter lock)."""
+    layout = DataLayout(store.root)
+    with (
+        views_connection(store, [outcome_map_view(outcome_map)]) as (con, _),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="diga-curate") as pool,
+    ):
+
+        def compute(day: date) -> pa.Table:
+            raw = store.existing([layout.raw_partition(CALLS_DATASET, day.isoformat())])
+            with store.readable_copies(raw) as files:
+                view = stored_calls_view(store, files=files)
+                if not view.can_create():
+                    return schema.empty_table()
+                # One thread runs every query, so the view is replaced between days, never during one.
+                cursor = con.cursor()
+                cursor.execute(view.sql())
+                [(outside, first_id)] = cursor.execute(
+                    CURATED_SQL("select_calls_outside_their_day"), {"timezone": timezone}
+                ).fetchall()
+                if outside:
+                    command = rerun_commands(DIGA_CALLS, [day.isoformat()])[0]
+                    raise DayOfAnotherTimeZone(
+                        f"{CURATED_CALLS}: {outside} call(s) stored under {day} (call {first_id}, say) were created "
+                        f"on another day in {timezone} (DIGA_TIMEZONE): the day was fetched under another time "
+                        f"zone. Nothing was written for it; fetch it again:\n  {command}"
+                    )
+                return _conformed(cursor.sql(CURATED_SQL("select_curated_calls")).to_arrow_table(), schema)
+
+        ahead: deque[tuple[date, Future[pa.Table]]] = deque()
+        for day in sorted(days):
+            ahead.append((day, pool.submit(compute, day)))
+            if len(ahead) > 1:
+                done, table = ahead.popleft()
+                yield done, table.result()
+        while ahead:
+            done, table = ahead.popleft()
+            yield done, table.result()
 
 
 def _conformed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -146,10 +181,12 @@ def build_curated_calls_asset(
         """Each day's calls once, as last fetched, with `day` and `outcome`: what the `calls` view
         in diga.duckdb reads, and what the daily metrics are computed from.
 
-        Computed from the stored raw calls (no API request): the latest fetched version of each
-        call, its day in the partition time zone, its outcome from the outcome map (with
-        `outcome_mapped_by`). Re-materialize over a range after changing the outcome map or
-        upgrading the project; each day's file is replaced atomically.
+        Computed from the day's stored raw calls (no API request; a re-fetch replaces the raw
+        day, so each call is there as last fetched), with its outcome from the outcome map (and
+        `outcome_mapped_by`). `day` is the partition's date. A raw day fetched under another
+        DIGA_TIMEZONE is refused with the command that fetches it again. Re-materialize over a
+        range after changing the outcome map or upgrading the project; each day's file is
+        replaced atomically.
         """
         storage.check_writable()
         outcome_map = outcome_map_or_fail()
@@ -158,13 +195,16 @@ def build_curated_calls_asset(
             raise failure
         rows = 0
         days = [date.fromisoformat(key) for key in keys]
-        for day, table in curate_calls(storage.store, partitions.timezone, outcome_map, days, schema):
-            key = day.isoformat()
-            location = storage.layout.curated_partition(CALLS_DATASET, key)
-            rows += storage.store.write_table(location, table)
-            context.add_asset_metadata(_day_metadata(table, location), partition_key=key)
+        try:
+            for day, table in curate_calls(storage.store, partitions.timezone, outcome_map, days, schema):
+                key = day.isoformat()
+                location = storage.layout.curated_partition(CALLS_DATASET, key)
+                rows += storage.store.write_table(location, table)
+                context.add_asset_metadata(_day_metadata(table, location), partition_key=key)
+        except DayOfAnotherTimeZone as exc:
+            raise dg.Failure(description=str(exc)) from None
         context.log.info(f"{CURATED_CALLS}: wrote {len(keys)} day(s), {rows} calls")
-        metadata = refresh_views(context, storage.store, partitions.timezone, outcome_map)
+        metadata = refresh_views(context, storage.store, outcome_map)
         return dg.MaterializeResult(
             metadata={
                 "run_days": len(keys),

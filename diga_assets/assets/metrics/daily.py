@@ -274,7 +274,7 @@ def build_daily_call_metrics(
         computed = compute_daily_metrics(metrics, storage.store, days)
         for metric in metrics:
             _write_days(context, storage, metric, computed[metric.name], keys, days)
-        run_metadata = refresh_views(context, storage.store, partitions.timezone, outcome_map)
+        run_metadata = refresh_views(context, storage.store, outcome_map)
         for metric in metrics:
             rows = computed[metric.name].table.num_rows
             yield dg.MaterializeResult(

@@ -68,7 +68,7 @@ def build_phone_timeline_asset(partitions: dg.DailyPartitionsDefinition) -> dg.A
             "preview": dg.MetadataValue.md(markdown_preview(with_agent_names(table, names))),
             "path": dg.MetadataValue.path(path),
         }
-        views = refresh_views(context, storage.store, partitions.timezone, outcome_map)
+        views = refresh_views(context, storage.store, outcome_map)
         return dg.MaterializeResult(metadata={**metadata, **views})
 
     return phone_assignment_timeline

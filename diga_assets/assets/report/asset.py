@@ -46,7 +46,7 @@ def build_report_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDef
         The materialization links the file and shows the completion-rate chart inline.
         """
         storage.check_writable()
-        data = gather_report_data(storage.store, partitions.timezone, outcome_map_or_fail())
+        data = gather_report_data(storage.store, outcome_map_or_fail())
         # Imported here: only this asset draws, and matplotlib would otherwise add to the start-up
         # of every process that loads the code location.
         from diga_assets.assets.report.charts import render_report

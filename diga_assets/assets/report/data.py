@@ -95,9 +95,9 @@ class ReportData:
         return float(unmapped)
 
 
-def gather_report_data(store: Store, timezone: str, outcome_map: Path) -> ReportData | None:
+def gather_report_data(store: Store, outcome_map: Path) -> ReportData | None:
     """Read the report's data; None when no calls are stored yet."""
-    with views_connection(store, analysis_views(store, timezone, outcome_map)) as (con, created):
+    with views_connection(store, analysis_views(store, outcome_map)) as (con, created):
         if not {CALLS_DATASET, CALL_OUTCOME_RATES} <= set(created):
             return None
         daily_status = con.sql(REPORT_SQL("select_report_daily_status")).to_arrow_table()

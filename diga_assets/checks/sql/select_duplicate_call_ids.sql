@@ -1,4 +1,4 @@
--- Call ids stored more than once across the checked days and their neighbours. A duplicate makes
+-- Call ids stored more than once across the checked days and their neighbours (raw or curated). A duplicate makes
 -- every count downstream wrong, so the check that runs this blocks the metrics.
 -- Ids are first grouped by their 64-bit hash (fixed-size keys), then only the colliding ones are
 -- compared as text and their days listed: grouping every id as text, with a list of days each,
@@ -8,11 +8,13 @@
 -- same hash, so each duplicate is found whole in one pass.
 --
 -- In a shell, replace:
---   $files   the raw calls files, e.g. ['data/raw/calls/date=2026-11-12/part-0.parquet']
+--   $files   the raw or curated calls files, e.g. ['data/raw/calls/date=2026-11-12/part-0.parquet']
 --   $passes  the number of passes (1 for all at once)
 --   $pass    this pass, from 0 (0 for all at once)
 WITH stored AS NOT MATERIALIZED (
-    SELECT id, date FROM read_parquet($files, hive_partitioning = true)
+    -- The day of a raw (date=) or curated (day=) file, from its folder.
+    SELECT id, CAST(regexp_extract(filename, '/(?:date|day)=(\d{4}-\d{2}-\d{2})/', 1) AS DATE) AS date
+    FROM read_parquet($files, filename = true)
 ),
 colliding AS (
     SELECT hash(id) AS id_hash FROM stored WHERE hash(id) % $passes = $pass GROUP BY id_hash HAVING count(*) > 1

@@ -1,10 +1,7 @@
--- curated_calls: the calls of the given days, each once, as last fetched, with its day, outcome
--- and how the outcome was mapped: what the calls view computes from the raw snapshots
--- (create_calls_view.sql), in the order each day's file keeps them (by creation time).
+-- curated_calls: one day's calls with their outcome and how it was mapped, in the order the day's
+-- file keeps them (by creation time), without the day (the file's folder says it).
 --
--- Reads the raw calls view (create_calls_view.sql). In a shell, replace:
---   $days  the partition days to curate, e.g. [DATE '2026-11-12', DATE '2026-11-13']
-SELECT *
-FROM calls
-WHERE list_contains($days, day)
-ORDER BY day, created_date, id;
+-- Reads the stored_calls view (create_stored_calls_view.sql) over the day's raw file; no parameters.
+SELECT * EXCLUDE (day)
+FROM stored_calls
+ORDER BY created_date, id;
