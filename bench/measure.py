@@ -15,8 +15,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +31,8 @@ class Outcome:
     rows: int
     peak_rss_mb: float
     cpu_seconds: float
+    # What the contender printed as its last line, when it is a JSON object (its own figures).
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 def run_measured(name: str, command: list[str], env: dict[str, str], rows_of: Callable[[bytes], int]) -> Outcome:
@@ -44,8 +47,22 @@ def run_measured(name: str, command: list[str], env: dict[str, str], rows_of: Ca
             raise SystemExit(f"{name} failed with exit code {done.returncode}")
         measured = json.loads(report.read_text())
     return Outcome(
-        name, measured["seconds"], rows_of(done.stdout), measured["peak_rss_kb"] / 1024, measured["cpu_seconds"]
+        name,
+        measured["seconds"],
+        rows_of(done.stdout),
+        measured["peak_rss_kb"] / 1024,
+        measured["cpu_seconds"],
+        _last_json(done.stdout),
     )
+
+
+def _last_json(stdout: bytes) -> dict[str, Any]:
+    lines = stdout.decode(errors="replace").strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        return {}
+    return report if isinstance(report, dict) else {}
 
 
 def rows_from_json(stdout: bytes) -> int:

@@ -39,8 +39,16 @@ def test_ingest_benchmark_runs_every_contender_on_the_same_rows():
 @pytest.mark.timeout(300)
 def test_metrics_benchmark_agrees_with_pandas_and_times_one_day():
     out = run_bench("metrics.py", "--calls", "3000", "--days", "4")
-    assert "pandas / project:" in out
+    assert "pandas / project:" in out and "of which, project: every day: curating" in out
     assert "last day on a year of history / alone:" in out
+
+
+@pytest.mark.timeout(300)
+def test_adhoc_benchmark_asks_every_question_three_ways_with_the_same_answers():
+    out = run_bench("adhoc.py", "--calls", "20000", "--days", "10")
+    for question in ("last 30 days by outcome", "one agent over the year", "the year by status"):
+        assert question in out
+    assert "views / raw files, sum of best times:" in out and "computed from the raw snapshots / raw files:" in out
 
 
 @pytest.mark.timeout(300)
