@@ -12,11 +12,18 @@ from diga_assets.assets.report import build_report_asset
 from diga_assets.checks.curated import build_curated_checks
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.checks.raw import build_raw_checks
-from diga_assets.names import CALLS_JOB, CALLS_JOB_ASSETS, PHONES_JOB, PHONES_JOB_ASSETS
+from diga_assets.names import (
+    CALLS_JOB,
+    CALLS_JOB_ASSETS,
+    PHONES_JOB,
+    PHONES_JOB_ASSETS,
+    TRANSCRIPTS_JOB,
+    TRANSCRIPTS_JOB_ASSETS,
+)
 from diga_assets.partitions import backfill_policy, daily_partitions
 from diga_assets.privacy import HASH_KEY_VAR
 from diga_assets.resources import DigaApiResource
-from diga_assets.schedules import build_schedules
+from diga_assets.schedules import build_schedules, build_transcripts_schedule
 from diga_assets.settings import Settings
 from diga_assets.storage import DigaStorage
 
@@ -40,6 +47,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*PHONES_JOB_ASSETS),
         description="The phone register snapshot for a day, then the assignment timeline rebuilt from all snapshots.",
     )
+    transcripts_job = dg.define_asset_job(
+        TRANSCRIPTS_JOB,
+        selection=dg.AssetSelection.assets(*TRANSCRIPTS_JOB_ASSETS),
+        description=(
+            "Opt-in: the transcripts of the stored calls of a day or a range (one run), then their "
+            "conversation metrics. Transcripts hold what callers said."
+        ),
+    )
     return dg.Definitions(
         assets=[
             *build_raw_assets(partitions, backfill_policy=policy, pseudonymized=settings.pseudonymize_contacts),
@@ -52,18 +67,27 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *build_curated_checks(partitions),
             *build_metric_checks(partitions),
         ],
-        jobs=[calls_job, phones_job],
+        jobs=[calls_job, phones_job, transcripts_job],
         # One process per run, not one per step: steps here are I/O-bound or DuckDB-bound and
         # stream, so a process per step only adds seconds of start-up to each (BENCHMARKS.md);
         # the days of a backfill are fetched concurrently inside the diga_calls step.
         executor=dg.in_process_executor,
-        schedules=build_schedules(
-            calls_job,
-            phones_job,
-            timezone=settings.timezone,
-            trailing_days=settings.trailing_days,
-            first_day=settings.start_date,
-        ),
+        schedules=[
+            *build_schedules(
+                calls_job,
+                phones_job,
+                timezone=settings.timezone,
+                trailing_days=settings.trailing_days,
+                first_day=settings.start_date,
+            ),
+            build_transcripts_schedule(
+                transcripts_job,
+                timezone=settings.timezone,
+                trailing_days=settings.trailing_days,
+                first_day=settings.start_date,
+                running=settings.transcripts,
+            ),
+        ],
         resources={
             "diga": DigaApiResource(
                 api_key=dg.EnvVar("DIGA_API_KEY"),

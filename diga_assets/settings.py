@@ -40,6 +40,8 @@ MAX_CONCURRENCY = WholeNumberRule(default=4, low=1, high=32)
 # Days per run when a backfill is split into several runs (unset: one run for the whole range).
 BACKFILL_DAYS_PER_RUN = WholeNumberRule(default=0, low=1, high=3660)
 
+# Switches the transcripts schedule on (diga_call_messages, call_conversation_stats).
+TRANSCRIPTS_VAR = "DIGA_TRANSCRIPTS"
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Bucket names as S3 allows them (3 to 63 characters of lowercase letters, digits, dots and
 # hyphens, beginning and ending with a letter or digit).
@@ -72,6 +74,9 @@ class Settings:
     pseudonymize_contacts: bool = False
     # Split a backfill into runs of this many days (None: one run for the whole range).
     backfill_days_per_run: int | None = None
+    # Whether the transcripts schedule starts running (DIGA_TRANSCRIPTS): transcripts hold what
+    # callers said, so nothing fetches them until someone decides to.
+    transcripts: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +120,8 @@ class Settings:
         if pseudonymize_contacts and (problem := hash_key_problem(env.get(HASH_KEY_VAR))):
             raise SettingsError(problem)
 
+        transcripts = _flag(env, TRANSCRIPTS_VAR)
+
         return cls(
             data_dir=data_dir,
             start_date=start_date,
@@ -124,6 +131,7 @@ class Settings:
             max_concurrency=max_concurrency,
             pseudonymize_contacts=pseudonymize_contacts,
             backfill_days_per_run=backfill_days_per_run,
+            transcripts=transcripts,
         )
 
 

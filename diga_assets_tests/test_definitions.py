@@ -7,8 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -22,6 +23,7 @@ PUBLIC_ASSET_GROUPS = {
     "diga_calls": "diga_raw",
     "diga_phones": "diga_raw",
     "diga_agents": "diga_raw",
+    "diga_call_messages": "diga_raw",
     "curated_calls": "diga_curated",
     "call_outcome_rates": "diga_metrics",
     "call_end_reasons": "diga_metrics",
@@ -29,6 +31,7 @@ PUBLIC_ASSET_GROUPS = {
     "agent_version_outcomes": "diga_metrics",
     "phone_assignment_timeline": "diga_metrics",
     "call_report": "diga_metrics",
+    "call_conversation_stats": "diga_metrics",
 }
 
 
@@ -41,7 +44,7 @@ def test_the_code_location_loads_with_the_public_asset_names(tmp_path):
     calls = defs.resolve_assets_def("diga_calls")
     assert calls.backfill_policy == dg.BackfillPolicy.single_run()
     assert calls.partitions_def.timezone == "UTC"
-    assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily"}
+    assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily", "diga_transcripts_daily"}
 
 
 def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path):
@@ -59,6 +62,8 @@ def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path
         "call_end_reasons",
     }
     assert assets_of("diga_phones_job") == {"diga_phones", "diga_agents", "phone_assignment_timeline"}
+    # Transcripts are opt-in: only their own job fetches them.
+    assert assets_of("diga_transcripts_job") == {"diga_call_messages", "call_conversation_stats"}
     checks = {key.name for key in defs.resolve_job_def("diga_calls_job").asset_layer.asset_graph.asset_check_keys}
     assert {
         "call_ids_unique",
@@ -158,6 +163,55 @@ def test_the_calls_schedule_never_asks_before_the_first_partition(tmp_path):
     with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 10, 1, 0, 15, tzinfo=UTC)) as context:
         result = schedule.evaluate_tick(context)
     assert result.run_requests == [] and "has not ended yet" in result.skip_message
+
+
+def transcripts_tick(defs: dg.Definitions, instance: dg.DagsterInstance, at: datetime) -> dg.ScheduleExecutionData:
+    schedule = defs.resolve_schedule_def("diga_transcripts_daily")
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as context:
+        return schedule.evaluate_tick(context)
+
+
+@pytest.mark.parametrize(("value", "status"), [(None, "STOPPED"), ("0", "STOPPED"), ("1", "RUNNING")])
+def test_the_transcripts_schedule_runs_only_when_diga_transcripts_says_so(tmp_path, monkeypatch, value, status):
+    monkeypatch.setenv("DIGA_DATA_DIR", str(tmp_path))
+    if value is None:
+        monkeypatch.delenv("DIGA_TRANSCRIPTS", raising=False)
+    else:
+        monkeypatch.setenv("DIGA_TRANSCRIPTS", value)
+    defs = build_definitions()
+    assert defs.resolve_schedule_def("diga_transcripts_daily").default_status.value == status
+    assert defs.resolve_schedule_def("diga_calls_daily").default_status.value == "STOPPED"
+
+
+def test_diga_transcripts_refuses_a_value_that_is_not_a_switch(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DIGA_TRANSCRIPTS", "yes")
+    with pytest.raises(SettingsError, match="DIGA_TRANSCRIPTS='yes' must be 1, 0, true or false"):
+        build_definitions()
+
+
+def test_the_transcripts_schedule_follows_the_calls_run_once_a_day(tmp_path):
+    defs = build_definitions(settings_for(tmp_path, timezone="Europe/Madrid"))
+    madrid = ZoneInfo("Europe/Madrid")
+    morning = datetime(2026, 11, 20, 0, 45, tzinfo=madrid)
+    with dg.instance_for_test() as instance:
+        waiting = transcripts_tick(defs, instance, morning)
+        assert waiting.run_requests == [] and "waiting for the calls of 2026-11-19" in waiting.skip_message
+
+        curated = dg.AssetMaterialization(asset_key="curated_calls", partition="2026-11-19")
+        instance.report_runless_asset_event(curated)
+        [request] = transcripts_tick(defs, instance, morning + timedelta(hours=1)).run_requests
+
+        # Yesterday curated before today began (the tick is weeks after this test's clock) is not
+        # today's calls run: the calls still in progress then are not refreshed yet.
+        stale = dg.AssetMaterialization(asset_key="curated_calls", partition="2027-01-04")
+        instance.report_runless_asset_event(stale)
+        later = transcripts_tick(defs, instance, datetime(2027, 1, 5, 0, 45, tzinfo=madrid))
+        assert later.run_requests == [] and "waiting for the calls of 2027-01-04" in later.skip_message
+
+    assert request.partition_key_range == dg.PartitionKeyRange("2026-11-17", "2026-11-19")
+    assert request.run_key == "diga_transcripts_daily:2026-11-19"
+    assert defs.resolve_schedule_def("diga_transcripts_daily").job_name == "diga_transcripts_job"
 
 
 def test_arrow_allocates_with_the_system_allocator_unless_the_user_chose_one():

@@ -1,12 +1,13 @@
 """The views every query reads: in an in-memory DuckDB for a run, and in the analysis database
 ``{data_dir}/diga.duckdb`` for analysts.
 
-The analysis database holds views only (``calls``, ``phones``, ``agents``, ``call_outcome_map`` and
-one per metric asset) over the Parquet files, with absolute paths, so it works from any working directory
-and can be deleted and rebuilt at any time. Runs never keep it open: the metric assets compute in
-in-memory DuckDB connections that create the same views, and only touch the file when a view is
-missing or its definition changed. An analyst's open session therefore rarely meets a run at all;
-when it does, the run logs a warning naming the file and carries on (the views are already there).
+The analysis database holds views only (``calls``, ``stored_calls``, ``call_messages``, ``phones``,
+``agents``, ``call_outcome_map`` and one per metric asset) over the Parquet files, with absolute
+paths, so it works from any working directory and can be deleted and rebuilt at any time. Runs
+never keep it open: the metric assets compute in in-memory DuckDB connections that create the same
+views, and only touch the file when a view is missing or its definition changed. An analyst's
+open session therefore rarely meets a run at all; when it does, the run logs a warning naming the
+file and carries on (the views are already there).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from diga_assets.names import (
     AGENT_VERSION_COMPARISON,
     AGENT_VERSION_OUTCOMES,
     AGENTS_DATASET,
+    CALL_CONVERSATION_STATS,
+    CALL_MESSAGES_VIEW,
     CALL_OUTCOME_MAP_VIEW,
     CALLS_DATASET,
     CURATED_CALLS,
     DAILY_METRICS,
+    MESSAGES_DATASET,
     PHONE_ASSIGNMENT_TIMELINE,
     PHONES_DATASET,
     STORED_CALLS_VIEW,
@@ -151,6 +155,14 @@ def agents_view(store: Store) -> View:
     )
 
 
+def call_messages_view(store: Store, *, files: Sequence[str] | None = None) -> View:
+    """``call_messages``: every stored transcript message with its call's day, over every
+    messages file or over ``files`` (created once transcripts are stored)."""
+    sources: str | list[str] = DataLayout(store.root).raw_glob(MESSAGES_DATASET) if files is None else list(files)
+    available = store.has_match(sources) if isinstance(sources, str) else bool(sources)
+    return View(CALL_MESSAGES_VIEW, "create_call_messages_view", {"messages_files": sources}, available)
+
+
 def statistics_macros() -> list[View]:
     """The macros the version comparison is computed with, defined once for every connection."""
     return [
@@ -167,7 +179,10 @@ def metric_view(store: Store, asset: str) -> View:
 
 def analysis_views(store: Store, outcome_map: Path) -> list[View]:
     """Every view and macro of the analysis database, in creation order (each after what it reads)."""
-    metric_views = {asset: metric_view(store, asset) for asset in (*DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)}
+    metric_views = {
+        asset: metric_view(store, asset)
+        for asset in (*DAILY_METRICS, CALL_CONVERSATION_STATS, PHONE_ASSIGNMENT_TIMELINE)
+    }
     comparison = View(
         AGENT_VERSION_COMPARISON,
         "create_agent_version_comparison_macro",
@@ -177,6 +192,7 @@ def analysis_views(store: Store, outcome_map: Path) -> list[View]:
     return [
         *statistics_macros(),
         *calls_views(store, outcome_map),
+        call_messages_view(store),
         phones_view(store),
         agents_view(store),
         *metric_views.values(),

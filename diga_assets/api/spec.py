@@ -27,6 +27,9 @@ PHONES_PATH = "/v1/phone/"
 AGENTS_PATH = "/v1/agent/versions-dropdown/dashboard"
 MESSAGES_PATH = "/v1/call/{id}/message"
 
+# The live statuses of a call that is not over yet (LIVE-API.md): its transcript is still growing.
+UNFINISHED_CALL_STATUSES = frozenset({"dialing", "in_queue", "in_progress"})
+
 LIVE_DOCUMENT = "live-openapi-2026-07.json"
 _SEED_PAGES = {CALLS_PATH: "list-calls.yaml", PHONES_PATH: "list-phones.yaml"}
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

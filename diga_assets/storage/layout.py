@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diga_assets.names import DAILY_METRICS
+from diga_assets.names import PHONE_ASSIGNMENT_TIMELINE
 
 PARTITION_FILE = "part-0.parquet"
 
@@ -75,7 +75,7 @@ class DataLayout:
 
     def metric_glob(self, asset: str) -> str:
         """A glob over every stored file of a metric asset."""
-        pattern = ("day=*", "*.parquet") if asset in DAILY_METRICS else ("*.parquet",)
+        pattern = ("*.parquet",) if asset == PHONE_ASSIGNMENT_TIMELINE else ("day=*", "*.parquet")
         return self._at("metrics", asset, *pattern)
 
     # --------------------------------------------------------------- report

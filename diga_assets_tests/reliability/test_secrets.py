@@ -7,7 +7,8 @@ metadata, markdown previews, error messages. Runs here go against the simulator 
 into an instance on disk, and everything the instance holds is searched for every number and
 link the simulator served (``leaks.py`` decodes SQLite blobs and Parquet pages, so the search
 sees what a byte search would not). The API key the demo uses is searched for in
-``test_demo.py``, which reuses the demo's run.
+``test_demo.py``, which reuses the demo's run. Transcripts (opt-in) hold what was said: stored in
+``raw/messages`` only, searched for the same way.
 
 With ``DIGA_PSEUDONYMIZE_CONTACTS=1`` the stored ``contact_identifier`` is an HMAC-SHA256 under
 ``DIGA_CONTACT_HASH_KEY``: the same for a caller on every day and in every run, different under
@@ -30,7 +31,7 @@ import pytest
 from diga_assets.api.records import CALLS, RecordError
 from diga_assets.api.spec import CALLS_PATH
 from diga_assets.definitions import build_definitions
-from diga_assets.names import CALLS_JOB_ASSETS
+from diga_assets.names import CALLS_JOB_ASSETS, TRANSCRIPTS_JOB_ASSETS
 from diga_assets.privacy import PSEUDONYMIZED_DOC
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage
@@ -226,6 +227,40 @@ def test_runs_record_no_caller_number_or_recording_link(start_simulator, instanc
     served = {call["id"]: call["contact"]["identifier"] for call in served_calls(sim)}
     stored = stored_calls(data_dir)
     assert stored and all(number == served[call_id] for call_id, (_, number) in stored.items())
+
+
+def test_transcripts_stay_out_of_what_runs_record(start_simulator, instance, tmp_path, monkeypatch, capfd):
+    """What callers and agents said is stored in raw/messages and nowhere else: not in log lines,
+    metadata, previews or the conversation metric's files."""
+    sim = start_simulator(calls_per_day=40, status_model="current")
+    data_dir = tmp_path / "data"
+    assert run_calls_job(monkeypatch, sim, data_dir, instance, metrics=True).success
+
+    transcripts = dg.materialize(
+        [*build_definitions().assets],
+        selection=dg.AssetSelection.assets(*TRANSCRIPTS_JOB_ASSETS),
+        resources=build_definitions().resources,
+        instance=instance,
+        tags=range_tags(DAYS[0], DAYS[-1]),
+    )
+
+    assert transcripts.success
+    said = {
+        message["content"]
+        for call_id in stored_calls(data_dir)
+        for message in sim.world.call_messages(call_id)
+        if message["content"] and len(message["content"]) >= 8
+    }
+    assert len(said) > 10, "the runs fetched enough conversation to search for"
+    events = event_log_text(instance)
+    out, err = capfd.readouterr()
+    assert "diga_call_messages: 3/3 days done" in events and "calls_with_messages" in events
+    assert present(said, events) == [] and present(said, out + err) == []
+    assert files_holding([home_of(instance), data_dir / "metrics", data_dir / "curated"], said) == {}
+    in_data = files_holding([data_dir], said)
+    assert in_data and {str(path.relative_to(data_dir)).split("/date=")[0] for p in in_data.values() for path in p} == {
+        "raw/messages"
+    }
 
 
 def test_a_run_into_a_bucket_records_no_aws_secret(start_simulator, instance, s3_server, monkeypatch, capfd):

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import dagster as dg
 
+from diga_assets.assets.metrics.conversations import build_conversation_stats_asset, compute_conversation_stats
 from diga_assets.assets.metrics.daily import DAILY_CALL_METRICS, build_daily_call_metrics, compute_daily_metrics
 from diga_assets.assets.metrics.timeline import build_phone_timeline_asset, compute_phone_timeline
 
-__all__ = ["DAILY_CALL_METRICS", "build_metric_assets", "compute_daily_metrics", "compute_phone_timeline"]
+__all__ = [
+    "DAILY_CALL_METRICS",
+    "build_conversation_stats_asset",
+    "build_metric_assets",
+    "compute_conversation_stats",
+    "compute_daily_metrics",
+    "compute_phone_timeline",
+]
 
 
 def build_metric_assets(
@@ -20,6 +28,10 @@ def build_metric_assets(
 ) -> list[dg.AssetsDefinition]:
     """The metric assets: the daily ones on ``partitions`` (those of ``diga_calls``, split into
     runs as ``backfill_policy`` says, one run by default), computed by one step, and the
-    unpartitioned phone assignment timeline."""
+    unpartitioned phone assignment timeline, and the conversation metric of the transcripts."""
     policy = backfill_policy or dg.BackfillPolicy.single_run()
-    return [build_daily_call_metrics(partitions, policy), build_phone_timeline_asset(partitions)]
+    return [
+        build_daily_call_metrics(partitions, policy),
+        build_phone_timeline_asset(partitions),
+        build_conversation_stats_asset(partitions, backfill_policy=policy),
+    ]

@@ -183,7 +183,7 @@ def compute_daily_metrics(
         }
 
 
-def _missing_curated_days(
+def missing_curated_days(
     storage: DigaStorage, keys: Sequence[str], metrics: Sequence[DailyMetric]
 ) -> dg.Failure | None:
     """A day not curated would be written as a day without calls: the failure that refuses such
@@ -204,7 +204,7 @@ def _missing_curated_days(
     )
 
 
-def _write_days(
+def write_metric_days(
     context: dg.AssetExecutionContext,
     storage: DigaStorage,
     metric: DailyMetric,
@@ -231,12 +231,15 @@ def _write_days(
     context.log.info(f"{metric.name}: wrote {len(keys)} day(s), {computed.table.num_rows} rows")
 
 
-def _metric_spec(metric: DailyMetric, partitions: dg.DailyPartitionsDefinition) -> dg.AssetSpec:
+def metric_spec(
+    metric: DailyMetric, partitions: dg.DailyPartitionsDefinition, deps: Sequence[str] = (CURATED_CALLS,)
+) -> dg.AssetSpec:
+    """The asset spec of a daily metric read from ``deps``."""
     return dg.AssetSpec(
         key=metric.name,
         description=metric.description,
         group_name=METRICS_GROUP,
-        deps=[CURATED_CALLS],
+        deps=list(deps),
         kinds={"duckdb", "parquet"},
         owners=OWNERS,
         tags={"layer": "metrics"},
@@ -256,7 +259,7 @@ def build_daily_call_metrics(
 
     @dg.multi_asset(
         name="daily_call_metrics",
-        specs=[_metric_spec(metric, partitions) for metric in DAILY_CALL_METRICS],
+        specs=[metric_spec(metric, partitions) for metric in DAILY_CALL_METRICS],
         partitions_def=partitions,
         backfill_policy=backfill_policy,
         can_subset=True,
@@ -268,12 +271,12 @@ def build_daily_call_metrics(
         storage.check_writable()
         outcome_map = outcome_map_or_fail()
         keys = context.partition_keys
-        if failure := _missing_curated_days(storage, keys, metrics):
+        if failure := missing_curated_days(storage, keys, metrics):
             raise failure
         days = [date.fromisoformat(key) for key in keys]
         computed = compute_daily_metrics(metrics, storage.store, days)
         for metric in metrics:
-            _write_days(context, storage, metric, computed[metric.name], keys, days)
+            write_metric_days(context, storage, metric, computed[metric.name], keys, days)
         run_metadata = refresh_views(context, storage.store, outcome_map)
         for metric in metrics:
             rows = computed[metric.name].table.num_rows

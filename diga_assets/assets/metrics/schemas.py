@@ -131,3 +131,40 @@ CALL_END_REASONS_SCHEMA = pa.schema(
         ),
     ]
 )
+
+_OF_TRANSCRIBED = "over the calls with a transcript (NULL when none has one)"
+
+CALL_CONVERSATION_STATS_SCHEMA = pa.schema(
+    [
+        _DAY,
+        _AGENT,
+        _CALL_TYPE,
+        _field(
+            "finished_calls",
+            pa.int64(),
+            "Calls of the group that were over when fetched (not dialing, in_queue or in_progress).",
+            nullable=False,
+        ),
+        _field("calls_with_transcript", pa.int64(), "Finished calls with at least one message stored.", nullable=False),
+        _field("messages_per_call_avg", pa.float64(), f"Messages per call, mean, {_OF_TRANSCRIBED}."),
+        _field("messages_per_call_median", pa.float64(), f"Messages per call, median, {_OF_TRANSCRIBED}."),
+        _field("user_turns_avg", pa.float64(), f"Messages with role user per call, mean, {_OF_TRANSCRIBED}."),
+        _field("assistant_turns_avg", pa.float64(), f"Messages with role assistant per call, mean, {_OF_TRANSCRIBED}."),
+        _field(
+            "tool_call_share",
+            pa.float64(),
+            f"Share of calls with a tool call (a message with role tool or a tool_call), {_OF_TRANSCRIBED}.",
+        ),
+        _field(
+            "first_reply_median_s",
+            pa.float64(),
+            "Seconds from the call's start_time to its first assistant message, median over the calls "
+            "with both (how soon the agent speaks).",
+        ),
+        _field(
+            "hung_up_after_greeting_share",
+            pa.float64(),
+            f"Share of calls with at most one user message (the caller left after the greeting), {_OF_TRANSCRIBED}.",
+        ),
+    ]
+)

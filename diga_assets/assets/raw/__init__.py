@@ -1,4 +1,5 @@
-"""The raw layer: the API as daily Parquet snapshots, ``diga_calls``, ``diga_phones`` and ``diga_agents``.
+"""The raw layer: the API as daily Parquet snapshots, ``diga_calls``, ``diga_phones``, ``diga_agents``
+and (opt-in) ``diga_call_messages``.
 
 Pure fetch-and-write functions (``fetch_calls_day``, ``run_days``, ``fetch_phone_snapshot``) sit
 apart from the asset functions that take a Dagster context, so they are tested without Dagster.
@@ -10,6 +11,7 @@ import dagster as dg
 
 from diga_assets.assets.raw.agents import build_agents_asset
 from diga_assets.assets.raw.calls import build_calls_asset
+from diga_assets.assets.raw.messages import build_call_messages_asset
 from diga_assets.assets.raw.phones import build_phones_asset
 
 
@@ -29,4 +31,5 @@ def build_raw_assets(
         build_calls_asset(partitions, backfill_policy=policy, pseudonymized=pseudonymized),
         build_phones_asset(partitions, policy),
         build_agents_asset(partitions, policy),
+        build_call_messages_asset(partitions, backfill_policy=policy),
     ]

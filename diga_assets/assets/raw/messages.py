@@ -1,0 +1,298 @@
+"""``diga_call_messages``: the transcripts of each day's stored calls (opt-in: DIGA_TRANSCRIPTS).
+
+A transcript is one request per call at least (``GET /v1/call/{id}/message``, paged when long),
+so a day of 10,000 calls is 10,000 requests: they are sent ``max_concurrency`` at a time through
+one client (its retries, its connection pool), and the day's file is written in the order of the
+day's calls whatever order the answers come in. Transcripts hold what callers said: nothing of
+their content goes to logs, metadata or error messages, only counts and ids.
+"""
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from diga_assets.api.client import DigaClient
+from diga_assets.api.errors import DigaApiError, DigaAuthError, DigaCallNotFoundError
+from diga_assets.api.records import TRANSCRIPTS, RecordError
+from diga_assets.api.spec import UNFINISHED_CALL_STATUSES
+from diga_assets.assets.raw.common import raw_asset_options
+from diga_assets.names import CALLS_DATASET, DIGA_CALL_MESSAGES, DIGA_CALLS, MESSAGES_DATASET
+from diga_assets.partitions import rerun_commands
+from diga_assets.resources import DigaApiResource
+from diga_assets.storage import DigaStorage
+
+# Transcripts are a few dozen messages each: buffering this many rows before handing them to the
+# Parquet writer keeps row groups large without holding a whole day in memory.
+_ROWS_PER_WRITE = 64 * 1024
+# Answers waiting to be written, per worker: the slowest transcript in flight holds back at most
+# this many finished ones behind it.
+_AHEAD_PER_WORKER = 4
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """One call's messages as Arrow, and what getting them took."""
+
+    call_id: str
+    rows: pa.RecordBatch | None  # None: the call is gone (404 CALL_NOT_FOUND)
+    requests: int
+    retries: int
+
+
+@dataclass
+class MessagesDayResult:
+    """What fetching and writing one day's transcripts did (counts only, never content)."""
+
+    key: str
+    path: str
+    calls_stored: int = 0
+    calls_skipped_unfinished: int = 0
+    calls_with_messages: int = 0
+    calls_without_messages: int = 0
+    calls_not_found: int = 0
+    messages: int = 0
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    roles: Counter[str] = field(default_factory=Counter)
+
+    def add(self, transcript: Transcript) -> None:
+        """Count one call's transcript in."""
+        self.requests += transcript.requests
+        self.retries += transcript.retries
+        if transcript.rows is None:
+            self.calls_not_found += 1
+        elif transcript.rows.num_rows == 0:
+            self.calls_without_messages += 1
+        else:
+            self.calls_with_messages += 1
+            self.messages += transcript.rows.num_rows
+            for item in pc.value_counts(transcript.rows.column("role")).to_pylist():
+                self.roles[item["values"]] += item["counts"]
+
+    def metadata(self) -> dict[str, Any]:
+        """The day's materialization metadata: how many calls came to what, and the cost."""
+        metadata: dict[str, Any] = {
+            "dagster/row_count": self.messages,
+            "calls_stored": self.calls_stored,
+            "calls_with_messages": self.calls_with_messages,
+            "calls_without_messages": self.calls_without_messages,
+            "calls_not_found": self.calls_not_found,
+            "calls_skipped_unfinished": self.calls_skipped_unfinished,
+            "requests": self.requests,
+            "retries": self.retries,
+            "seconds": round(self.seconds, 3),
+            "path": dg.MetadataValue.path(self.path),
+        }
+        for role, count in sorted(self.roles.items()):
+            metadata[f"role_{role}"] = count
+        return metadata
+
+
+class CallTranscriptError(RuntimeError):
+    """A call's transcript could not be fetched or read: names the day and the call, never what
+    was said."""
+
+    def __init__(self, key: str, call_id: str, error: Exception) -> None:
+        super().__init__(f"day {key}, call {call_id}: {type(error).__name__}: {error}")
+        self.key = key
+        self.call_id = call_id
+
+
+def fetch_transcript(client: DigaClient, call_id: str, stamp: datetime) -> Transcript:
+    """One call's whole transcript as Arrow (no rows for 404 ``NO_MESSAGES_FOR_CALL``, ``rows``
+    None for 404 ``CALL_NOT_FOUND``); any other error is raised."""
+    requests = retries = 0
+    records: list[dict[str, Any]] = []
+    try:
+        for page in client.iter_call_message_pages(call_id):
+            requests += page.attempts
+            retries += page.retries
+            records.extend(page.data)
+    except DigaCallNotFoundError as gone:
+        return Transcript(call_id, None, requests + gone.attempts, retries + gone.attempts - 1)
+    return Transcript(call_id, TRANSCRIPTS.to_record_batch(call_id, records, stamp), requests, retries)
+
+
+def calls_to_transcribe(storage: DigaStorage, key: str) -> tuple[list[str], int]:
+    """The ids of the day's stored calls that are over, in the day's order, and how many are
+    still going on (``dialing``, ``in_queue``, ``in_progress``: their transcript is fetched when
+    the day is fetched again)."""
+    stored = storage.store.read_table(storage.layout.raw_partition(CALLS_DATASET, key), columns=["id", "status"])
+    unfinished = pc.is_in(stored.column("status"), pa.array(sorted(UNFINISHED_CALL_STATUSES)))
+    over = stored.filter(pc.invert(pc.fill_null(unfinished, False)))
+    return over.column("id").to_pylist(), stored.num_rows - over.num_rows
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, fetch: Callable[[str], Transcript], call_ids: Sequence[str], ahead: int
+) -> Iterator[tuple[str, Transcript]]:
+    """Each call's transcript in the order of ``call_ids``, at most ``ahead`` requested before
+    the one being handed out; a failure is raised for the first call (in order) that failed,
+    after the calls still queued are cancelled."""
+    waiting: deque[tuple[str, Future[Transcript]]] = deque()
+    remaining = iter(call_ids)
+    try:
+        for call_id in remaining:
+            waiting.append((call_id, pool.submit(fetch, call_id)))
+            if len(waiting) >= ahead:
+                call, future = waiting.popleft()
+                yield call, future.result()
+        while waiting:
+            call, future = waiting.popleft()
+            yield call, future.result()
+    finally:
+        for _, future in waiting:
+            future.cancel()
+
+
+def fetch_messages_day(
+    client: DigaClient,
+    storage: DigaStorage,
+    key: str,
+    *,
+    max_concurrency: int,
+    cancelled: threading.Event | None = None,
+) -> MessagesDayResult:
+    """Fetch the transcripts of the day ``key``'s stored calls that are over and replace the
+    day's messages file atomically (the previous file stays when anything fails).
+
+    Raises ``CallTranscriptError`` naming the call for an answer other than the two documented
+    404s, and ``DigaAuthError`` as it is (every other day would fail the same way)."""
+    started = time.monotonic()
+    result = MessagesDayResult(key=key, path=storage.layout.raw_partition(MESSAGES_DATASET, key))
+    call_ids, result.calls_skipped_unfinished = calls_to_transcribe(storage, key)
+    result.calls_stored = len(call_ids) + result.calls_skipped_unfinished
+    stamp = datetime.now(UTC)
+
+    def fetch(call_id: str) -> Transcript:
+        if cancelled is not None and cancelled.is_set():
+            raise InterruptedError(f"day {key} was cancelled")
+        try:
+            return fetch_transcript(client, call_id, stamp)
+        except DigaAuthError:
+            raise
+        except (DigaApiError, RecordError) as error:
+            raise CallTranscriptError(key, call_id, error) from error
+
+    buffered: list[pa.RecordBatch] = []
+    buffered_rows = 0
+    with (
+        storage.store.parquet_writer(result.path, TRANSCRIPTS.arrow_schema) as writer,
+        ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix=f"diga-messages-{key}") as pool,
+    ):
+        for _, transcript in _in_order(pool, fetch, call_ids, max_concurrency * _AHEAD_PER_WORKER):
+            result.add(transcript)
+            if transcript.rows is not None and transcript.rows.num_rows:
+                buffered.append(transcript.rows)
+                buffered_rows += transcript.rows.num_rows
+            if buffered_rows >= _ROWS_PER_WRITE:
+                writer.write_batch(pa.Table.from_batches(buffered, schema=TRANSCRIPTS.arrow_schema))
+                buffered, buffered_rows = [], 0
+        if buffered:
+            writer.write_batch(pa.Table.from_batches(buffered, schema=TRANSCRIPTS.arrow_schema))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _missing_calls_days(storage: DigaStorage, keys: Sequence[str]) -> dg.Failure | None:
+    """The failure that refuses days whose calls are not stored (whose calls would they be?),
+    naming the command that fetches them; ``None`` when every day is stored."""
+    stored = set(storage.existing_raw_files(CALLS_DATASET, keys))
+    missing = [key for key in keys if storage.layout.raw_partition(CALLS_DATASET, key) not in stored]
+    if not missing:
+        return None
+    commands = "\n".join(f"  {command}" for command in rerun_commands(DIGA_CALLS, missing))
+    return dg.Failure(
+        description=(
+            f"{DIGA_CALL_MESSAGES}: {DIGA_CALLS} has no stored partition for {', '.join(missing)}: a day's "
+            f"transcripts are those of its stored calls, so nothing was fetched. Fetch the calls first:\n{commands}"
+        ),
+        metadata={"missing_days": missing},
+    )
+
+
+def build_call_messages_asset(
+    partitions: dg.DailyPartitionsDefinition, *, backfill_policy: dg.BackfillPolicy
+) -> dg.AssetsDefinition:
+    """``diga_call_messages`` on the project's daily partitions, downstream of ``diga_calls``."""
+    options = raw_asset_options(partitions, backfill_policy, TRANSCRIPTS.arrow_schema, MESSAGES_DATASET)
+    options["metadata"]["personal_data"] = "content holds what callers said (see the README's Privacy section)"
+
+    @dg.asset(name=DIGA_CALL_MESSAGES, deps=[DIGA_CALLS], **options)
+    def diga_call_messages(
+        context: dg.AssetExecutionContext, diga: DigaApiResource, storage: DigaStorage
+    ) -> dg.MaterializeResult:
+        """The transcripts of each day's stored calls: one row per message (`call_id`, `id`,
+        `created_date`, `role`, `content`, `tool_call`), one Parquet file per day under
+        ``raw/messages/date=YYYY-MM-DD/``.
+
+        Opt-in: not part of diga_calls_job; its own job and schedule (DIGA_TRANSCRIPTS=1 starts
+        the schedule). Calls still going on are skipped and fetched when their day runs again; a
+        call without messages (404 NO_MESSAGES_FOR_CALL) or deleted since (404 CALL_NOT_FOUND)
+        is counted in the day's metadata; any other error fails the day, naming the call, and
+        keeps its previous file. Requests go `max_concurrency` at a time.
+        """
+        storage.check_writable()
+        keys = list(context.partition_keys)
+        if failure := _missing_calls_days(storage, keys):
+            raise failure
+        written: list[MessagesDayResult] = []
+        failed: list[CallTranscriptError] = []
+        started = time.monotonic()
+        with diga.make_client(logger=context.log) as client:
+            for key in keys:
+                try:
+                    result = fetch_messages_day(client, storage, key, max_concurrency=diga.max_concurrency)
+                except DigaAuthError as exc:
+                    raise dg.Failure(
+                        description=f"{DIGA_CALL_MESSAGES} stopped: {exc}. Days already stored were left as they were."
+                    ) from exc
+                except CallTranscriptError as exc:
+                    context.log.error(f"{DIGA_CALL_MESSAGES}: {exc}")
+                    failed.append(exc)
+                    continue
+                written.append(result)
+                context.log.info(
+                    f"{DIGA_CALL_MESSAGES}: {len(written) + len(failed)}/{len(keys)} days done ({key}: "
+                    f"{result.messages} messages of {result.calls_with_messages} calls, {result.requests} requests, "
+                    f"{result.calls_skipped_unfinished} calls still going on)"
+                )
+        if failed:
+            # The days that did succeed are stored: record them so the UI does not lie about them.
+            for result in written:
+                materialization = dg.AssetMaterialization(
+                    asset_key=context.asset_key, partition=result.key, metadata=result.metadata()
+                )
+                context.log_event(materialization)
+            commands = "\n".join(f"  {c}" for c in rerun_commands(DIGA_CALL_MESSAGES, [f.key for f in failed]))
+            raise dg.Failure(
+                description=(
+                    f"{len(failed)} of {len(keys)} days failed; the other {len(written)} were written and recorded, "
+                    "and the failed days kept their previous files.\n"
+                    + "\n".join(f"  {f}" for f in failed)
+                    + f"\nRe-run just the failed days with:\n{commands}"
+                ),
+                metadata={"failed_days": [f.key for f in failed]},
+            )
+        for result in written:
+            context.add_asset_metadata(result.metadata(), partition_key=result.key)
+        return dg.MaterializeResult(
+            metadata={
+                "days": len(written),
+                "run_messages": sum(r.messages for r in written),
+                "run_requests": sum(r.requests for r in written),
+                "run_seconds": round(time.monotonic() - started, 3),
+            }
+        )
+
+    return diga_call_messages
