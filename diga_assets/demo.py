@@ -34,12 +34,15 @@ import dagster as dg
 from diga_assets.analysis.views import ANALYSIS_SQL
 from diga_assets.definitions import build_definitions
 from diga_assets.names import (
+    CALL_CONVERSATION_STATS,
     CALL_REPORT,
     CALLS_JOB_ASSETS,
     DIGA_AGENTS,
+    DIGA_CALL_MESSAGES,
     DIGA_CALLS,
     DIGA_PHONES,
     PHONE_ASSIGNMENT_TIMELINE,
+    TRANSCRIPTS_JOB_ASSETS,
 )
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings, project_root
@@ -80,6 +83,19 @@ ORDER BY calls DESC, end_reason
 """
 
 
+# The summary's transcript lines: what the conversations of the demo's days say, per agent.
+SELECT_CONVERSATION_SUMMARY = """
+SELECT coalesce(agent_name, left(agent_id, 8), '(no agent)') AS agent,
+       sum(calls_with_transcript) AS transcripts,
+       sum(messages_per_call_avg * calls_with_transcript) / nullif(sum(calls_with_transcript), 0) AS messages,
+       median(first_reply_median_s) AS first_reply_s,
+       sum(hung_up_after_greeting_share * calls_with_transcript) / nullif(sum(calls_with_transcript), 0) AS left_early
+FROM call_conversation_stats
+GROUP BY agent_id, agent_name
+ORDER BY transcripts DESC, agent
+"""
+
+
 class DemoError(RuntimeError):
     """The demo cannot run as asked; the message says what to do."""
 
@@ -97,6 +113,7 @@ class DemoResult:
     headlines: list[tuple[date, int, float | None, float | None]]
     agents: list[tuple[str, int, float | None]]
     unmapped_end_reasons: list[tuple[str, int]]
+    conversations: list[tuple[str, int, float | None, float | None, float | None]]
 
 
 def run_demo(
@@ -175,6 +192,15 @@ def run_demo(
             },
         )
         run(
+            f"{DIGA_CALL_MESSAGES} (transcripts, opt-in: DIGA_TRANSCRIPTS) of the same days, then "
+            f"{CALL_CONVERSATION_STATS}",
+            _with_checks(*TRANSCRIPTS_JOB_ASSETS),
+            tags={
+                "dagster/asset_partition_range_start": first_day.isoformat(),
+                "dagster/asset_partition_range_end": last_day.isoformat(),
+            },
+        )
+        run(
             f"{PHONE_ASSIGNMENT_TIMELINE} from every phone snapshot, then {CALL_REPORT}",
             _with_checks(PHONE_ASSIGNMENT_TIMELINE, CALL_REPORT),
         )
@@ -189,6 +215,7 @@ def run_demo(
         headlines=_headlines(storage, first_day, last_day),
         agents=_query(storage, SELECT_AGENT_SUMMARY),
         unmapped_end_reasons=_query(storage, SELECT_UNMAPPED_END_REASONS),
+        conversations=_query(storage, SELECT_CONVERSATION_SUMMARY),
     )
     echo(summary(result))
     return result
@@ -277,6 +304,12 @@ def summary(result: DemoResult) -> str:
         lines.append(f"{day!s:<12}{calls:>7}{_percent(completion):>12}{med:>10}")
     lines += ["", f"{'agent':<24}{'calls':>7}{'completion':>12}"]
     lines += [f"{agent:<24}{calls:>7}{_percent(completion):>12}" for agent, calls, completion in result.agents]
+    if result.conversations:
+        lines += ["", f"{'transcripts':<24}{'calls':>7}{'messages':>10}{'1st reply s':>13}{'left early':>12}"]
+        for agent, transcripts, messages, first_reply, left_early in result.conversations:
+            shown_messages = f"{messages:.1f}" if messages is not None else "-"
+            shown_reply = f"{first_reply:.1f}" if first_reply is not None else "-"
+            lines.append(f"{agent:<24}{transcripts:>7}{shown_messages:>10}{shown_reply:>13}{_percent(left_early):>12}")
     if result.unmapped_end_reasons:
         codes = ", ".join(f"{code} ({calls})" for code, calls in result.unmapped_end_reasons)
         lines += [
@@ -287,9 +320,10 @@ def summary(result: DemoResult) -> str:
     data = result.data_dir
     lines += [
         "",
-        f"Parquet:  {data}/raw/{{calls,phones,agents}}/date=YYYY-MM-DD/, {data}/curated/calls/day=YYYY-MM-DD/ "
+        f"Parquet:  {data}/raw/{{calls,phones,agents,messages}}/date=YYYY-MM-DD/, {data}/curated/calls/day=YYYY-MM-DD/ "
         f"and {data}/metrics/<metric>/",
-        f"DuckDB:   {result.analysis_db}  (views only: calls, phones, agents, call_outcome_map, one per metric)",
+        f"DuckDB:   {result.analysis_db}  (views only: calls, call_messages, phones, agents, call_outcome_map, "
+        "one per metric)",
         f"Report:   {result.report}  ({'copy it out, then ' if data.startswith('s3://') else ''}open it in a browser; "
         "it works offline)",
         f"UI:       .venv/bin/diga-assets ui   (http://127.0.0.1:3000, a simulator; runs in {result.dagster_home})",

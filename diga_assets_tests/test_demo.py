@@ -23,10 +23,19 @@ import pytest
 
 import diga_assets.demo
 from diga_assets.demo import PHONE_SNAPSHOTS, DemoResult, run_demo
-from diga_assets.names import DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
+from diga_assets.names import CALL_CONVERSATION_STATS, DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
 from diga_assets_tests.reliability.leaks import decoded_bytes, files_holding
 
-VIEWS = ("calls", "phones", "agents", "call_outcome_map", *DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE)
+VIEWS = (
+    "calls",
+    "call_messages",
+    "phones",
+    "agents",
+    "call_outcome_map",
+    *DAILY_METRICS,
+    CALL_CONVERSATION_STATS,
+    PHONE_ASSIGNMENT_TIMELINE,
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,8 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(dem
     assert (result.last_day - result.first_day).days == 2
     for day in days:
         assert (tmp_path / f"data/raw/calls/date={day}/part-0.parquet").exists()
-        for metric in DAILY_METRICS:
+        assert (tmp_path / f"data/raw/messages/date={day}/part-0.parquet").exists()
+        for metric in (*DAILY_METRICS, CALL_CONVERSATION_STATS):
             assert (tmp_path / f"data/metrics/{metric}/day={day}/part-0.parquet").exists()
     assert len(list((tmp_path / "data/raw/phones").glob("date=*/part-0.parquet"))) == PHONE_SNAPSHOTS
     assert (tmp_path / "data/reports/call_report.html").read_text().count("<svg") == 5
@@ -112,6 +122,10 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(dem
     for agent_id, name in agents:
         shown = name or (agent_id[:8] if agent_id else "(no agent)")
         assert re.search(rf"^{re.escape(shown)} +\d+ ", summary, re.MULTILINE), shown
+    # The transcripts' lines: per agent, the calls with one, as the conversation metric counts them.
+    assert result.conversations and sum(n for _, n, *_ in result.conversations) > 0
+    for agent, transcripts, *_ in result.conversations:
+        assert re.search(rf"^{re.escape(agent)} +{transcripts} ", summary.split("transcripts", 1)[1], re.MULTILINE)
     unmapped = [code for code, _ in result.unmapped_end_reasons]
     assert unmapped and all(code.startswith("sim_") and code in summary for code in unmapped)
 

@@ -148,7 +148,7 @@ def test_two_weeks_of_days_label_the_axis_without_running_into_each_other():
     days = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
     status = pa.table({"day": days, "status": ["completed"] * 14, "calls": [100] * 14})
     empty = pa.table({})
-    data = ReportData(days, status, empty, empty, empty, empty, Names({}, {}), empty, empty)
+    data = ReportData(days, status, empty, empty, empty, empty, Names({}, {}), empty, empty, empty)
 
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, as the report renders it
         svg = figure_svg(chart_daily_volume(data))

@@ -237,6 +237,7 @@ def render_report(data: ReportData | None, *, generated_at: datetime, timezone: 
         unmapped_share=data.unmapped_share if data else 0.0,
         unmapped_warning_share=UNMAPPED_WARNING_SHARE,
         versions=_version_rows(data) if data else [],
+        conversations=_conversation_rows(data) if data else [],
         generated_at=generated_at,
         timezone=timezone,
     )
@@ -255,6 +256,11 @@ def _version_rows(data: ReportData) -> list[dict[str, Any]]:
         }
         for row in data.version_comparison.to_pylist()
     ]
+
+
+def _conversation_rows(data: ReportData) -> list[dict[str, Any]]:
+    """What the transcripts say per agent, with names, for the template (none without transcripts)."""
+    return [{**row, "agent": data.names.agent(row["agent_id"])} for row in data.conversations.to_pylist()]
 
 
 def _draw(data: ReportData, generated_at: datetime) -> tuple[list[Chart], bytes]:

@@ -13,6 +13,7 @@ from diga_assets.analysis.sql import SqlFolder
 from diga_assets.analysis.views import ANALYSIS_SQL, analysis_views, views_connection
 from diga_assets.names import (
     AGENT_VERSION_COMPARISON,
+    CALL_CONVERSATION_STATS,
     CALL_END_REASONS,
     CALL_OUTCOME_RATES,
     CALLS_DATASET,
@@ -82,6 +83,8 @@ class ReportData:
     names: Names
     end_reasons: pa.Table
     version_comparison: pa.Table
+    # Per agent, from call_conversation_stats; no rows unless transcripts are fetched (opt-in).
+    conversations: pa.Table
 
     @property
     def unmapped_share(self) -> float:
@@ -124,6 +127,11 @@ def gather_report_data(store: Store, outcome_map: Path) -> ReportData | None:
             version_comparison=(
                 con.sql(comparison_sql, params={"first": days[0], "last": days[-1]}).to_arrow_table()
                 if AGENT_VERSION_COMPARISON in created
+                else pa.table({})
+            ),
+            conversations=(
+                con.sql(REPORT_SQL("select_report_conversations")).to_arrow_table()
+                if CALL_CONVERSATION_STATS in created
                 else pa.table({})
             ),
         )

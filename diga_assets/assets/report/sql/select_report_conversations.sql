@@ -1,0 +1,19 @@
+-- What the transcripts say per agent over the stored days, for the call report, from the daily
+-- call_conversation_stats: calls with a transcript; messages, user turns and the shares as means
+-- over those calls (each day weighted by its calls, so they are exact over the period); the
+-- agent's first reply as the median of its daily medians (medians do not add up across days).
+--
+-- Reads the call_conversation_stats view. Paste as is.
+SELECT
+    agent_id,
+    sum(finished_calls) AS finished_calls,
+    sum(calls_with_transcript) AS calls_with_transcript,
+    sum(messages_per_call_avg * calls_with_transcript) / nullif(sum(calls_with_transcript), 0) AS messages_per_call_avg,
+    sum(user_turns_avg * calls_with_transcript) / nullif(sum(calls_with_transcript), 0) AS user_turns_avg,
+    sum(tool_call_share * calls_with_transcript) / nullif(sum(calls_with_transcript), 0) AS tool_call_share,
+    sum(hung_up_after_greeting_share * calls_with_transcript) / nullif(sum(calls_with_transcript), 0)
+        AS hung_up_after_greeting_share,
+    median(first_reply_median_s) AS first_reply_median_s
+FROM call_conversation_stats
+GROUP BY agent_id
+ORDER BY calls_with_transcript DESC, agent_id NULLS LAST;
