@@ -7,6 +7,7 @@ agreed on the rows, and that the table the benchmark exists to print was printed
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,16 @@ def test_adhoc_benchmark_asks_every_question_three_ways_with_the_same_answers():
 def test_backfill_latency_benchmark_compares_concurrency():
     out = run_bench("backfill_latency.py", "--days", "3", "--calls-per-day", "200", "--latency-ms", "5")
     assert "max_concurrency=4 is" in out and "faster than 1" in out
+
+
+def test_transcripts_benchmark_counts_requests_and_messages_against_the_latency_floor():
+    out = run_bench("transcripts.py", "--days", "2", "--calls-per-day", "100", "--latency-ms", "2")
+    requests, messages = (
+        int(n.replace(",", "")) for n in re.search(r"requests ([\d,]+) .* messages stored ([\d,]+)", out).groups()
+    )
+    assert requests > 100 and messages > requests
+    assert re.search(r"the fetch step \(run_seconds\) +[\d.]+ +[\d.]+", out)
+    assert re.search(r"µs per message", out)
 
 
 def test_profile_summary_groups_threads_and_charges_callers(tmp_path):
