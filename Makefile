@@ -23,8 +23,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
+# One worker per core; a module's tests stay on one worker, so its module-scoped pipeline runs once.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
