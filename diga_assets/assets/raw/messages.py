@@ -7,7 +7,6 @@ day's calls whatever order the answers come in. Transcripts hold what callers sa
 their content goes to logs, metadata or error messages, only counts and ids.
 """
 
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -161,7 +160,6 @@ def fetch_messages_day(
     key: str,
     *,
     max_concurrency: int,
-    cancelled: threading.Event | None = None,
 ) -> MessagesDayResult:
     """Fetch the transcripts of the day ``key``'s stored calls that are over and replace the
     day's messages file atomically (the previous file stays when anything fails).
@@ -175,8 +173,6 @@ def fetch_messages_day(
     stamp = datetime.now(UTC)
 
     def fetch(call_id: str) -> Transcript:
-        if cancelled is not None and cancelled.is_set():
-            raise InterruptedError(f"day {key} was cancelled")
         try:
             return fetch_transcript(client, call_id, stamp)
         except DigaAuthError:
