@@ -3,7 +3,7 @@ refresh at the end of a metric run, and the command that re-runs failed days."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from itertools import groupby
 from pathlib import Path
@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from diga_assets.analysis.outcome_map import OutcomeMapError, resolve_outcome_map
 from diga_assets.analysis.views import refresh_analysis_db
+from diga_assets.partitions import rerun_commands
 from diga_assets.storage import Store
 
 OWNERS = ["team:analytics"]
@@ -103,3 +104,19 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return str(value).replace("|", "\\|")
+
+
+def missing_days_failure(asset: str, upstream: str, missing: Sequence[str], advice: str) -> dg.Failure | None:
+    """The failure that refuses a run of ``asset`` over days ``upstream`` has not stored (a day
+    read from nothing would be written as a day without calls), naming the days and the
+    commands that materialize them after ``advice``; ``None`` when nothing is missing."""
+    if not missing:
+        return None
+    commands = "\n".join(f"  {command}" for command in rerun_commands(upstream, missing))
+    return dg.Failure(
+        description=(
+            f"{asset}: {upstream} has no stored partition for {', '.join(missing)}, so nothing was written. "
+            f"{advice}:\n{commands}"
+        ),
+        metadata={"missing_days": list(missing)},
+    )

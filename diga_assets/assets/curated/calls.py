@@ -25,7 +25,13 @@ import pyarrow as pa
 
 from diga_assets.analysis.sql import SqlFolder
 from diga_assets.analysis.views import outcome_map_view, stored_calls_view, views_connection
-from diga_assets.assets.common import OWNERS, outcome_map_or_fail, refresh_views, table_schema
+from diga_assets.assets.common import (
+    OWNERS,
+    missing_days_failure,
+    outcome_map_or_fail,
+    refresh_views,
+    table_schema,
+)
 from diga_assets.names import CALLS_DATASET, CURATED_CALLS, CURATED_GROUP, DIGA_CALLS
 from diga_assets.partitions import rerun_commands
 from diga_assets.privacy import stored_calls_schema
@@ -127,20 +133,10 @@ def _conformed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def _missing_raw_days(storage: DigaStorage, keys: Sequence[str]) -> dg.Failure | None:
-    """A day without its raw file would be curated as a day without calls: the failure that
-    refuses such days and says how to fix it, or ``None`` when every day is stored."""
+    """The failure that refuses days whose raw calls are not stored, or ``None``."""
     stored = set(storage.existing_raw_files(CALLS_DATASET, keys))
     missing = [key for key in keys if storage.layout.raw_partition(CALLS_DATASET, key) not in stored]
-    if not missing:
-        return None
-    commands = "\n".join(f"  {command}" for command in rerun_commands(DIGA_CALLS, missing))
-    return dg.Failure(
-        description=(
-            f"{CURATED_CALLS}: {DIGA_CALLS} has no stored partition for {', '.join(missing)}, so those days "
-            f"cannot be curated and nothing was written. Materialize them first:\n{commands}"
-        ),
-        metadata={"missing_days": missing},
-    )
+    return missing_days_failure(CURATED_CALLS, DIGA_CALLS, missing, "Materialize them first")
 
 
 def _day_metadata(rows: pa.Table, location: str) -> dict[str, Any]:

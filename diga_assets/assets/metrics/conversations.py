@@ -20,7 +20,7 @@ from diga_assets.analysis.views import (
     views_connection,
 )
 from diga_assets.api.spec import UNFINISHED_CALL_STATUSES
-from diga_assets.assets.common import outcome_map_or_fail, refresh_views
+from diga_assets.assets.common import missing_days_failure, outcome_map_or_fail, refresh_views
 from diga_assets.assets.metrics.daily import (
     DailyComputation,
     DailyMetric,
@@ -38,7 +38,6 @@ from diga_assets.names import (
     DIGA_CALL_MESSAGES,
     MESSAGES_DATASET,
 )
-from diga_assets.partitions import rerun_commands
 from diga_assets.storage import DataLayout, DigaStorage, Store
 
 CONVERSATION_STATS = DailyMetric(
@@ -94,19 +93,11 @@ def _headlines(table: pa.Table) -> dict[date, dict[str, int]]:
 
 
 def _missing_message_days(storage: DigaStorage, keys: Sequence[str]) -> dg.Failure | None:
-    """Without a day's transcripts every call would count as one without: the failure that
-    refuses such days with the command that fetches them, or ``None``."""
-    missing = [key for key in keys if not storage.store.exists(storage.layout.raw_partition(MESSAGES_DATASET, key))]
-    if not missing:
-        return None
-    commands = "\n".join(f"  {command}" for command in rerun_commands(DIGA_CALL_MESSAGES, missing))
-    return dg.Failure(
-        description=(
-            f"{CALL_CONVERSATION_STATS}: {DIGA_CALL_MESSAGES} has no stored partition for {', '.join(missing)}, "
-            f"so those days cannot be computed and nothing was written. Fetch their transcripts first:\n{commands}"
-        ),
-        metadata={"missing_days": missing},
-    )
+    """The failure that refuses days whose transcripts are not stored (every call would count as
+    one without), or ``None``."""
+    stored = set(storage.store.existing(storage.layout.raw_partition(MESSAGES_DATASET, key) for key in keys))
+    missing = [key for key in keys if storage.layout.raw_partition(MESSAGES_DATASET, key) not in stored]
+    return missing_days_failure(CALL_CONVERSATION_STATS, DIGA_CALL_MESSAGES, missing, "Fetch their transcripts first")
 
 
 def build_conversation_stats_asset(
@@ -125,7 +116,9 @@ def build_conversation_stats_asset(
         """Conversation metrics of the run's days, from their curated calls and transcripts."""
         storage.check_writable()
         keys = list(context.partition_keys)
-        if failure := missing_curated_days(storage, keys, [CONVERSATION_STATS]) or _missing_message_days(storage, keys):
+        if failure := missing_curated_days(storage, keys, CALL_CONVERSATION_STATS) or _missing_message_days(
+            storage, keys
+        ):
             raise failure
         days = [date.fromisoformat(key) for key in keys]
         computed = compute_conversation_stats(storage.store, days)

@@ -28,6 +28,7 @@ from diga_assets.analysis.views import (
 from diga_assets.assets.common import (
     OWNERS,
     markdown_preview,
+    missing_days_failure,
     outcome_map_or_fail,
     refresh_views,
     rows_by_day,
@@ -50,7 +51,6 @@ from diga_assets.names import (
     CURATED_CALLS,
     METRICS_GROUP,
 )
-from diga_assets.partitions import rerun_commands
 from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, Store
 
 # The columns of the calls view that the select_* metric statements read: a metric run
@@ -183,25 +183,12 @@ def compute_daily_metrics(
         }
 
 
-def missing_curated_days(
-    storage: DigaStorage, keys: Sequence[str], metrics: Sequence[DailyMetric]
-) -> dg.Failure | None:
-    """A day not curated would be written as a day without calls: the failure that refuses such
-    days and says how to fix it, or ``None`` when every day is curated."""
+def missing_curated_days(storage: DigaStorage, keys: Sequence[str], metric: str) -> dg.Failure | None:
+    """The failure that refuses days ``curated_calls`` has not stored, or ``None``."""
     stored = set(storage.existing_curated_files(CALLS_DATASET, keys))
     missing = [key for key in keys if storage.layout.curated_partition(CALLS_DATASET, key) not in stored]
-    if not missing:
-        return None
-    names = ", ".join(metric.name for metric in metrics)
-    commands = "\n".join(f"  {command}" for command in rerun_commands(CURATED_CALLS, missing))
-    return dg.Failure(
-        description=(
-            f"{names}: {CURATED_CALLS} has no stored partition for {', '.join(missing)}, so those days "
-            f"cannot be computed and nothing was written. Materialize them first (from the stored raw "
-            f"calls, no API request):\n{commands}"
-        ),
-        metadata={"missing_days": missing},
-    )
+    advice = "Materialize them first (from the stored raw calls, no API request)"
+    return missing_days_failure(metric, CURATED_CALLS, missing, advice)
 
 
 def write_metric_days(
@@ -271,7 +258,7 @@ def build_daily_call_metrics(
         storage.check_writable()
         outcome_map = outcome_map_or_fail()
         keys = context.partition_keys
-        if failure := missing_curated_days(storage, keys, metrics):
+        if failure := missing_curated_days(storage, keys, ", ".join(metric.name for metric in metrics)):
             raise failure
         days = [date.fromisoformat(key) for key in keys]
         computed = compute_daily_metrics(metrics, storage.store, days)

@@ -23,6 +23,7 @@ from diga_assets.api.client import DigaClient
 from diga_assets.api.errors import DigaApiError, DigaAuthError, DigaCallNotFoundError
 from diga_assets.api.records import TRANSCRIPTS, RecordError
 from diga_assets.api.spec import UNFINISHED_CALL_STATUSES
+from diga_assets.assets.common import missing_days_failure
 from diga_assets.assets.raw.common import raw_asset_options
 from diga_assets.names import CALLS_DATASET, DIGA_CALL_MESSAGES, DIGA_CALLS, MESSAGES_DATASET
 from diga_assets.partitions import rerun_commands
@@ -201,20 +202,11 @@ def fetch_messages_day(
 
 
 def _missing_calls_days(storage: DigaStorage, keys: Sequence[str]) -> dg.Failure | None:
-    """The failure that refuses days whose calls are not stored (whose calls would they be?),
-    naming the command that fetches them; ``None`` when every day is stored."""
+    """The failure that refuses days whose calls are not stored (a day's transcripts are those
+    of its stored calls), or ``None``."""
     stored = set(storage.existing_raw_files(CALLS_DATASET, keys))
     missing = [key for key in keys if storage.layout.raw_partition(CALLS_DATASET, key) not in stored]
-    if not missing:
-        return None
-    commands = "\n".join(f"  {command}" for command in rerun_commands(DIGA_CALLS, missing))
-    return dg.Failure(
-        description=(
-            f"{DIGA_CALL_MESSAGES}: {DIGA_CALLS} has no stored partition for {', '.join(missing)}: a day's "
-            f"transcripts are those of its stored calls, so nothing was fetched. Fetch the calls first:\n{commands}"
-        ),
-        metadata={"missing_days": missing},
-    )
+    return missing_days_failure(DIGA_CALL_MESSAGES, DIGA_CALLS, missing, "Fetch the calls first")
 
 
 def build_call_messages_asset(
