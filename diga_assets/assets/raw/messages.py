@@ -214,7 +214,7 @@ def build_call_messages_asset(
 ) -> dg.AssetsDefinition:
     """``diga_call_messages`` on the project's daily partitions, downstream of ``diga_calls``."""
     options = raw_asset_options(partitions, backfill_policy, TRANSCRIPTS.arrow_schema, MESSAGES_DATASET)
-    options["metadata"]["personal_data"] = "content holds what callers said (see the README's Privacy section)"
+    options["metadata"]["personal_data"] = "content holds what callers said (see the README, Personal data)"
 
     @dg.asset(name=DIGA_CALL_MESSAGES, deps=[DIGA_CALLS], **options)
     def diga_call_messages(
