@@ -15,7 +15,7 @@ import dagster as dg
 
 from diga_assets.analysis.outcome_map import OUTCOME_MAP_ENV, map_line
 from diga_assets.checks.statements import query_files
-from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_END_REASONS, CALL_OUTCOME_RATES
+from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_CONVERSATION_STATS, CALL_END_REASONS, CALL_OUTCOME_RATES
 from diga_assets.storage import DigaStorage
 
 # The anomaly check compares a day with the days before it.
@@ -39,7 +39,8 @@ def _listed(items: Sequence[str]) -> str:
 def rates_check(
     asset: str, group_columns: Sequence[str], storage: DigaStorage, keys: Sequence[str]
 ) -> dg.AssetCheckResult:
-    """Every ``*_rate`` of the days' files lies in [0, 1] (NULL allowed); failures name day and group."""
+    """Every ``*_rate`` and ``*_share`` of the days' files lies in [0, 1] (NULL allowed); failures
+    name day and group."""
     files = storage.existing_metric_files(asset, keys)
     rows = query_files(storage.store, "select_rates_outside_unit_interval", files) if files else []
     failures = [f"{_group(row, group_columns)}: {row['rate']}={row['value']}" for row in rows]
@@ -229,10 +230,23 @@ def build_metric_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
     def end_reasons_mapped(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
         return unmapped_end_reasons_check(storage, context.partition_keys)
 
+    @dg.asset_check(
+        asset=CALL_CONVERSATION_STATS,
+        name="rates_within_unit_interval",
+        partitions_def=partitions_def,
+        blocking=True,
+        description="Every share of call_conversation_stats lies in [0, 1] (NULL where no call has a transcript).",
+    )
+    def conversation_shares_within_unit_interval(
+        context: dg.AssetCheckExecutionContext, storage: DigaStorage
+    ) -> dg.AssetCheckResult:
+        return rates_check(CALL_CONVERSATION_STATS, ("agent_id", "call_type"), storage, context.partition_keys)
+
     return [
         outcome_rates_within_unit_interval,
         outcome_counts_add_up,
         completion_rate_within_trailing_range,
         version_rates_within_unit_interval,
         end_reasons_mapped,
+        conversation_shares_within_unit_interval,
     ]

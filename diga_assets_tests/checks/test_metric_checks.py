@@ -14,7 +14,8 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_OUTCOME_RATES
+from diga_assets.assets.metrics.schemas import CALL_CONVERSATION_STATS_SCHEMA
+from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_CONVERSATION_STATS, CALL_OUTCOME_RATES
 from diga_assets_tests.assets.conftest import storage_for
 from diga_assets_tests.metric_data import call, materialize_metrics, read_metric_day, run_checks, write_raw_calls
 
@@ -115,6 +116,23 @@ def test_rates_outside_the_unit_interval_fail_naming_the_day_and_group(tmp_path)
     versions = run_checks(tmp_path, AGENT_VERSION_OUTCOMES, key)["rates_within_unit_interval"]
     assert not versions.passed
     assert f"{key} agent_id=agent-a agent_version_id=v2: transfer_rate=-0.5" in versions.description
+
+
+def test_a_conversation_share_outside_the_unit_interval_fails_naming_the_day_and_group(tmp_path):
+    key = "2026-11-05"
+    row = {name: None for name in CALL_CONVERSATION_STATS_SCHEMA.names}
+    row.update(day=date.fromisoformat(key), agent_id="agent-a", call_type="inbound", finished_calls=4)
+    row.update(calls_with_transcript=3, tool_call_share=1 / 3, hung_up_after_greeting_share=0.0)
+    storage = storage_for(tmp_path)
+    location = storage.layout.metric_partition(CALL_CONVERSATION_STATS, key)
+    storage.store.write_table(location, pa.Table.from_pylist([row], schema=CALL_CONVERSATION_STATS_SCHEMA))
+    assert run_checks(tmp_path, CALL_CONVERSATION_STATS, key)["rates_within_unit_interval"].passed
+
+    tamper(tmp_path, CALL_CONVERSATION_STATS, key, {"agent_id": "agent-a", "call_type": "inbound"}, tool_call_share=1.5)
+
+    shares = run_checks(tmp_path, CALL_CONVERSATION_STATS, key)["rates_within_unit_interval"]
+    assert not shares.passed
+    assert f"{key} agent_id=agent-a call_type=inbound: tool_call_share=1.5" in shares.description
 
 
 def test_outcome_counts_that_do_not_add_up_fail_naming_the_day_and_group(tmp_path):
