@@ -33,7 +33,7 @@ from diga_assets.names import (
 )
 from diga_assets.simulator import DigaSimulator, Fault, FaultConfig, World
 from diga_assets.storage import DigaStorage
-from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for
+from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW
 from diga_assets_tests.metric_data import assert_rows_equal, call, partition_metadata, read_metric_day, write_raw_calls
 
@@ -215,7 +215,7 @@ def transcripts_of(tmp_path, sim: DigaSimulator, key: str, **resource_overrides:
     defs = build_definitions(settings_for(tmp_path / "data"))
     resources = {
         "diga": api_resource(sim, **resource_overrides),
-        "storage": DigaStorage(data_dir=str(tmp_path / "data")),
+        "storage": storage_for(tmp_path),
     }
     return dg.materialize(
         [*(defs.assets or [])],
@@ -226,10 +226,10 @@ def transcripts_of(tmp_path, sim: DigaSimulator, key: str, **resource_overrides:
     )
 
 
-def test_calls_going_on_are_skipped_and_a_deleted_call_is_counted(start_simulator, tmp_path):
+def test_calls_going_on_are_skipped_and_a_deleted_call_is_counted(start_simulator, tmp_path, each_storage):
     sim = start_simulator(status_model="current", calls_per_day=40)
     key = DAYS[0]
-    storage = DigaStorage(data_dir=str(tmp_path / "data"))
+    storage = storage_for(tmp_path)
     known = calls_of_day(sim.world, key)[:5]
     gone = str(uuid.uuid4())
     write_raw_calls(
@@ -252,12 +252,16 @@ def test_calls_going_on_are_skipped_and_a_deleted_call_is_counted(start_simulato
         storage.store.read_table(storage.layout.raw_partition(MESSAGES_DATASET, key)).column("call_id").to_pylist()
     )
     assert gone not in stored_ids and stored_ids <= {c["id"] for c in known}
+    by_call: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in storage.store.read_table(storage.layout.raw_partition(MESSAGES_DATASET, key)).to_pylist():
+        by_call[row["call_id"]].append(row)
+    assert all(stored(by_call.get(c["id"], [])) == served(sim.world, c["id"]) for c in known)
 
 
-def test_another_error_fails_the_day_naming_the_call_and_keeps_the_stored_file(start_simulator, tmp_path):
+def test_another_error_fails_the_day_naming_the_call_and_keeps_the_stored_file(start_simulator, tmp_path, each_storage):
     sim = start_simulator(status_model="current", calls_per_day=40)
     key = DAYS[0]
-    storage = DigaStorage(data_dir=str(tmp_path / "data"))
+    storage = storage_for(tmp_path)
     known = [c for c in calls_of_day(sim.world, key) if c["status"] == "completed"]
     write_raw_calls(storage, key, known[:6])
     assert transcripts_of(tmp_path, sim, key).success
