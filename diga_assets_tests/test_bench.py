@@ -53,6 +53,12 @@ def test_adhoc_benchmark_asks_every_question_three_ways_with_the_same_answers():
 
 
 @pytest.mark.timeout(300)
+def test_curated_layout_benchmark_asks_every_layout_every_question():
+    out = run_bench("curated_layout.py", "--calls", "20000", "--days", "10")
+    assert "by agent, 8k-row groups / as written:" in out and "by created_date, 8k-row groups / as written:" in out
+    assert re.search(r"^one agent over the year( +[\d.]+){3}$", out, re.MULTILINE)
+
+
 def test_backfill_latency_benchmark_compares_concurrency():
     out = run_bench("backfill_latency.py", "--days", "3", "--calls-per-day", "200", "--latency-ms", "5")
     assert "max_concurrency=4 is" in out and "faster than 1" in out
