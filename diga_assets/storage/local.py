@@ -15,20 +15,26 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from diga_assets.storage.store import ANALYSIS_DB_FILE, DATA_DIR_VAR, Chooser, StorageError, Store
+from diga_assets.storage.store import (
+    ANALYSIS_DB_FILE,
+    DATA_DIR_VAR,
+    Chooser,
+    StagedParquetWriter,
+    StorageError,
+    Store,
+)
 
 TEMP_SUFFIX = ".tmp"
 # Temp files older than this are debris of a killed run, not a write in progress.
 _STALE_TEMP_AGE_S = 6 * 3600
 
 
-class AtomicParquetWriter:
+class AtomicParquetWriter(StagedParquetWriter):
     """Stream record batches into a Parquet file that appears only when complete.
 
     Use as a context manager: on a clean exit the file is flushed, fsynced and renamed over
@@ -36,43 +42,20 @@ class AtomicParquetWriter:
     """
 
     def __init__(self, final_path: Path, schema: pa.Schema, *, compression: str = "zstd") -> None:
+        super().__init__(schema, compression=compression)
         self.final_path = final_path
-        self.schema = schema
-        self.compression = compression
-        self.rows = 0
-        self._temp_path = _temp_path_for(final_path)
-        self._writer: pq.ParquetWriter | None = None
 
-    def __enter__(self) -> AtomicParquetWriter:
+    def _stage(self) -> Path:
         self.final_path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temp_files(self.final_path.parent)
-        self._writer = pq.ParquetWriter(self._temp_path, self.schema, compression=self.compression)
-        return self
+        return _temp_path_for(self.final_path)
 
-    def write_batch(self, batch: pa.RecordBatch | pa.Table) -> None:
-        """Append rows (schema must match exactly)."""
-        assert self._writer is not None, "use AtomicParquetWriter as a context manager"
-        if isinstance(batch, pa.RecordBatch):
-            self._writer.write_batch(batch)
-        else:
-            self._writer.write_table(batch)
-        self.rows += batch.num_rows
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._writer is not None
-        try:
-            self._writer.close()
-            if exc_type is not None:
-                return
-            _commit(self._temp_path, self.final_path)
-            # A partition is one file: anything else matching *.parquet is an older layout.
-            for other in self.final_path.parent.glob("*.parquet"):
-                if other != self.final_path:
-                    other.unlink(missing_ok=True)
-        finally:
-            self._temp_path.unlink(missing_ok=True)
+    def _publish(self, staged: Path) -> None:
+        _commit(staged, self.final_path)
+        # A partition is one file: anything else matching *.parquet is an older layout.
+        for other in self.final_path.parent.glob("*.parquet"):
+            if other != self.final_path:
+                other.unlink(missing_ok=True)
 
 
 def write_table_atomically(final_path: Path, table: pa.Table) -> int:

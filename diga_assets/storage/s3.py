@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +38,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from diga_assets.settings import parse_s3_uri
-from diga_assets.storage.store import ANALYSIS_DB_FILE, DATA_DIR_VAR, Chooser, StorageError, Store
+from diga_assets.storage.store import (
+    ANALYSIS_DB_FILE,
+    DATA_DIR_VAR,
+    Chooser,
+    StagedParquetWriter,
+    StorageError,
+    Store,
+)
 
 # Files above this go up as a multipart upload (parallel parts, retried one by one); below it a
 # partition is one PUT. Either way the object appears only when the upload completes.
@@ -289,42 +295,19 @@ def _use_httpfs(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-class S3ParquetWriter:
+class S3ParquetWriter(StagedParquetWriter):
     """Stream batches into a local temporary Parquet file, then upload it whole on a clean exit;
     on an exception nothing is uploaded. Memory holds what the Parquet writer buffers, as on disk."""
 
     def __init__(self, store: S3Store, key: str, schema: pa.Schema, *, compression: str = "zstd") -> None:
+        super().__init__(schema, compression=compression)
         self.store = store
         self.key = key
-        self.schema = schema
-        self.compression = compression
-        self.rows = 0
-        self._temp: Path | None = None
-        self._writer: pq.ParquetWriter | None = None
 
-    def __enter__(self) -> S3ParquetWriter:
+    def _stage(self) -> Path:
         handle, name = tempfile.mkstemp(prefix="diga-", suffix=".parquet.part")
         os.close(handle)
-        self._temp = Path(name)
-        self._writer = pq.ParquetWriter(self._temp, self.schema, compression=self.compression)
-        return self
+        return Path(name)
 
-    def write_batch(self, batch: pa.RecordBatch | pa.Table) -> None:
-        """Append rows (schema must match exactly)."""
-        assert self._writer is not None, "use S3ParquetWriter as a context manager"
-        if isinstance(batch, pa.RecordBatch):
-            self._writer.write_batch(batch)
-        else:
-            self._writer.write_table(batch)
-        self.rows += batch.num_rows
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._writer is not None and self._temp is not None
-        try:
-            self._writer.close()
-            if exc_type is None:
-                self.store.publish(self._temp, self.key)
-        finally:
-            self._temp.unlink(missing_ok=True)
+    def _publish(self, staged: Path) -> None:
+        self.store.publish(staged, self.key)

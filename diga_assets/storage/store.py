@@ -11,10 +11,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 DATA_DIR_VAR = "DIGA_DATA_DIR"
 ANALYSIS_DB_FILE = "diga.duckdb"
@@ -30,6 +32,52 @@ class ParquetSink(Protocol):
     rows: int
 
     def write_batch(self, batch: pa.RecordBatch | pa.Table) -> None: ...
+
+
+class StagedParquetWriter(ABC):
+    """Stream batches into a local temporary Parquet file that is published (``_publish``) only
+    on a clean exit; on an exception, or after publishing, the temporary file is removed. What
+    publishing means, and where the temporary file goes, is the store's (``_stage``)."""
+
+    def __init__(self, schema: pa.Schema, *, compression: str = "zstd") -> None:
+        self.schema = schema
+        self.compression = compression
+        self.rows = 0
+        self._staged: Path | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    @abstractmethod
+    def _stage(self) -> Path:
+        """A new local path for the temporary file, in a folder that exists."""
+
+    @abstractmethod
+    def _publish(self, staged: Path) -> None:
+        """Make the finished temporary file the stored one, whole."""
+
+    def __enter__(self) -> Self:
+        self._staged = self._stage()
+        self._writer = pq.ParquetWriter(self._staged, self.schema, compression=self.compression)
+        return self
+
+    def write_batch(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Append rows (schema must match exactly)."""
+        assert self._writer is not None, f"use {type(self).__name__} as a context manager"
+        if isinstance(batch, pa.RecordBatch):
+            self._writer.write_batch(batch)
+        else:
+            self._writer.write_table(batch)
+        self.rows += batch.num_rows
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._writer is not None and self._staged is not None
+        try:
+            self._writer.close()
+            if exc_type is None:
+                self._publish(self._staged)
+        finally:
+            self._staged.unlink(missing_ok=True)
 
 
 # Given the stored table (None when there is none), the table to store in its place, or None to
