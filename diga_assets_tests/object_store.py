@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import glob
 import logging
-import os
 import re
 import secrets
 import uuid
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 BUCKET = "diga-tests"
 # Made up per session, so a search for it in logs, metadata and files finds only real leaks.
@@ -81,17 +81,13 @@ def running_s3_server(cache_dir: Path) -> Iterator[S3Server]:
         # The analysis database of a bucket root is a cache in the user's cache directory.
         "XDG_CACHE_HOME": str(cache_dir),
     }
-    previous = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)
     try:
-        boto3.session.Session().client("s3").create_bucket(Bucket=BUCKET)
-        yield S3Server(endpoint, environment)
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in environment.items():
+                patch.setenv(name, value)
+            boto3.session.Session().client("s3").create_bucket(Bucket=BUCKET)
+            yield S3Server(endpoint, environment)
     finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         server.stop()
 
 
