@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from diga_assets.analysis.views import ANALYSIS_SQL
+from diga_assets.assets.report.data import REPORT_SQL
 from diga_assets.definitions import build_definitions
 from diga_assets.names import (
     CALL_CONVERSATION_STATS,
@@ -80,19 +81,6 @@ FROM call_end_reasons
 WHERE status = 'completed' AND end_reason IS NOT NULL AND mapped_by <> 'end_reason'
 GROUP BY end_reason
 ORDER BY calls DESC, end_reason
-"""
-
-
-# The summary's transcript lines: what the conversations of the demo's days say, per agent.
-SELECT_CONVERSATION_SUMMARY = """
-SELECT coalesce(agent_name, left(agent_id, 8), '(no agent)') AS agent,
-       sum(calls_with_transcript) AS transcripts,
-       sum(messages_per_call_avg * calls_with_transcript) / nullif(sum(calls_with_transcript), 0) AS messages,
-       median(first_reply_median_s) AS first_reply_s,
-       sum(hung_up_after_greeting_share * calls_with_transcript) / nullif(sum(calls_with_transcript), 0) AS left_early
-FROM call_conversation_stats
-GROUP BY agent_id, agent_name
-ORDER BY transcripts DESC, agent
 """
 
 
@@ -215,7 +203,7 @@ def run_demo(
         headlines=_headlines(storage, first_day, last_day),
         agents=_query(storage, SELECT_AGENT_SUMMARY),
         unmapped_end_reasons=_query(storage, SELECT_UNMAPPED_END_REASONS),
-        conversations=_query(storage, SELECT_CONVERSATION_SUMMARY),
+        conversations=_conversations(storage),
     )
     echo(summary(result))
     return result
@@ -284,6 +272,15 @@ def _headlines(storage: DigaStorage, first: date, last: date) -> list[tuple[date
         headlines = con.sql(ANALYSIS_SQL("select_daily_headlines"), params={"days": days})
         rows = headlines.select("day, total_calls, completion_rate, median_duration_s").fetchall()
     return [(day, calls, completion, median) for day, calls, completion, median in rows]
+
+
+def _conversations(storage: DigaStorage) -> list[tuple[str, int, float | None, float | None, float | None]]:
+    """Per agent: calls with a transcript, messages per call, first reply, share who left early
+    (the report's Conversations table)."""
+    columns = "agent_label, calls_with_transcript, messages_per_call_avg, first_reply_median_s"
+    with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
+        per_agent = con.sql(REPORT_SQL("select_report_conversations"))
+        return per_agent.select(f"{columns}, hung_up_after_greeting_share").fetchall()
 
 
 def _query(storage: DigaStorage, statement: str) -> list[tuple[Any, ...]]:
