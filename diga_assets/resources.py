@@ -13,7 +13,7 @@ from collections.abc import Callable
 import dagster as dg
 from pydantic import Field, field_validator
 
-from diga_assets.api import spec
+from diga_assets.api import retry, spec
 from diga_assets.api.client import DEFAULT_BASE_URL, DigaClient, RetryPolicy, check_base_url
 from diga_assets.settings import MAX_CONCURRENCY
 
@@ -25,21 +25,33 @@ _PHONES_LIMIT = spec.live().query_parameters(spec.PHONES_PATH)["limit"]
 class DigaApiResource(dg.ConfigurableResource):
     """Connection to the Diga API (or the project's simulator): key, URL, timeouts, retries."""
 
-    api_key: str = Field(description="Bearer key for the Diga API. Set it with the DIGA_API_KEY environment variable.")
+    api_key: str = Field(
+        description="Bearer key for the Diga API. Set it with an environment variable (DIGA_API_KEY by default)."
+    )
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
         description="API root. Plain http is accepted only for loopback hosts (the simulator).",
     )
-    connect_timeout_s: float = Field(default=5.0, gt=0, description="Seconds to wait for a connection.")
-    read_timeout_s: float = Field(default=60.0, gt=0, description="Seconds to wait for a response.")
-    max_attempts: int = Field(default=6, ge=1, le=20, description="Attempts per request, the first included.")
+    connect_timeout_s: float = Field(
+        default=retry.DEFAULT_CONNECT_TIMEOUT_S, gt=0, description="Seconds to wait for a connection."
+    )
+    read_timeout_s: float = Field(
+        default=retry.DEFAULT_READ_TIMEOUT_S, gt=0, description="Seconds to wait for a response."
+    )
+    max_attempts: int = Field(
+        default=retry.DEFAULT_MAX_ATTEMPTS, ge=1, le=20, description="Attempts per request, the first included."
+    )
     max_total_wait_s: float = Field(
-        default=120.0,
+        default=retry.DEFAULT_MAX_TOTAL_WAIT_S,
         ge=0,
         description="Cap on the seconds spent waiting between the attempts of one request.",
     )
-    backoff_base_s: float = Field(default=0.5, ge=0, description="First backoff ceiling; doubles per retry.")
-    backoff_max_s: float = Field(default=30.0, ge=0, description="Largest backoff ceiling (full jitter below it).")
+    backoff_base_s: float = Field(
+        default=retry.DEFAULT_BACKOFF_BASE_S, ge=0, description="First backoff ceiling; doubles per retry."
+    )
+    backoff_max_s: float = Field(
+        default=retry.DEFAULT_BACKOFF_MAX_S, ge=0, description="Largest backoff ceiling (full jitter below it)."
+    )
     calls_page_size: int = Field(
         default=_CALLS_LIMIT.maximum,
         ge=_CALLS_LIMIT.minimum,

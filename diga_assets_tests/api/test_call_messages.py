@@ -1,9 +1,9 @@
 """A call's transcript through the client, specified against the simulator over real HTTP.
 
-``get_call_messages`` walks ``GET /v1/call/{id}/message`` oldest first with ``after=last_id``
-and answers the transcript the world holds; a call without messages is an empty transcript, a
-call that does not exist raises ``DigaCallNotFoundError`` naming it; every other failure is
-reported as for any request, retried when it may pass, and never carries the key.
+``iter_call_message_pages`` walks ``GET /v1/call/{id}/message`` oldest first with
+``after=last_id``, and its pages hold the transcript the world holds; a call without messages is
+an empty transcript, a call that does not exist raises ``DigaCallNotFoundError`` naming it; every
+other failure is reported as for any request, retried when it may pass, and never carries the key.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from diga_assets.api import spec
+from diga_assets.api.client import DigaClient
 from diga_assets.api.errors import (
     DigaApiError,
     DigaAuthError,
@@ -34,6 +35,11 @@ MESSAGES = spec.MESSAGES_PATH
 
 def transcript_requests(sim: DigaSimulator) -> list:
     return [record for record in sim.request_log if record.path.endswith("/message")]
+
+
+def transcript(client: DigaClient, call_id: str | uuid.UUID, **params) -> list[dict]:
+    """One call's whole transcript: the records of every page the client walks, in order."""
+    return [message for page in client.iter_call_message_pages(call_id, **params) for message in page.data]
 
 
 def longest_call(world: World) -> dict:
@@ -60,10 +66,10 @@ def test_a_transcript_is_walked_oldest_first_page_by_page(sim: DigaSimulator) ->
     assert [q.get("after") for q in sent] == [None] + [page.last_id for page in pages[:-1]]
 
 
-def test_get_call_messages_takes_one_request_of_up_to_1000(sim: DigaSimulator) -> None:
+def test_a_transcript_takes_one_request_of_up_to_1000_by_default(sim: DigaSimulator) -> None:
     call = longest_call(sim.world)
     with make_client(sim) as client:
-        got = client.get_call_messages(call["id"])
+        got = transcript(client, call["id"])
     assert got == sim.world.call_messages(call["id"])
     (request,) = transcript_requests(sim)
     assert request.path == MESSAGES.format(id=call["id"])
@@ -73,13 +79,13 @@ def test_get_call_messages_takes_one_request_of_up_to_1000(sim: DigaSimulator) -
 def test_every_call_reads_as_the_world_holds_it(sim: DigaSimulator) -> None:
     with make_client(sim) as client:
         for call in sim.world.calls_visible()[:60]:
-            assert client.get_call_messages(call["id"]) == sim.world.call_messages(call["id"])
+            assert transcript(client, call["id"]) == sim.world.call_messages(call["id"])
 
 
 def test_a_call_without_messages_is_an_empty_transcript(sim: DigaSimulator) -> None:
     silent = sim.world.calls_without_messages()[0]
     with make_client(sim) as client:
-        assert client.get_call_messages(silent) == []
+        assert transcript(client, silent) == []
         (page,) = client.iter_call_message_pages(silent)
     assert (page.data, page.has_more, page.attempts) == ([], False, 1)
     assert [r.status for r in transcript_requests(sim)] == [404, 404], "one request each, not retried"
@@ -89,7 +95,7 @@ def test_a_call_that_does_not_exist_raises_naming_it(sim: DigaSimulator) -> None
     ghost = str(uuid.UUID(int=42))
     sleep = RecordedSleep()
     with make_client(sim, sleep=sleep) as client, pytest.raises(DigaCallNotFoundError) as info:
-        client.get_call_messages(ghost)
+        transcript(client, ghost)
     error = info.value
     assert error.call_id == ghost and ghost in str(error)
     assert (error.status, error.error_code) == (404, "CALL_NOT_FOUND")
@@ -106,7 +112,7 @@ def test_missing_calls_can_be_counted_while_walking_many(sim: DigaSimulator) -> 
     with make_client(sim) as client:
         for call_id in [*listed[:10], *deleted, *listed[10:]]:
             try:
-                messages += len(client.get_call_messages(call_id))
+                messages += len(transcript(client, call_id))
             except DigaCallNotFoundError as error:
                 missing.append(error.call_id)
     assert missing == deleted
@@ -116,7 +122,7 @@ def test_missing_calls_can_be_counted_while_walking_many(sim: DigaSimulator) -> 
 def test_the_id_may_be_a_uuid_in_any_spelling(sim: DigaSimulator) -> None:
     call = longest_call(sim.world)
     with make_client(sim) as client:
-        assert client.get_call_messages(uuid.UUID(call["id"])) == client.get_call_messages(call["id"].upper())
+        assert transcript(client, uuid.UUID(call["id"])) == transcript(client, call["id"].upper())
     assert {r.path for r in transcript_requests(sim)} == {MESSAGES.format(id=call["id"])}
 
 
@@ -144,7 +150,7 @@ def test_a_key_without_read_on_calls_is_told_so() -> None:
     with served_simulators() as start:
         sim = start(world, api_key=SIM_KEY, denied_resources=["calls"])
         with make_client(sim) as client, pytest.raises(DigaAuthError) as info:
-            client.get_call_messages(call_id)
+            transcript(client, call_id)
     assert info.value.status == 403 and info.value.path == MESSAGES.format(id=call_id)
     assert "lacks Read permission on Calls" in str(info.value)
     assert len(transcript_requests(sim)) == 1, "never retried"
@@ -182,7 +188,7 @@ def test_random_faults_are_survived(start_simulator) -> None:
     sim = start_simulator(status_model="current", days=1, faults=faults)
     calls = sim.world.calls_visible()[:40]
     with make_client(sim, backoff_base_s=0.0, max_attempts=20) as client:
-        got = {c["id"]: client.get_call_messages(c["id"]) for c in calls}
+        got = {c["id"]: transcript(client, c["id"]) for c in calls}
     assert got == {c["id"]: sim.world.call_messages(c["id"]) for c in calls}
     assert any(r.fault for r in transcript_requests(sim)), "faults were injected"
 
@@ -193,7 +199,7 @@ def test_persistent_server_errors_fail_naming_the_request(start_simulator) -> No
     )
     call_id = sim.world.calls_visible()[0]["id"]
     with make_client(sim, max_attempts=3) as client, pytest.raises(DigaServerError) as info:
-        client.get_call_messages(call_id)
+        transcript(client, call_id)
     assert f"GET {MESSAGES.format(id=call_id)}?limit=1000&order=asc" in str(info.value)
     assert "gave up after 3 attempts" in str(info.value)
 
@@ -203,7 +209,7 @@ def test_a_cursor_that_does_not_advance_is_an_error_not_a_loop(start_simulator) 
     sim = start_simulator(status_model="current", days=2, faults=FaultConfig(script=script), validate=False)
     call = longest_call(sim.world)
     with make_client(sim) as client, pytest.raises(DigaProtocolError, match="does not advance"):
-        client.get_call_messages(call["id"], limit=5)
+        transcript(client, call["id"], limit=5)
     assert len(transcript_requests(sim)) == 2
 
 
@@ -216,12 +222,12 @@ def test_an_in_progress_call_reads_as_its_transcript_so_far(start_simulator) -> 
     assert next(c["status"] for c in sim.world.calls_visible() if c["id"] == call["id"]) == "in_progress"
 
     with make_client(sim) as client:
-        so_far = client.get_call_messages(call["id"])
+        so_far = transcript(client, call["id"])
 
     assert 0 < len(so_far) < len(final) and so_far == final[: len(so_far)]
     sim.world.advance(timedelta(seconds=call["duration"]))
     with make_client(sim) as client:
-        assert client.get_call_messages(call["id"]) == final
+        assert transcript(client, call["id"]) == final
 
 
 def test_the_same_seed_reads_the_same_transcripts(start_simulator) -> None:
@@ -229,14 +235,14 @@ def test_the_same_seed_reads_the_same_transcripts(start_simulator) -> None:
     second = start_simulator(status_model="current", days=1)
     ids = [c["id"] for c in first.world.calls_visible()[:30]]
     with make_client(first) as one, make_client(second) as two:
-        assert [one.get_call_messages(i) for i in ids] == [two.get_call_messages(i) for i in ids]
+        assert [transcript(one, i) for i in ids] == [transcript(two, i) for i in ids]
 
 
 def test_a_seed_model_api_has_no_transcripts_and_that_is_an_error(start_simulator) -> None:
     sim = start_simulator(days=1)  # the seed model: the route does not exist
     call_id = sim.world.calls_visible()[0]["id"]
     with make_client(sim) as client, pytest.raises(DigaInvalidRequestError) as info:
-        client.get_call_messages(call_id)
+        transcript(client, call_id)
     assert not isinstance(info.value, DigaCallNotFoundError)
     assert (info.value.status, info.value.error_code) == (404, "NOT_FOUND")
 
@@ -252,9 +258,9 @@ def test_the_key_never_appears_in_errors_or_logs(start_simulator, caplog) -> Non
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
     with make_client(sim, api_key=secret) as client:
-        client.get_call_messages(sim.world.calls_visible()[0]["id"])  # a retry is logged
+        transcript(client, sim.world.calls_visible()[0]["id"])  # a retry is logged
         with pytest.raises(DigaApiError) as info:
-            client.get_call_messages(str(uuid.UUID(int=9)))
+            transcript(client, str(uuid.UUID(int=9)))
         texts += [str(info.value), repr(info.value), repr(info.value.__cause__)]
     texts += [record.getMessage() for record in caplog.records]
     assert any("retry" in t for t in texts)

@@ -11,7 +11,7 @@ from email.utils import format_datetime as http_date
 import pytest
 
 from diga_assets.api import spec
-from diga_assets.api.client import DigaClient, RetryPolicy, parse_retry_after
+from diga_assets.api.client import DigaClient, RetryPolicy
 from diga_assets.api.errors import (
     DigaApiError,
     DigaAuthError,
@@ -21,6 +21,7 @@ from diga_assets.api.errors import (
     DigaRequestValidationError,
     DigaServerError,
 )
+from diga_assets.api.retry import parse_retry_after
 from diga_assets.simulator import Fault, FaultConfig
 from diga_assets_tests.conftest import SIM_KEY
 
