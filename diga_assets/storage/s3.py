@@ -10,7 +10,8 @@ pyarrow's S3 output stream, for one, publishes what it has when its ``with`` blo
 Credentials, region and endpoint come from the standard AWS chain and nothing else: the
 ``AWS_*`` variables (``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` for stores other than AWS),
 profiles, and instance or pod roles. DuckDB reads the bucket through its ``httpfs`` extension
-when it is installed, else through an fsspec filesystem (s3fs) registered on the connection.
+when it is installed, else through pyarrow's S3 filesystem, which DuckDB takes as an fsspec
+filesystem (fsspec's ``ArrowFSWrapper``) registered on the connection.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from urllib.parse import urlsplit
 import boto3
 import duckdb
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from fsspec.implementations.arrow import ArrowFSWrapper
 
 from diga_assets.settings import parse_s3_uri
 from diga_assets.storage.store import (
@@ -101,12 +104,12 @@ class S3Store(Store):
         return boto3.session.Session().client("s3", config=config)
 
     @cached_property
-    def filesystem(self) -> Any:
-        """An s3fs filesystem for DuckDB, from the same chain, without listing caches (a run
-        lists a partition right after writing it)."""
-        import s3fs
-
-        return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+    def filesystem(self) -> ArrowFSWrapper:
+        """The bucket as an fsspec filesystem for DuckDB: pyarrow's S3 client (the AWS SDK's own
+        credential chain, no listing cache) behind fsspec's wrapper. Not s3fs: it depends on
+        aiobotocore, whose botocore pin fights boto3's and leaves older pips unable to install
+        the project (BENCHMARKS.md, "Reading a bucket", has the two measured side by side)."""
+        return ArrowFSWrapper(pafs.S3FileSystem(**_arrow_s3_options()))
 
     # ------------------------------------------------------------ locations
 
@@ -274,6 +277,23 @@ class S3Store(Store):
             yield [str(path) for path in paths]
 
 
+def _endpoint() -> str | None:
+    """The S3 endpoint of the standard AWS variables (a store other than AWS), if any."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def _arrow_s3_options() -> dict[str, str]:
+    """pyarrow's S3 filesystem options from the standard AWS chain, as boto3 reads it: the AWS
+    SDK under pyarrow reads the credentials itself, but neither ``AWS_ENDPOINT_URL`` nor the
+    profile's region."""
+    options: dict[str, str] = {}
+    if endpoint := _endpoint():
+        options["endpoint_override"] = endpoint
+    if region := boto3.session.Session().region_name:
+        options["region"] = region
+    return options
+
+
 def _use_httpfs(con: duckdb.DuckDBPyConnection) -> bool:
     """Read s3:// with DuckDB's own httpfs extension and a credential-chain secret when both
     extensions are installed (nothing is downloaded); False when they are not."""
@@ -283,8 +303,7 @@ def _use_httpfs(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.Error:
         return False
     options = ["TYPE s3", "PROVIDER credential_chain"]
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
+    if endpoint := _endpoint():
         parts = urlsplit(endpoint)
         options += [
             f"ENDPOINT '{parts.netloc}'",
