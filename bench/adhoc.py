@@ -75,10 +75,10 @@ def build(data_dir: Path, first: str, last: str) -> None:
     one run over the range, then the analysis database's views."""
     import dagster as dg
 
+    from diga_assets.assets.common import DigaGraph
     from diga_assets.assets.curated import build_curated_calls_asset
     from diga_assets.assets.metrics import build_metric_assets
     from diga_assets.names import CURATED_CALLS, DAILY_METRICS
-    from diga_assets.partitions import daily_partitions
     from diga_assets.settings import Settings
     from diga_assets.storage import DigaStorage
 
@@ -89,9 +89,9 @@ def build(data_dir: Path, first: str, last: str) -> None:
         api_base_url="http://127.0.0.1:1",
         trailing_days=2,
     )
-    partitions = daily_partitions(settings)
+    graph = DigaGraph(settings)
     result = dg.materialize(
-        [build_curated_calls_asset(partitions), *build_metric_assets(partitions)],
+        [build_curated_calls_asset(graph), *build_metric_assets(graph)],
         selection=[CURATED_CALLS, *DAILY_METRICS],
         resources={"storage": DigaStorage(data_dir=str(data_dir))},
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
@@ -107,7 +107,7 @@ def ask(data_dir: str, target: str, sql: str) -> None:
     """One question (runs in its own process): twice, the best time printed with the answer's size."""
     import duckdb
 
-    from diga_assets.analysis.outcome_map import resolve_outcome_map
+    from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
     from diga_assets.analysis.views import View, create_views, outcome_map_view, stored_calls_view
     from diga_assets.names import CALLS_DATASET
     from diga_assets.storage import DigaStorage
@@ -119,7 +119,7 @@ def ask(data_dir: str, target: str, sql: str) -> None:
         con = storage.store.open_connection()
         # The calls view as it is before any day is curated: computed from the raw snapshots.
         raw_calls = View(CALLS_DATASET, "create_calls_view", {}, True)
-        create_views(con, [outcome_map_view(resolve_outcome_map()), stored_calls_view(storage.store), raw_calls])
+        create_views(con, [outcome_map_view(DEFAULT_OUTCOME_MAP), stored_calls_view(storage.store), raw_calls])
     else:
         con = duckdb.connect()
         raw = storage.layout.raw_glob("calls")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw import build_raw_assets
-from diga_assets.partitions import daily_partitions
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings
 from diga_assets.simulator import DigaSimulator, FaultConfig, World
@@ -36,7 +36,7 @@ def backfill_seconds(
     last = (NOW - timedelta(days=1)).date()
     first = last - timedelta(days=days - 1)
     settings = Settings(root / "data", first, "UTC", "http://127.0.0.1", 2)
-    assets = build_raw_assets(daily_partitions(settings))
+    assets = build_raw_assets(DigaGraph(settings))
     with DigaSimulator(world, api_key=KEY, faults=FaultConfig(latency_ms=latency_ms), keep_bodies=False) as sim:
         diga = DigaApiResource(
             api_key=KEY, base_url=sim.base_url, max_concurrency=max_concurrency, calls_page_size=page_size

@@ -109,7 +109,7 @@ def project_metrics(data_dir: str, first: str, last: str) -> None:
     """Contender: the project's three daily metrics over [first, last], from the raw calls, as
     the calls job makes them: each day curated (``curated_calls``: deduplicated, cut into days,
     outcome-mapped, written), then the metrics from the curated days, written per day."""
-    from diga_assets.analysis.outcome_map import resolve_outcome_map
+    from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
     from diga_assets.assets.curated import curate_calls
     from diga_assets.assets.metrics.daily import DURATION_STATS, OUTCOME_RATES, VERSION_OUTCOMES, compute_daily_metrics
     from diga_assets.storage import DigaStorage
@@ -117,7 +117,7 @@ def project_metrics(data_dir: str, first: str, last: str) -> None:
     storage = DigaStorage(data_dir=data_dir)
     days = _days(first, last)
     started = time.perf_counter()
-    for day, table in curate_calls(storage.store, "UTC", resolve_outcome_map(), days):
+    for day, table in curate_calls(storage.store, "UTC", DEFAULT_OUTCOME_MAP, days):
         storage.store.write_table(storage.layout.curated_partition("calls", day.isoformat()), table)
     curated = time.perf_counter()
     # The three metrics the pandas contender computes, as the daily_call_metrics step does: one
@@ -136,7 +136,7 @@ def pandas_metrics(data_dir: str, first: str, last: str) -> None:
     """Contender: the same tables with pandas, as an analyst would write them."""
     import pandas as pd
 
-    from diga_assets.analysis.outcome_map import resolve_outcome_map
+    from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
 
     calls = pd.read_parquet(
         Path(data_dir) / "raw" / "calls",
@@ -155,7 +155,7 @@ def pandas_metrics(data_dir: str, first: str, last: str) -> None:
     calls = calls.sort_values("fetched_at").drop_duplicates("id", keep="last")
     calls["day"] = calls["created_date"].dt.tz_convert("UTC").dt.date
     calls = calls[(calls["day"] >= date.fromisoformat(first)) & (calls["day"] <= date.fromisoformat(last))]
-    mapping = pd.read_csv(resolve_outcome_map(), keep_default_na=False)
+    mapping = pd.read_csv(DEFAULT_OUTCOME_MAP, keep_default_na=False)
     by_reason = mapping[mapping["end_reason"] != ""].rename(columns={"outcome": "by_reason"})
     by_status = mapping[mapping["end_reason"] == ""][["status", "outcome"]].rename(columns={"outcome": "by_status"})
     calls = calls.merge(by_reason, on=["status", "end_reason"], how="left").merge(by_status, on="status", how="left")

@@ -1,10 +1,18 @@
-"""The one place that wires assets, checks, resources, jobs and schedules."""
+"""The one place that wires assets, checks, resources, jobs, schedules and sensors.
+
+``build_definitions(settings)`` builds one instance of the Diga graph from a ``Settings``; the
+code location ``diga_assets.definitions`` is the instance the ``DIGA_*`` variables describe
+(``defs``, built when Dagster loads it).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dagster as dg
 
 from diga_assets.analysis.outcome_map import resolve_outcome_map
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
@@ -20,89 +28,82 @@ from diga_assets.names import (
     TRANSCRIPTS_JOB,
     TRANSCRIPTS_JOB_ASSETS,
 )
-from diga_assets.partitions import backfill_policy, daily_partitions
-from diga_assets.privacy import HASH_KEY_VAR
 from diga_assets.resources import DigaApiResource
-from diga_assets.schedules import build_schedules, build_transcripts_schedule
+from diga_assets.schedules import build_schedules, build_transcripts_sensor
 from diga_assets.settings import Settings
 from diga_assets.storage import DigaStorage
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
-    """Build the code location from ``settings`` (read from ``DIGA_*`` variables by default)."""
-    settings = settings or Settings.from_env()
-    # A broken DIGA_OUTCOME_MAP fails the load with the variable and line named, not the first run.
-    resolve_outcome_map()
-    partitions = daily_partitions(settings)
-    policy = backfill_policy(settings)
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """One instance of the Diga graph: everything built from ``settings``, nothing read from the
+    process environment (the secrets are named, and read by Dagster when a run starts)."""
+    # A broken outcome map fails the load, naming its setting and line, not the first run.
+    resolve_outcome_map(settings)
+    graph = DigaGraph(settings)
+    names = graph.names
+    assets = [
+        *build_raw_assets(graph),
+        build_curated_calls_asset(graph),
+        *build_metric_assets(graph),
+        build_report_asset(graph),
+    ]
+    checks = [*build_raw_checks(graph), *build_curated_checks(graph), *build_metric_checks(graph)]
     calls_job = dg.define_asset_job(
-        CALLS_JOB,
-        selection=dg.AssetSelection.assets(*CALLS_JOB_ASSETS),
+        names.name(CALLS_JOB),
+        selection=dg.AssetSelection.assets(*names.keys(CALLS_JOB_ASSETS)),
         description=(
             "Calls for a day or a range of days (one run), then those days curated, then their daily metrics."
         ),
     )
     phones_job = dg.define_asset_job(
-        PHONES_JOB,
-        selection=dg.AssetSelection.assets(*PHONES_JOB_ASSETS),
+        names.name(PHONES_JOB),
+        selection=dg.AssetSelection.assets(*names.keys(PHONES_JOB_ASSETS)),
         description="The phone register snapshot for a day, then the assignment timeline rebuilt from all snapshots.",
     )
     transcripts_job = dg.define_asset_job(
-        TRANSCRIPTS_JOB,
-        selection=dg.AssetSelection.assets(*TRANSCRIPTS_JOB_ASSETS),
+        names.name(TRANSCRIPTS_JOB),
+        selection=dg.AssetSelection.assets(*names.keys(TRANSCRIPTS_JOB_ASSETS)),
         description=(
             "Opt-in: the transcripts of the stored calls of a day or a range (one run), then their "
             "conversation metrics. Transcripts hold what callers said."
         ),
     )
     return dg.Definitions(
-        assets=[
-            *build_raw_assets(partitions, backfill_policy=policy, pseudonymized=settings.pseudonymize_contacts),
-            build_curated_calls_asset(partitions, backfill_policy=policy, pseudonymized=settings.pseudonymize_contacts),
-            *build_metric_assets(partitions, backfill_policy=policy),
-            build_report_asset(partitions),
-        ],
-        asset_checks=[
-            *build_raw_checks(partitions),
-            *build_curated_checks(partitions),
-            *build_metric_checks(partitions),
-        ],
+        assets=assets,
+        asset_checks=checks,
         jobs=[calls_job, phones_job, transcripts_job],
         # One process per run, not one per step: steps here are I/O-bound or DuckDB-bound and
         # stream, so a process per step only adds seconds of start-up to each (BENCHMARKS.md);
         # the days of a backfill are fetched concurrently inside the diga_calls step.
         executor=dg.in_process_executor,
-        schedules=[
-            *build_schedules(
-                calls_job,
-                phones_job,
-                timezone=settings.timezone,
-                trailing_days=settings.trailing_days,
-                first_day=settings.start_date,
-            ),
-            build_transcripts_schedule(
-                transcripts_job,
-                timezone=settings.timezone,
-                trailing_days=settings.trailing_days,
-                first_day=settings.start_date,
-                running=settings.transcripts,
-            ),
-        ],
-        resources={
-            "diga": DigaApiResource(
-                api_key=dg.EnvVar("DIGA_API_KEY"),
-                base_url=settings.api_base_url,
-                max_concurrency=settings.max_concurrency,
-            ),
-            "storage": DigaStorage(
-                data_dir=str(settings.data_dir),
-                pseudonymize_contacts=settings.pseudonymize_contacts,
-                # Like the API key: run config and the UI show the variable's name, never the secret.
-                # Only referenced when switched on, so runs without pseudonymization do not need it.
-                contact_hash_key=dg.EnvVar(HASH_KEY_VAR) if settings.pseudonymize_contacts else None,
-            ),
-        },
+        schedules=build_schedules(graph, calls_job, phones_job),
+        sensors=[build_transcripts_sensor(graph, transcripts_job)],
+        resources=build_resources(settings),
     )
 
 
-defs = build_definitions()
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """The resources of one instance, under its names: the secrets as ``dg.EnvVar`` of the
+    variables the settings name, so run config and the UI show those names, never the values."""
+    names = settings.names
+    return {
+        names.api_resource: DigaApiResource(
+            api_key=dg.EnvVar(settings.api_key_var),
+            base_url=settings.api_base_url,
+            max_concurrency=settings.max_concurrency,
+        ),
+        names.storage_resource: DigaStorage(
+            data_dir=str(settings.data_dir),
+            pseudonymize_contacts=settings.pseudonymize_contacts,
+            # Only referenced when switched on, so runs without pseudonymization do not need it.
+            contact_hash_key=dg.EnvVar(settings.contact_hash_key_var) if settings.pseudonymize_contacts else None,
+            contact_hash_key_var=settings.contact_hash_key_var,
+        ),
+    }
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location ``diga_assets.definitions``: the graph the ``DIGA_*`` variables describe.
+    Built when Dagster loads the location, so a bad variable fails the load with its name."""
+    return build_definitions(Settings.from_env())

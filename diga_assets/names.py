@@ -3,10 +3,18 @@
 These names are public: they are asset keys in the UI, folder names in the data directory and
 view names in ``diga.duckdb``, so users' backfills, files and queries depend on them. Modules
 refer to them through these constants, never as string literals, so a name can only be spelled
-one way.
+one way. ``Names`` places them in Dagster for one instance of the graph: under a key prefix when
+a project holds several (``DigaComponent``), as they are otherwise.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
 
 # Raw assets: the API as daily snapshots.
 DIGA_CALLS = "diga_calls"
@@ -59,3 +67,91 @@ CALLS_JOB_ASSETS = (DIGA_CALLS, CURATED_CALLS, *DAILY_METRICS)
 PHONES_JOB_ASSETS = (DIGA_PHONES, DIGA_AGENTS, PHONE_ASSIGNMENT_TIMELINE)
 TRANSCRIPTS_JOB = "diga_transcripts_job"
 TRANSCRIPTS_JOB_ASSETS = (DIGA_CALL_MESSAGES, CALL_CONVERSATION_STATS)
+
+# The Dagster resource keys of the API client and the storage root (unprefixed).
+API_RESOURCE = "diga"
+STORAGE_RESOURCE = "storage"
+
+# How a user re-runs days of an asset of the code location diga_assets.definitions (an instance
+# of DigaComponent in another project is re-run with ``dg launch``).
+MODULE_LAUNCH = "dagster asset materialize -m diga_assets.definitions --select"
+DG_LAUNCH = "dg launch --assets"
+
+# What Dagster accepts in an asset key part, a job, schedule, group or resource name.
+_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+def check_key_prefix(prefix: Sequence[str]) -> tuple[str, ...]:
+    """``prefix`` as a tuple, or a ``ValueError`` naming the first part Dagster would refuse."""
+    for part in prefix:
+        if not isinstance(part, str) or not _NAME.fullmatch(part):
+            raise ValueError(f"key prefix part {part!r} must be letters, digits and underscores only")
+    return tuple(prefix)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names of one instance of the graph in Dagster.
+
+    Asset keys are ``key_prefix + [name]``; jobs, schedules, groups, the pool, op and resource
+    keys are the name with the prefix's parts in front (``acme_diga_calls_job``), so two
+    instances in one project never clash. With no prefix every name is the plain constant above.
+    """
+
+    key_prefix: tuple[str, ...] = ()
+    # The command, up to the asset selection, that re-runs days of this instance's assets.
+    launch: str = MODULE_LAUNCH
+
+    def __post_init__(self) -> None:
+        check_key_prefix(self.key_prefix)
+
+    def key(self, asset: str) -> dg.AssetKey:
+        """The asset key of ``asset`` (``diga_calls`` -> ``acme/diga_calls``)."""
+        return dg.AssetKey([*self.key_prefix, asset])
+
+    def keys(self, assets: Sequence[str]) -> list[dg.AssetKey]:
+        """The asset keys of ``assets``, in order."""
+        return [self.key(asset) for asset in assets]
+
+    def name(self, name: str) -> str:
+        """A job, schedule, group, pool, op or resource name of this instance."""
+        return "_".join([*self.key_prefix, name])
+
+    @property
+    def api_pool(self) -> str:
+        """The pool every API-fetching step of this instance takes a slot of."""
+        return self.name(API_POOL)
+
+    @property
+    def api_resource(self) -> str:
+        """The resource key of this instance's API client."""
+        return self.name(API_RESOURCE)
+
+    @property
+    def storage_resource(self) -> str:
+        """The resource key of this instance's storage root."""
+        return self.name(STORAGE_RESOURCE)
+
+    def selection(self, asset: str) -> str:
+        """``asset`` as the command line selects it (``acme/diga_calls``)."""
+        return self.key(asset).to_user_string()
+
+    def rerun_commands(self, asset: str, keys: Sequence[str]) -> list[str]:
+        """The commands that re-run exactly the days ``keys`` of ``asset`` (one per stretch)."""
+        stretches: list[list[date]] = []
+        for day in sorted(date.fromisoformat(k) for k in keys):
+            if stretches and day - stretches[-1][-1] == timedelta(days=1):
+                stretches[-1].append(day)
+            else:
+                stretches.append([day])
+        base = f"{self.launch} {self.selection(asset)}"
+        return [
+            f"{base} --partition {first.isoformat()}"
+            if first == last
+            else f"{base} --partition-range {first.isoformat()}...{last.isoformat()}"
+            for first, last in ((stretch[0], stretch[-1]) for stretch in stretches)
+        ]
+
+
+# The names of the code location diga_assets.definitions: no prefix.
+UNPREFIXED = Names()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -62,19 +64,13 @@ def with_neighbours(days: Iterable[date]) -> list[date]:
     return sorted({day + timedelta(days=step) for day in days for step in (-1, 0, 1)})
 
 
-def rerun_commands(asset_name: str, keys: Sequence[str]) -> list[str]:
-    """The ``dagster asset materialize`` commands that re-run exactly ``keys`` (one per stretch)."""
-    stretches: list[list[date]] = []
-    for day in sorted(date.fromisoformat(k) for k in keys):
-        if stretches and day - stretches[-1][-1] == timedelta(days=1):
-            stretches[-1].append(day)
-        else:
-            stretches.append([day])
-    base = f"dagster asset materialize -m diga_assets.definitions --select {asset_name}"
-    commands = []
-    for stretch in stretches:
-        if len(stretch) == 1:
-            commands.append(f"{base} --partition {stretch[0].isoformat()}")
-        else:
-            commands.append(f"{base} --partition-range {stretch[0].isoformat()}...{stretch[-1].isoformat()}")
-    return commands
+@contextmanager
+def partitioned_definitions() -> Iterator[None]:
+    """Build definitions with the two partition features the project uses on purpose, without
+    Dagster's warning about each: ``backfill_policy`` on assets (beta), which runs a backfill's
+    range as one run, and ``partitions_def`` on asset checks (preview), which checks exactly the
+    days a run wrote. Only those two warnings are filtered; every other one is shown."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"Parameter `backfill_policy` of function", dg.BetaWarning)
+        warnings.filterwarnings("ignore", r"Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
+        yield

@@ -1,11 +1,14 @@
-"""The daily schedules, in the partition time zone, shortly after midnight."""
+"""When the graph runs by itself: the daily schedules, in the partition time zone shortly after
+midnight, and the sensor that fetches transcripts once yesterday's calls are curated."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.names import CURATED_CALLS
 
 # Public tag names Dagster reads to run one job over a partition range in a single run.
@@ -13,51 +16,49 @@ _RANGE_START_TAG = "dagster/asset_partition_range_start"
 _RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 DAILY_CRON = "15 0 * * *"
-# The transcripts schedule looks every hour whether the calls of the day that ended are curated,
-# and runs once per day when they are (run_key): it follows the calls run however long that took.
-TRANSCRIPTS_CRON = "45 * * * *"
+CALLS_SCHEDULE = "diga_calls_daily"
+PHONES_SCHEDULE = "diga_phones_daily"
+TRANSCRIPTS_SENSOR = "diga_transcripts_daily"
 
 
-def calls_partition_range(scheduled: datetime, *, trailing_days: int, first_day: date) -> tuple[str, str]:
-    """The day that just ended and the ``trailing_days`` before it (calls still in progress when
-    first fetched are fetched again), never before the first partition."""
-    last = scheduled.date() - timedelta(days=1)
-    first = max(first_day, last - timedelta(days=trailing_days))
-    return first.isoformat(), last.isoformat()
+def calls_partition_range(ended: date, *, trailing_days: int, first_day: date) -> tuple[str, str]:
+    """The day that ended (``ended``) and the ``trailing_days`` before it (calls still in progress
+    when first fetched are fetched again), never before the first partition."""
+    first = max(first_day, ended - timedelta(days=trailing_days))
+    return first.isoformat(), ended.isoformat()
+
+
+def _range_tags(start: str, end: str) -> dict[str, str]:
+    return {_RANGE_START_TAG: start, _RANGE_END_TAG: end}
 
 
 def build_schedules(
-    calls_job: dg.UnresolvedAssetJobDefinition,
-    phones_job: dg.UnresolvedAssetJobDefinition,
-    *,
-    timezone: str,
-    trailing_days: int,
-    first_day: date,
+    graph: DigaGraph, calls_job: dg.UnresolvedAssetJobDefinition, phones_job: dg.UnresolvedAssetJobDefinition
 ) -> list[dg.ScheduleDefinition]:
-    """Calls: yesterday plus ``trailing_days`` in one run. Phones: yesterday only, because an
+    """Calls: yesterday plus the trailing days in one run. Phones: yesterday only, because an
     older day's snapshot cannot be observed again."""
+    settings = graph.settings
+    names = graph.names
+    trailing_days = settings.trailing_days
 
     @dg.schedule(
-        name="diga_calls_daily",
+        name=names.name(CALLS_SCHEDULE),
         job=calls_job,
         cron_schedule=DAILY_CRON,
-        execution_timezone=timezone,
+        execution_timezone=settings.timezone,
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description=f"Fetch yesterday's calls and refresh the {trailing_days} days before it, in one run.",
     )
     def calls_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        scheduled = context.scheduled_execution_time
-        start, end = calls_partition_range(scheduled, trailing_days=trailing_days, first_day=first_day)
-        if end < first_day.isoformat():
-            return dg.SkipReason(f"the first partition ({first_day}) has not ended yet")
-        return dg.RunRequest(
-            run_key=f"diga_calls_daily:{end}",
-            tags={_RANGE_START_TAG: start, _RANGE_END_TAG: end},
-        )
+        ended = context.scheduled_execution_time.date() - timedelta(days=1)
+        if ended < settings.start_date:
+            return dg.SkipReason(f"the first partition ({settings.start_date}) has not ended yet")
+        start, end = calls_partition_range(ended, trailing_days=trailing_days, first_day=settings.start_date)
+        return dg.RunRequest(run_key=f"{CALLS_SCHEDULE}:{end}", tags=_range_tags(start, end))
 
     phones_daily = dg.build_schedule_from_partitioned_job(
         phones_job,
-        name="diga_phones_daily",
+        name=names.name(PHONES_SCHEDULE),
         hour_of_day=0,
         minute_of_hour=15,
         default_status=dg.DefaultScheduleStatus.STOPPED,
@@ -66,47 +67,54 @@ def build_schedules(
     return [calls_daily, phones_daily]
 
 
-def build_transcripts_schedule(
-    transcripts_job: dg.UnresolvedAssetJobDefinition,
-    *,
-    timezone: str,
-    trailing_days: int,
-    first_day: date,
-    running: bool,
-) -> dg.ScheduleDefinition:
-    """Transcripts of the days the calls schedule fetched (yesterday plus ``trailing_days``, so a
-    call in progress at the first fetch gets its transcript the next day), once the calls run has
-    curated yesterday. Stopped unless ``running`` (DIGA_TRANSCRIPTS): transcripts are personal
-    data, and nothing fetches them until someone decides to."""
+def transcripts_request(graph: DigaGraph, instance: dg.DagsterInstance, now: datetime) -> dg.RunRequest | dg.SkipReason:
+    """At ``now``: the run of the transcripts of yesterday and the trailing days when
+    ``curated_calls`` has stored yesterday since today began (the calls run after midnight), else
+    why not yet."""
+    settings = graph.settings
+    zone = ZoneInfo(settings.timezone)
+    today = now.astimezone(zone).date()
+    ended = today - timedelta(days=1)
+    if ended < settings.start_date:
+        return dg.SkipReason(f"the first partition ({settings.start_date}) has not ended yet")
+    today_began = datetime.combine(today, time(), tzinfo=zone)
+    stored_today = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=graph.key(CURATED_CALLS),
+            asset_partitions=[ended.isoformat()],
+            after_timestamp=today_began.timestamp(),
+        ),
+        limit=1,
+    )
+    if not stored_today.records:
+        return dg.SkipReason(f"waiting for the calls of {ended}: {CURATED_CALLS} has not stored that day today")
+    start, end = calls_partition_range(ended, trailing_days=settings.trailing_days, first_day=settings.start_date)
+    return dg.RunRequest(run_key=f"{TRANSCRIPTS_SENSOR}:{end}", tags=_range_tags(start, end))
 
-    @dg.schedule(
-        name="diga_transcripts_daily",
+
+def build_transcripts_sensor(graph: DigaGraph, transcripts_job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    """Transcripts of the days the calls schedule fetched (yesterday plus the trailing days, so a
+    call in progress at the first fetch gets its transcript the next day), once the calls run has
+    curated yesterday: the sensor wakes on each new curated_calls materialization (a range run
+    stores several, a backfill old days: what counts is whether yesterday was stored today), and
+    asks for one run per day. Running only when the settings switch transcripts on
+    (DIGA_TRANSCRIPTS): transcripts are personal data, and nothing fetches them until someone
+    decides to."""
+    settings = graph.settings
+
+    @dg.asset_sensor(
+        asset_key=graph.key(CURATED_CALLS),
         job=transcripts_job,
-        cron_schedule=TRANSCRIPTS_CRON,
-        execution_timezone=timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED,
+        name=graph.names.name(TRANSCRIPTS_SENSOR),
+        default_status=dg.DefaultSensorStatus.RUNNING if settings.transcripts else dg.DefaultSensorStatus.STOPPED,
         description=(
-            f"Once a day, after diga_calls_daily has curated yesterday: the transcripts of yesterday's calls and "
-            f"of the {trailing_days} days before it, then their conversation metrics, in one run."
+            f"Once a day, when {CURATED_CALLS} has stored yesterday: the transcripts of yesterday's calls and of "
+            f"the {settings.trailing_days} days before it, then their conversation metrics, in one run."
         ),
     )
-    def transcripts_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        scheduled = context.scheduled_execution_time
-        start, end = calls_partition_range(scheduled, trailing_days=trailing_days, first_day=first_day)
-        if end < first_day.isoformat():
-            return dg.SkipReason(f"the first partition ({first_day}) has not ended yet")
-        today_began = datetime.combine(scheduled.date(), time(), tzinfo=scheduled.tzinfo)
-        curated_since = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=dg.AssetKey(CURATED_CALLS), asset_partitions=[end], after_timestamp=today_began.timestamp()
-            ),
-            limit=1,
-        )
-        if not curated_since.records:
-            return dg.SkipReason(f"waiting for the calls of {end}: {CURATED_CALLS} has not run for that day today")
-        return dg.RunRequest(
-            run_key=f"diga_transcripts_daily:{end}",
-            tags={_RANGE_START_TAG: start, _RANGE_END_TAG: end},
-        )
+    def transcripts_daily(
+        context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
+    ) -> dg.RunRequest | dg.SkipReason:
+        return transcripts_request(graph, context.instance, datetime.fromtimestamp(asset_event.timestamp, UTC))
 
     return transcripts_daily

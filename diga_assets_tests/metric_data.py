@@ -20,11 +20,11 @@ import pytest
 
 from diga_assets.api.agents import AGENT_VERSIONS
 from diga_assets.api.records import CALLS, PHONES
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.names import CURATED_CALLS, DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
-from diga_assets.partitions import daily_partitions
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import range_tags, settings_for, storage_for
 from diga_assets_tests.object_store import stored_files
@@ -162,10 +162,12 @@ def materialize_metrics(
     checks: bool = True,
     instance: dg.DagsterInstance | None = None,
     raise_on_error: bool = True,
+    outcome_map: Path | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize metric assets (and their checks) from the raw files under ``tmp_path/data``,
-    with the days curated first (``curated_calls``, which the daily metrics read)."""
-    partitions = daily_partitions(settings_for(tmp_path / "data", timezone))
+    with the days curated first (``curated_calls``, which the daily metrics read), with the
+    package's outcome map or ``outcome_map``."""
+    graph = DigaGraph(settings_for(tmp_path / "data", timezone, outcome_map=outcome_map))
     selection = dg.AssetSelection.assets(*assets).without_checks()
     if any(asset in DAILY_METRICS for asset in assets):
         selection = selection | dg.AssetSelection.assets(CURATED_CALLS)
@@ -174,9 +176,9 @@ def materialize_metrics(
     kwargs: dict[str, Any] = {"tags": range_tags(first, last)} if last else {"partition_key": first}
     return dg.materialize(
         [
-            build_curated_calls_asset(partitions),
-            *build_metric_assets(partitions),
-            *build_metric_checks(partitions),
+            build_curated_calls_asset(graph),
+            *build_metric_assets(graph),
+            *build_metric_checks(graph),
         ],
         selection=selection,
         resources={"storage": storage_for(tmp_path)},
@@ -188,9 +190,9 @@ def materialize_metrics(
 
 def materialize_timeline(tmp_path: Path) -> dg.ExecuteInProcessResult:
     """Materialize phone_assignment_timeline (unpartitioned) from the raw phone snapshots."""
-    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    graph = DigaGraph(settings_for(tmp_path / "data"))
     return dg.materialize(
-        build_metric_assets(partitions),
+        build_metric_assets(graph),
         selection=[PHONE_ASSIGNMENT_TIMELINE],
         resources={"storage": storage_for(tmp_path)},
     )
@@ -198,9 +200,9 @@ def materialize_timeline(tmp_path: Path) -> dg.ExecuteInProcessResult:
 
 def run_checks(tmp_path: Path, asset: str, key: str, timezone: str = "UTC") -> dict[str, dg.AssetCheckEvaluation]:
     """Run only the checks of ``asset`` for one day, against the files already stored."""
-    partitions = daily_partitions(settings_for(tmp_path / "data", timezone))
+    graph = DigaGraph(settings_for(tmp_path / "data", timezone))
     result = dg.materialize(
-        [*build_metric_assets(partitions), *build_metric_checks(partitions)],
+        [*build_metric_assets(graph), *build_metric_checks(graph)],
         selection=dg.AssetSelection.checks_for_assets(asset),
         resources={"storage": storage_for(tmp_path)},
         # A run of checks alone has no asset to take the partition from; the tag carries it.

@@ -34,6 +34,7 @@ from diga_assets.analysis.outcome_map import (
 from diga_assets.analysis.views import refresh_analysis_db
 from diga_assets.assets.curated import curate_calls
 from diga_assets.names import DAILY_METRICS
+from diga_assets.settings import Settings
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import storage_for
 from diga_assets_tests.metric_data import (
@@ -240,7 +241,7 @@ def test_a_bad_outcome_map_is_refused_naming_the_variable_and_the_line(tmp_path,
     path.write_text(content)
 
     with pytest.raises(OutcomeMapError) as raised:
-        resolve_outcome_map({"DIGA_OUTCOME_MAP": str(path)})
+        resolve_outcome_map(Settings.from_env({"DIGA_OUTCOME_MAP": str(path)}))
 
     assert str(raised.value).startswith(f"DIGA_OUTCOME_MAP={path} ")
     assert expected in str(raised.value)
@@ -248,7 +249,7 @@ def test_a_bad_outcome_map_is_refused_naming_the_variable_and_the_line(tmp_path,
 
 def test_a_missing_outcome_map_is_refused_naming_the_variable(tmp_path):
     with pytest.raises(OutcomeMapError, match=r"DIGA_OUTCOME_MAP=.*nope\.csv: cannot read the file"):
-        resolve_outcome_map({"DIGA_OUTCOME_MAP": str(tmp_path / "nope.csv")})
+        resolve_outcome_map(Settings.from_env({"DIGA_OUTCOME_MAP": str(tmp_path / "nope.csv")}))
 
 
 def test_the_project_dagster_yaml_limits_the_api_pool_and_frees_slots_of_dead_runs(tmp_path):

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.definitions import build_definitions
+from diga_assets.schedules import transcripts_request
 from diga_assets.settings import Settings, SettingsError
 from diga_assets_tests.assets.conftest import settings_for
 
@@ -44,7 +46,8 @@ def test_the_code_location_loads_with_the_public_asset_names(tmp_path):
     calls = defs.resolve_assets_def("diga_calls")
     assert calls.backfill_policy == dg.BackfillPolicy.single_run()
     assert calls.partitions_def.timezone == "UTC"
-    assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily", "diga_transcripts_daily"}
+    assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily"}
+    assert {s.name for s in defs.sensors} == {"diga_transcripts_daily"}
 
 
 def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path):
@@ -73,19 +76,20 @@ def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path
     } <= checks
 
 
-def test_a_broken_outcome_map_fails_the_load_naming_the_variable(tmp_path, monkeypatch):
+def test_a_broken_outcome_map_fails_the_load_naming_the_variable(tmp_path):
     broken = tmp_path / "outcomes.csv"
     broken.write_text("status,outcome\ncompleted,completed\n")
-    monkeypatch.setenv("DIGA_OUTCOME_MAP", str(broken))
+    settings = Settings.from_env({"DIGA_DATA_DIR": str(tmp_path), "DIGA_OUTCOME_MAP": str(broken)})
     with pytest.raises(ValueError, match="DIGA_OUTCOME_MAP"):
-        build_definitions(settings_for(tmp_path))
+        build_definitions(settings)
 
 
 def test_the_module_loads_as_dagster_would_load_it(tmp_path):
     env = {**os.environ, "DIGA_DATA_DIR": str(tmp_path), "DIGA_TIMEZONE": "Europe/Madrid"}
     env.pop("DIGA_API_KEY", None)  # loading must not need the key; runs do
     code = (
-        "from diga_assets.definitions import defs; print(defs.resolve_assets_def('diga_calls').partitions_def.timezone)"
+        "from diga_assets.definitions import defs; "
+        "print(defs().resolve_assets_def('diga_calls').partitions_def.timezone)"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "Europe/Madrid"
@@ -165,21 +169,15 @@ def test_the_calls_schedule_never_asks_before_the_first_partition(tmp_path):
     assert result.run_requests == [] and "has not ended yet" in result.skip_message
 
 
-def transcripts_tick(defs: dg.Definitions, instance: dg.DagsterInstance, at: datetime) -> dg.ScheduleExecutionData:
-    schedule = defs.resolve_schedule_def("diga_transcripts_daily")
-    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as context:
-        return schedule.evaluate_tick(context)
-
-
 @pytest.mark.parametrize(("value", "status"), [(None, "STOPPED"), ("0", "STOPPED"), ("1", "RUNNING")])
-def test_the_transcripts_schedule_runs_only_when_diga_transcripts_says_so(tmp_path, monkeypatch, value, status):
+def test_the_transcripts_sensor_runs_only_when_diga_transcripts_says_so(tmp_path, monkeypatch, value, status):
     monkeypatch.setenv("DIGA_DATA_DIR", str(tmp_path))
     if value is None:
         monkeypatch.delenv("DIGA_TRANSCRIPTS", raising=False)
     else:
         monkeypatch.setenv("DIGA_TRANSCRIPTS", value)
-    defs = build_definitions()
-    assert defs.resolve_schedule_def("diga_transcripts_daily").default_status.value == status
+    defs = build_definitions(Settings.from_env())
+    assert defs.resolve_sensor_def("diga_transcripts_daily").default_status.value == status
     assert defs.resolve_schedule_def("diga_calls_daily").default_status.value == "STOPPED"
 
 
@@ -187,31 +185,44 @@ def test_diga_transcripts_refuses_a_value_that_is_not_a_switch(tmp_path, monkeyp
     monkeypatch.setenv("DIGA_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DIGA_TRANSCRIPTS", "yes")
     with pytest.raises(SettingsError, match="DIGA_TRANSCRIPTS='yes' must be 1, 0, true or false"):
-        build_definitions()
+        build_definitions(Settings.from_env())
 
 
-def test_the_transcripts_schedule_follows_the_calls_run_once_a_day(tmp_path):
-    defs = build_definitions(settings_for(tmp_path, timezone="Europe/Madrid"))
+def test_the_transcripts_follow_the_calls_run_once_a_day(tmp_path):
+    graph = DigaGraph(settings_for(tmp_path, timezone="Europe/Madrid"))
     madrid = ZoneInfo("Europe/Madrid")
     morning = datetime(2026, 11, 20, 0, 45, tzinfo=madrid)
     with dg.instance_for_test() as instance:
-        waiting = transcripts_tick(defs, instance, morning)
-        assert waiting.run_requests == [] and "waiting for the calls of 2026-11-19" in waiting.skip_message
+        waiting = transcripts_request(graph, instance, morning)
+        assert isinstance(waiting, dg.SkipReason) and "waiting for the calls of 2026-11-19" in waiting.skip_message
 
         curated = dg.AssetMaterialization(asset_key="curated_calls", partition="2026-11-19")
         instance.report_runless_asset_event(curated)
-        [request] = transcripts_tick(defs, instance, morning + timedelta(hours=1)).run_requests
+        request = transcripts_request(graph, instance, morning + timedelta(hours=1))
 
-        # Yesterday curated before today began (the tick is weeks after this test's clock) is not
-        # today's calls run: the calls still in progress then are not refreshed yet.
+        # Yesterday curated before today began (the clock here is weeks after this test's
+        # events) is not today's calls run: the calls still in progress then are not refreshed yet.
         stale = dg.AssetMaterialization(asset_key="curated_calls", partition="2027-01-04")
         instance.report_runless_asset_event(stale)
-        later = transcripts_tick(defs, instance, datetime(2027, 1, 5, 0, 45, tzinfo=madrid))
-        assert later.run_requests == [] and "waiting for the calls of 2027-01-04" in later.skip_message
+        later = transcripts_request(graph, instance, datetime(2027, 1, 5, 0, 45, tzinfo=madrid))
+        assert isinstance(later, dg.SkipReason) and "waiting for the calls of 2027-01-04" in later.skip_message
 
+    assert isinstance(request, dg.RunRequest)
     assert request.partition_key_range == dg.PartitionKeyRange("2026-11-17", "2026-11-19")
     assert request.run_key == "diga_transcripts_daily:2026-11-19"
-    assert defs.resolve_schedule_def("diga_transcripts_daily").job_name == "diga_transcripts_job"
+
+
+def test_the_transcripts_sensor_wakes_on_curated_calls_and_asks_nothing_for_another_day(tmp_path):
+    defs = build_definitions(settings_for(tmp_path))
+    sensor = defs.resolve_sensor_def("diga_transcripts_daily")
+    assert sensor.job_name == "diga_transcripts_job"
+    assert sensor.asset_key == dg.AssetKey("curated_calls")
+    with dg.instance_for_test() as instance:
+        # A backfill curating an old day, now: yesterday is still not stored today.
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="curated_calls", partition="2026-10-02"))
+        with dg.build_sensor_context(instance=instance) as context:
+            tick = sensor.evaluate_tick(context)
+    assert tick.run_requests == [] and "waiting for the calls of" in (tick.skip_message or "")
 
 
 def test_arrow_allocates_with_the_system_allocator_unless_the_user_chose_one():

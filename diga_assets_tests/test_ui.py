@@ -97,13 +97,10 @@ def test_the_ui_shows_every_asset_in_its_group_with_kinds_owners_descriptions_an
 def test_the_ui_lists_the_daily_schedules_and_never_shows_the_key(ui):
     [repository] = ui.graphql(
         "{ repositoriesOrError { ... on RepositoryConnection {"
-        " nodes { name location { name } schedules { name } } } } }"
+        " nodes { name location { name } schedules { name } sensors { name } } } } }"
     )["repositoriesOrError"]["nodes"]
-    assert {s["name"] for s in repository["schedules"]} == {
-        "diga_calls_daily",
-        "diga_phones_daily",
-        "diga_transcripts_daily",
-    }
+    assert {s["name"] for s in repository["schedules"]} == {"diga_calls_daily", "diga_phones_daily"}
+    assert {s["name"] for s in repository["sensors"]} == {"diga_transcripts_daily"}
 
     details = ui.graphql(
         """query ($selector: ResourceSelector!) { topLevelResourceDetailsOrError(resourceSelector: $selector) {

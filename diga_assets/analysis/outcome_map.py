@@ -1,7 +1,8 @@
 """The call outcome map: which outcome each (status, end_reason) of a call stands for.
 
 A CSV with the header ``status,end_reason,outcome``, shipped in the package (``outcomes.csv``
-beside this module) and replaceable by the user's own through ``DIGA_OUTCOME_MAP``. The calls
+beside this module) and replaceable by the user's own (``DIGA_OUTCOME_MAP``, or the
+component's ``outcome_map``). The calls
 view joins it (``sql/create_call_outcome_map_view.sql``), so every metric and every query reads
 the outcome from the same map.
 """
@@ -9,11 +10,12 @@ the outcome from the same map.
 from __future__ import annotations
 
 import csv
-import os
-from collections.abc import Mapping
 from pathlib import Path
 
-OUTCOME_MAP_ENV = "DIGA_OUTCOME_MAP"
+from diga_assets.settings import OUTCOME_MAP_VAR, Settings
+
+# The name the messages below give the setting (DigaComponent's attribute is named otherwise).
+OUTCOME_MAP_ENV = OUTCOME_MAP_VAR
 DEFAULT_OUTCOME_MAP = Path(__file__).resolve().parent / "outcomes.csv"
 OUTCOME_MAP_HEADER = ("status", "end_reason", "outcome")
 # Every outcome a call can get. The metrics count each; the first five are terminal.
@@ -22,13 +24,6 @@ OUTCOMES = ("completed", "failed", "no_answer", "transferred", "voicemail", "unf
 
 class OutcomeMapError(ValueError):
     """The outcome map CSV cannot be used; the message names its source and line."""
-
-
-def outcome_map_path(env: Mapping[str, str] | None = None) -> Path:
-    """The CSV ``DIGA_OUTCOME_MAP`` names (absolute), else the one shipped in the package."""
-    env = os.environ if env is None else env
-    raw = env.get(OUTCOME_MAP_ENV)
-    return Path(raw).expanduser().resolve() if raw else DEFAULT_OUTCOME_MAP
 
 
 def load_outcome_map(path: Path, *, source: str | None = None) -> dict[tuple[str, str | None], str]:
@@ -79,11 +74,11 @@ def load_outcome_map(path: Path, *, source: str | None = None) -> dict[tuple[str
     return mapping
 
 
-def resolve_outcome_map(env: Mapping[str, str] | None = None) -> Path:
-    """The outcome map to use, validated: raises ``OutcomeMapError`` naming ``DIGA_OUTCOME_MAP``."""
-    env = os.environ if env is None else env
-    path = outcome_map_path(env)
-    source = f"{OUTCOME_MAP_ENV}={env[OUTCOME_MAP_ENV]}" if env.get(OUTCOME_MAP_ENV) else f"outcome map {path}"
+def resolve_outcome_map(settings: Settings) -> Path:
+    """The outcome map the settings name (the package's when they name none), validated: raises
+    ``OutcomeMapError`` naming the setting (``DIGA_OUTCOME_MAP``, or the component's attribute)."""
+    path = settings.outcome_map or DEFAULT_OUTCOME_MAP
+    source = f"{settings.label('outcome_map')}={path}" if settings.outcome_map else f"outcome map {path}"
     load_outcome_map(path, source=source)
     return path
 

@@ -35,5 +35,5 @@ def connect(env: Mapping[str, str] | None = None) -> duckdb.DuckDBPyConnection:
     store = open_store(str(settings.data_dir))
     # The refresh always writes the statistics macros, so the file exists afterwards even before
     # anything is stored.
-    refresh_analysis_db(store, resolve_outcome_map(env), log=log)
+    refresh_analysis_db(store, resolve_outcome_map(settings), log=log)
     return store.open_connection(str(store.analysis_db), read_only=True)

@@ -39,8 +39,9 @@ from diga_assets.names import (
     PHONE_ASSIGNMENT_TIMELINE,
     PHONES_DATASET,
     STORED_CALLS_VIEW,
+    UNPREFIXED,
+    Names,
 )
-from diga_assets.partitions import rerun_commands
 from diga_assets.storage import DataLayout, Store
 
 # The statements of this layer: the views, and the day headlines read from the calls view.
@@ -239,8 +240,9 @@ def view_definitions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(views) | dict(macros)
 
 
-def refresh_analysis_db(store: Store, outcome_map: Path, *, log: WarningLogger) -> list[str]:
+def refresh_analysis_db(store: Store, outcome_map: Path, *, log: WarningLogger, names: Names = UNPREFIXED) -> list[str]:
     """Bring the views of ``diga.duckdb`` up to date; return the names of those (re)created.
+    (``names``: how the warning about days not curated says to curate them.)
 
     The wanted definitions are built in a scratch in-memory database and compared with the stored
     ones through a read-only connection, which an analyst's read-only session does not block; the
@@ -253,7 +255,7 @@ def refresh_analysis_db(store: Store, outcome_map: Path, *, log: WarningLogger) 
     path = store.analysis_db
     views = [view for view in analysis_views(store, outcome_map) if view.can_create()]
     if missing := days_not_curated(store):
-        commands = "\n".join(f"  {command}" for command in rerun_commands(CURATED_CALLS, missing))
+        commands = "\n".join(f"  {command}" for command in names.rerun_commands(CURATED_CALLS, missing))
         log.warning(
             f"calls: {len(missing)} day(s) from {missing[0]} to {missing[-1]} have raw calls but are not curated, "
             f"so the calls view does not show them. Materialize {CURATED_CALLS} over them (it reads the stored "

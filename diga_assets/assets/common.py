@@ -1,10 +1,12 @@
-"""What the asset modules share: metadata helpers, the outcome map as a run sees it, the views
-refresh at the end of a metric run, and the command that re-runs failed days."""
+"""What the asset modules share: the graph they are built into (``DigaGraph``), metadata
+helpers, the outcome map as a run sees it, and the views refresh at the end of a run."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -14,27 +16,65 @@ import pyarrow as pa
 
 from diga_assets.analysis.outcome_map import OutcomeMapError, resolve_outcome_map
 from diga_assets.analysis.views import refresh_analysis_db
-from diga_assets.partitions import rerun_commands
-from diga_assets.storage import Store
+from diga_assets.names import Names
+from diga_assets.partitions import backfill_policy, daily_partitions
+from diga_assets.resources import DigaApiResource
+from diga_assets.settings import Settings
+from diga_assets.storage import DigaStorage, Store
 
 OWNERS = ["team:analytics"]
 PREVIEW_ROWS = 10
 
 
-def outcome_map_or_fail() -> Path:
-    """The validated outcome map, or a ``dg.Failure`` naming DIGA_OUTCOME_MAP and the bad line."""
-    try:
-        return resolve_outcome_map()
-    except OutcomeMapError as exc:
-        raise dg.Failure(description=str(exc)) from exc
+@dataclass(frozen=True)
+class DigaGraph:
+    """One instance of the Diga asset graph, as every asset, check and schedule is built into it:
+    its settings, their daily partitions and backfill policy, its names (keys under a prefix when
+    a project holds several instances), and its resources as a run finds them."""
+
+    settings: Settings
+
+    @property
+    def names(self) -> Names:
+        """The keys and names of this instance."""
+        return self.settings.names
+
+    @cached_property
+    def partitions(self) -> dg.DailyPartitionsDefinition:
+        """One partition per day in the configured time zone, from the start date."""
+        return daily_partitions(self.settings)
+
+    @cached_property
+    def backfill_policy(self) -> dg.BackfillPolicy:
+        """One run per backfill, or runs of ``backfill_days_per_run`` days."""
+        return backfill_policy(self.settings)
+
+    def key(self, asset: str) -> dg.AssetKey:
+        """The asset key of ``asset`` in this instance."""
+        return self.names.key(asset)
+
+    def api(self, context: dg.OpExecutionContext) -> DigaApiResource:
+        """The API client resource of this instance, in a run."""
+        return getattr(context.resources, self.names.api_resource)
+
+    def storage(self, context: dg.OpExecutionContext) -> DigaStorage:
+        """The storage root resource of this instance, in a run."""
+        return getattr(context.resources, self.names.storage_resource)
+
+    def outcome_map(self) -> Path:
+        """The validated outcome map, or a ``dg.Failure`` naming its setting and the bad line."""
+        try:
+            return resolve_outcome_map(self.settings)
+        except OutcomeMapError as exc:
+            raise dg.Failure(description=str(exc)) from exc
 
 
-def refresh_views(context: dg.AssetExecutionContext, store: Store, outcome_map: Path) -> dict[str, Any]:
+def refresh_views(context: dg.OpExecutionContext, graph: DigaGraph, store: Store) -> dict[str, Any]:
     """Bring the analysis database's views up to date; the metadata that says what was done."""
     # Every metric step refreshes the views at the end of its run, rather than one asset owning
     # them: a view can only be created once its files exist, users materialize any subset of the
     # metrics, and the refresh is a read-only comparison unless something is missing or changed.
-    replaced = refresh_analysis_db(store, outcome_map, log=context.log)
+    replaced = refresh_analysis_db(store, graph.outcome_map(), log=context.log, names=graph.names)
     if replaced:
         context.log.info(f"analysis database: (re)created views {', '.join(replaced)}")
     return {
@@ -71,19 +111,14 @@ def table_schema(schema: pa.Schema) -> dg.TableSchema:
     )
 
 
-def markdown_preview(table: pa.Table, limit: int = PREVIEW_ROWS) -> str:
-    """The first ``limit`` rows as a markdown table, for the asset's metadata."""
-    if table.num_rows == 0:
-        return "_no rows_"
-    lines = [
-        "| " + " | ".join(table.column_names) + " |",
-        "|" + "---|" * table.num_columns,
+def preview(table: pa.Table, limit: int = PREVIEW_ROWS) -> dg.TableMetadataValue:
+    """The first ``limit`` rows as a table the UI shows (values a table cell can hold: numbers,
+    text, booleans; dates and times as ISO text)."""
+    records = [
+        dg.TableRecord({name: _cell(value) for name, value in row.items()}) for row in table.slice(0, limit).to_pylist()
     ]
-    for row in table.slice(0, limit).to_pylist():
-        lines.append("| " + " | ".join(_cell(value) for value in row.values()) + " |")
-    if table.num_rows > limit:
-        lines.append(f"\n_{table.num_rows - limit} more rows_")
-    return "\n".join(lines)
+    schema = dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in table.schema])
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
 def with_agent_names(table: pa.Table, names: Mapping[str, str | None]) -> pa.Table:
@@ -96,27 +131,9 @@ def with_agent_names(table: pa.Table, names: Mapping[str, str | None]) -> pa.Tab
     return table
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, float):
-        return f"{value:.4g}"
+def _cell(value: Any) -> str | int | float | bool | None:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    return str(value).replace("|", "\\|")
-
-
-def missing_days_failure(asset: str, upstream: str, missing: Sequence[str], advice: str) -> dg.Failure | None:
-    """The failure that refuses a run of ``asset`` over days ``upstream`` has not stored (a day
-    read from nothing would be written as a day without calls), naming the days and the
-    commands that materialize them after ``advice``; ``None`` when nothing is missing."""
-    if not missing:
-        return None
-    commands = "\n".join(f"  {command}" for command in rerun_commands(upstream, missing))
-    return dg.Failure(
-        description=(
-            f"{asset}: {upstream} has no stored partition for {', '.join(missing)}, so nothing was written. "
-            f"{advice}:\n{commands}"
-        ),
-        metadata={"missing_days": list(missing)},
-    )
+    return str(value)

@@ -4,11 +4,12 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.checks.raw import call_ids_unique_check
 from diga_assets.names import CALLS_DATASET, CURATED_CALLS
 
 
-def build_curated_checks(partitions: dg.DailyPartitionsDefinition) -> Sequence[dg.AssetChecksDefinition]:
+def build_curated_checks(graph: DigaGraph) -> Sequence[dg.AssetChecksDefinition]:
     """Checks for the curated assets, on the same partitions as the assets.
 
     ``call_ids_unique`` again, on what the metrics read: ``diga_calls``' own check stops a
@@ -16,7 +17,7 @@ def build_curated_checks(partitions: dg.DailyPartitionsDefinition) -> Sequence[d
     after changing the outcome map, from raw days a failed check left behind)."""
     return [
         call_ids_unique_check(
-            partitions,
+            graph,
             CURATED_CALLS,
             lambda storage, keys: storage.existing_curated_files(CALLS_DATASET, keys),
             "the metrics",

@@ -13,9 +13,12 @@ from typing import Any
 
 import dagster as dg
 
-from diga_assets.analysis.outcome_map import OUTCOME_MAP_ENV, map_line
+from diga_assets.analysis.outcome_map import map_line
+from diga_assets.assets.common import DigaGraph
+from diga_assets.checks.common import daily_check
 from diga_assets.checks.statements import query_files
 from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_CONVERSATION_STATS, CALL_END_REASONS, CALL_OUTCOME_RATES
+from diga_assets.settings import OUTCOME_MAP_VAR
 from diga_assets.storage import DigaStorage
 
 # The anomaly check compares a day with the days before it.
@@ -24,16 +27,17 @@ ANOMALY_STDDEVS = 3.0
 # Fewer days of history give a standard deviation too noisy to call a day anomalous.
 MIN_HISTORY_DAYS = 7
 # How many failing rows a check's description lists (the metadata counts them all).
-_SHOWN = 10
+FAILURES_LISTED = 10
 
 
 def _group(row: dict[str, Any], columns: Sequence[str]) -> str:
     return f"{row['day']} " + " ".join(f"{c}={row[c] if row[c] is not None else 'NULL'}" for c in columns)
 
 
-def _listed(items: Sequence[str]) -> str:
-    shown = "; ".join(items[:_SHOWN])
-    return shown + (f"; and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+def first_failures(items: Sequence[str]) -> str:
+    """The first ``FAILURES_LISTED`` items, and how many more there are."""
+    listed = "; ".join(items[:FAILURES_LISTED])
+    return listed + (f"; and {len(items) - FAILURES_LISTED} more" if len(items) > FAILURES_LISTED else "")
 
 
 def rates_check(
@@ -47,7 +51,7 @@ def rates_check(
     return dg.AssetCheckResult(
         passed=not rows,
         description=(
-            f"rates outside [0, 1]: {_listed(failures)}"
+            f"rates outside [0, 1]: {first_failures(failures)}"
             if rows
             else f"every rate lies in [0, 1] in {len(files)} day file(s)"
         ),
@@ -71,7 +75,7 @@ def counts_check(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResu
     return dg.AssetCheckResult(
         passed=not rows,
         description=(
-            f"outcome counts do not add up: {_listed(failures)}"
+            f"outcome counts do not add up: {first_failures(failures)}"
             if rows
             else f"outcome counts add up to total_calls in {len(files)} day file(s)"
         ),
@@ -113,7 +117,7 @@ def completion_anomaly_check(storage: DigaStorage, keys: Sequence[str]) -> dg.As
         passed=not low,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"completion rate far below its trailing {TRAILING_DAYS}-day mean: {_listed(low)}"
+            f"completion rate far below its trailing {TRAILING_DAYS}-day mean: {first_failures(low)}"
             if low
             else f"{len(judged)} day(s) within {ANOMALY_STDDEVS:g} standard deviations of their trailing "
             f"{TRAILING_DAYS}-day mean; {len(checked) - len(judged)} day(s) without enough history or ended calls"
@@ -134,9 +138,12 @@ def completion_anomaly_check(storage: DigaStorage, keys: Sequence[str]) -> dg.As
     )
 
 
-def unmapped_end_reasons_check(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
+def unmapped_end_reasons_check(
+    storage: DigaStorage, keys: Sequence[str], outcome_map_setting: str = OUTCOME_MAP_VAR
+) -> dg.AssetCheckResult:
     """WARN naming every end reason of completed calls that the outcome map does not name, with
-    its calls, what it was counted as, and the line to add to the map."""
+    its calls, what it was counted as, and the line to add to the map (whose setting is
+    ``outcome_map_setting``)."""
     files = storage.existing_metric_files(CALL_END_REASONS, keys)
     rows = query_files(storage.store, "select_unmapped_end_reasons", files) if files else []
     lines = [map_line("completed", row["end_reason"]) for row in rows]
@@ -149,8 +156,8 @@ def unmapped_end_reasons_check(storage: DigaStorage, keys: Sequence[str]) -> dg.
         severity=dg.AssetCheckSeverity.WARN,
         description=(
             f"{sum(row['calls'] for row in rows)} completed calls have an end_reason the outcome map does not "
-            f"name, so each was counted as its status's default: {_listed(listed)}. Add the lines (with the "
-            f"outcome you mean) to your copy of the map and point {OUTCOME_MAP_ENV} at it."
+            f"name, so each was counted as its status's default: {first_failures(listed)}. Add the lines (with the "
+            f"outcome you mean) to your copy of the map and point {outcome_map_setting} at it."
             if rows
             else f"the outcome map names every end_reason of completed calls in {len(files)} day file(s)"
         ),
@@ -163,90 +170,52 @@ def unmapped_end_reasons_check(storage: DigaStorage, keys: Sequence[str]) -> dg.
     )
 
 
-def build_metric_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+def build_metric_checks(graph: DigaGraph) -> list[dg.AssetChecksDefinition]:
     """Checks for the daily metric assets, on the same partitions as the assets."""
-
-    @dg.asset_check(
-        asset=CALL_OUTCOME_RATES,
-        name="rates_within_unit_interval",
-        partitions_def=partitions_def,
-        blocking=True,
-        description="Every rate of call_outcome_rates lies in [0, 1] (NULL where no call ended).",
-    )
-    def outcome_rates_within_unit_interval(
-        context: dg.AssetCheckExecutionContext, storage: DigaStorage
-    ) -> dg.AssetCheckResult:
-        return rates_check(CALL_OUTCOME_RATES, ("agent_id", "call_type"), storage, context.partition_keys)
-
-    @dg.asset_check(
-        asset=CALL_OUTCOME_RATES,
-        name="outcome_counts_add_up",
-        partitions_def=partitions_def,
-        blocking=True,
-        description=(
+    outcome_map_setting = graph.settings.label("outcome_map")
+    return [
+        daily_check(
+            graph,
+            CALL_OUTCOME_RATES,
+            "rates_within_unit_interval",
+            "Every rate of call_outcome_rates lies in [0, 1] (NULL where no call ended).",
+            blocking=True,
+        )(lambda storage, keys: rates_check(CALL_OUTCOME_RATES, ("agent_id", "call_type"), storage, keys)),
+        daily_check(
+            graph,
+            CALL_OUTCOME_RATES,
+            "outcome_counts_add_up",
             "In each (day, agent_id, call_type) group, completed + failed + no_answer + transferred + voicemail "
-            "+ unfinished + other_status = total_calls: every call is counted once."
-        ),
-    )
-    def outcome_counts_add_up(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        return counts_check(storage, context.partition_keys)
-
-    @dg.asset_check(
-        asset=CALL_OUTCOME_RATES,
-        name="completion_rate_within_trailing_range",
-        partitions_def=partitions_def,
-        description=(
+            "+ unfinished + other_status = total_calls: every call is counted once.",
+            blocking=True,
+        )(counts_check),
+        daily_check(
+            graph,
+            CALL_OUTCOME_RATES,
+            "completion_rate_within_trailing_range",
             f"WARN when a day's completion rate falls more than {ANOMALY_STDDEVS:g} standard deviations below "
-            f"the mean of the {TRAILING_DAYS} days before it (judged once {MIN_HISTORY_DAYS} of them have a rate)."
-        ),
-    )
-    def completion_rate_within_trailing_range(
-        context: dg.AssetCheckExecutionContext, storage: DigaStorage
-    ) -> dg.AssetCheckResult:
-        return completion_anomaly_check(storage, context.partition_keys)
-
-    @dg.asset_check(
-        asset=AGENT_VERSION_OUTCOMES,
-        name="rates_within_unit_interval",
-        partitions_def=partitions_def,
-        blocking=True,
-        description="Every rate of agent_version_outcomes lies in [0, 1] (NULL where no call ended).",
-    )
-    def version_rates_within_unit_interval(
-        context: dg.AssetCheckExecutionContext, storage: DigaStorage
-    ) -> dg.AssetCheckResult:
-        return rates_check(AGENT_VERSION_OUTCOMES, ("agent_id", "agent_version_id"), storage, context.partition_keys)
-
-    @dg.asset_check(
-        asset=CALL_END_REASONS,
-        name="end_reasons_mapped",
-        partitions_def=partitions_def,
-        description=(
+            f"the mean of the {TRAILING_DAYS} days before it (judged once {MIN_HISTORY_DAYS} of them have a rate).",
+        )(completion_anomaly_check),
+        daily_check(
+            graph,
+            AGENT_VERSION_OUTCOMES,
+            "rates_within_unit_interval",
+            "Every rate of agent_version_outcomes lies in [0, 1] (NULL where no call ended).",
+            blocking=True,
+        )(lambda storage, keys: rates_check(AGENT_VERSION_OUTCOMES, ("agent_id", "agent_version_id"), storage, keys)),
+        daily_check(
+            graph,
+            CALL_END_REASONS,
+            "end_reasons_mapped",
             "WARN when completed calls carry an end_reason the outcome map does not name: the live API "
             "reports every finished call as completed, so such calls count as completed whatever happened. "
-            "Lists each code with its calls and the CSV line to add to the map."
-        ),
-    )
-    def end_reasons_mapped(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        return unmapped_end_reasons_check(storage, context.partition_keys)
-
-    @dg.asset_check(
-        asset=CALL_CONVERSATION_STATS,
-        name="rates_within_unit_interval",
-        partitions_def=partitions_def,
-        blocking=True,
-        description="Every share of call_conversation_stats lies in [0, 1] (NULL where no call has a transcript).",
-    )
-    def conversation_shares_within_unit_interval(
-        context: dg.AssetCheckExecutionContext, storage: DigaStorage
-    ) -> dg.AssetCheckResult:
-        return rates_check(CALL_CONVERSATION_STATS, ("agent_id", "call_type"), storage, context.partition_keys)
-
-    return [
-        outcome_rates_within_unit_interval,
-        outcome_counts_add_up,
-        completion_rate_within_trailing_range,
-        version_rates_within_unit_interval,
-        end_reasons_mapped,
-        conversation_shares_within_unit_interval,
+            "Lists each code with its calls and the CSV line to add to the map.",
+        )(lambda storage, keys: unmapped_end_reasons_check(storage, keys, outcome_map_setting)),
+        daily_check(
+            graph,
+            CALL_CONVERSATION_STATS,
+            "rates_within_unit_interval",
+            "Every share of call_conversation_stats lies in [0, 1] (NULL where no call has a transcript).",
+            blocking=True,
+        )(lambda storage, keys: rates_check(CALL_CONVERSATION_STATS, ("agent_id", "call_type"), storage, keys)),
     ]

@@ -10,7 +10,9 @@ from datetime import date
 import dagster as dg
 
 from diga_assets.api.records import CALLS, PHONES, RecordTable
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw.snapshots import LATE_OBSERVATION_HOURS, observed_at
+from diga_assets.checks.common import daily_check
 from diga_assets.checks.statements import CHECK_SQL, query_files
 from diga_assets.names import AGENTS_DATASET, CALLS_DATASET, DIGA_AGENTS, DIGA_CALLS, DIGA_PHONES, PHONES_DATASET
 from diga_assets.partitions import day_window, with_neighbours
@@ -80,26 +82,18 @@ def null_check(store: Store, files: list[str], table: RecordTable) -> dg.AssetCh
 
 
 def call_ids_unique_check(
-    partitions: dg.DailyPartitionsDefinition,
-    asset: str,
-    stored_files: Callable[[DigaStorage, list[str]], list[str]],
-    blocks: str,
+    graph: DigaGraph, asset: str, stored_files: Callable[[DigaStorage, list[str]], list[str]], blocks: str
 ) -> dg.AssetChecksDefinition:
     """The blocking check that each call id of ``asset`` is stored once across the checked days
     and the days next to them (``stored_files`` lists the asset's files of some days)."""
-
-    @dg.asset_check(
-        asset=asset,
-        name="call_ids_unique",
-        partitions_def=partitions,
-        blocking=True,
-        description=(
-            "Each call id is stored once across the checked days and the days next to them. "
-            f"Blocks {blocks}: a duplicate would be counted twice."
-        ),
+    description = (
+        "Each call id is stored once across the checked days and the days next to them. "
+        f"Blocks {blocks}: a duplicate would be counted twice."
     )
-    def call_ids_unique(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        span = with_neighbours(date.fromisoformat(key) for key in context.partition_keys)
+
+    @daily_check(graph, asset, "call_ids_unique", description, blocking=True)
+    def call_ids_unique(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
+        span = with_neighbours(date.fromisoformat(key) for key in keys)
         files = stored_files(storage, [day.isoformat() for day in span])
         rows = duplicate_call_ids(storage.store, files)
         return dg.AssetCheckResult(
@@ -116,91 +110,64 @@ def call_ids_unique_check(
     return call_ids_unique
 
 
-def _required_fields_present(partitions: dg.DailyPartitionsDefinition) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=DIGA_CALLS,
-        name="required_fields_present",
-        partitions_def=partitions,
-        description="Columns the spec requires (id, status, type, contact, created_date) hold no NULLs.",
+def required_fields_present(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
+    """Fail naming each column of the stored calls the spec requires that holds NULLs."""
+    return null_check(storage.store, storage.existing_raw_files(CALLS_DATASET, keys), CALLS)
+
+
+def call_times_consistent(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
+    """Fail naming calls whose duration is negative or whose end comes before their start."""
+    files = storage.existing_raw_files(CALLS_DATASET, keys)
+    rows = query_files(storage.store, "select_inconsistent_call_times", files) if files else []
+    return dg.AssetCheckResult(
+        passed=not rows,
+        description=(
+            "calls with contradictory timing: "
+            + "; ".join(
+                f"{r['id']} (duration={r['duration']}, start={r['start_time']}, end={r['end_time']})" for r in rows
+            )
+            if rows
+            else "every duration is >= 0 and every end_time >= start_time"
+        ),
+        metadata={"inconsistent_calls_shown": len(rows)},
     )
-    def calls_required_fields(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        files = storage.existing_raw_files(CALLS_DATASET, context.partition_keys)
-        return null_check(storage.store, files, CALLS)
-
-    return calls_required_fields
-
-
-def _call_times_consistent(partitions: dg.DailyPartitionsDefinition) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=DIGA_CALLS,
-        name="call_times_consistent",
-        partitions_def=partitions,
-        description="duration >= 0, and end_time >= start_time where both are set.",
-    )
-    def calls_times_consistent(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        files = storage.existing_raw_files(CALLS_DATASET, context.partition_keys)
-        rows = query_files(storage.store, "select_inconsistent_call_times", files) if files else []
-        return dg.AssetCheckResult(
-            passed=not rows,
-            description=(
-                "calls with contradictory timing: "
-                + "; ".join(
-                    f"{r['id']} (duration={r['duration']}, start={r['start_time']}, end={r['end_time']})" for r in rows
-                )
-                if rows
-                else "every duration is >= 0 and every end_time >= start_time"
-            ),
-            metadata={"inconsistent_calls_shown": len(rows)},
-        )
-
-    return calls_times_consistent
 
 
 def _enum_values_within_spec(
-    partitions: dg.DailyPartitionsDefinition, asset: str, dataset: str, table: RecordTable
+    graph: DigaGraph, asset: str, dataset: str, table: RecordTable
 ) -> dg.AssetChecksDefinition:
     *others, last = table.enum_columns
     columns = f"{', '.join(others)} or {last}" if others else last
-
-    @dg.asset_check(
-        asset=asset,
-        name="enum_values_within_spec",
-        partitions_def=partitions,
-        description=(
-            f"WARN when {columns} hold values the published spec does not list. "
-            "They are kept as they came (the API evolves); this check names them."
-        ),
+    description = (
+        f"WARN when {columns} hold values the published spec does not list. "
+        "They are kept as they came (the API evolves); this check names them."
     )
-    def enum_values_within_spec(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
-        files = storage.existing_raw_files(dataset, context.partition_keys)
-        return unknown_values_check(storage.store, files, table)
+
+    @daily_check(graph, asset, "enum_values_within_spec", description)
+    def enum_values_within_spec(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
+        return unknown_values_check(storage.store, storage.existing_raw_files(dataset, keys), table)
 
     return enum_values_within_spec
 
 
-def _observed_near_day_end(
-    partitions: dg.DailyPartitionsDefinition, asset: str, dataset: str, what: str
-) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=asset,
-        name="observed_near_day_end",
-        partitions_def=partitions,
-        description=(
-            f"WARN when a day's snapshot of {what} was observed more than {LATE_OBSERVATION_HOURS:.0f} hours "
-            "after the day ended: the API only tells the present, so such a snapshot shows it as it was "
-            "later, not on that day."
-        ),
+def _observed_near_day_end(graph: DigaGraph, asset: str, dataset: str, shows: str) -> dg.AssetChecksDefinition:
+    description = (
+        f"WARN when a day's snapshot of {shows} was observed more than {LATE_OBSERVATION_HOURS:.0f} hours "
+        "after the day ended: the API only tells the present, so such a snapshot shows it as it was "
+        "later, not on that day."
     )
-    def observed_near_day_end(context: dg.AssetCheckExecutionContext, storage: DigaStorage) -> dg.AssetCheckResult:
+
+    @daily_check(graph, asset, "observed_near_day_end", description)
+    def observed_near_day_end(storage: DigaStorage, keys: Sequence[str]) -> dg.AssetCheckResult:
         lags: dict[str, float] = {}
-        stored = set(storage.existing_raw_files(dataset, context.partition_keys))
-        for key in context.partition_keys:
+        stored = set(storage.existing_raw_files(dataset, keys))
+        for key in keys:
             location = storage.layout.raw_partition(dataset, key)
             if location not in stored:
                 continue
             observed = observed_at(storage.store.read_table(location, columns=["observed_at"]))
             if observed is not None:
-                lags[key] = day_window(partitions, key).hours_after_end(observed)
+                lags[key] = day_window(graph.partitions, key).hours_after_end(observed)
         late = {k: round(v, 1) for k, v in lags.items() if v > LATE_OBSERVATION_HOURS}
         return dg.AssetCheckResult(
             passed=not late,
@@ -216,19 +183,26 @@ def _observed_near_day_end(
     return observed_near_day_end
 
 
-def build_raw_checks(partitions: dg.DailyPartitionsDefinition) -> Sequence[dg.AssetChecksDefinition]:
+def build_raw_checks(graph: DigaGraph) -> Sequence[dg.AssetChecksDefinition]:
     """Checks for the raw assets, on the same partitions as the assets."""
     return [
         call_ids_unique_check(
-            partitions,
+            graph,
             DIGA_CALLS,
             lambda storage, keys: storage.existing_raw_files(CALLS_DATASET, keys),
             "the curated calls and the metrics",
         ),
-        _required_fields_present(partitions),
-        _call_times_consistent(partitions),
-        _enum_values_within_spec(partitions, DIGA_CALLS, CALLS_DATASET, CALLS),
-        _enum_values_within_spec(partitions, DIGA_PHONES, PHONES_DATASET, PHONES),
-        _observed_near_day_end(partitions, DIGA_PHONES, PHONES_DATASET, "the phone register"),
-        _observed_near_day_end(partitions, DIGA_AGENTS, AGENTS_DATASET, "the agents"),
+        daily_check(
+            graph,
+            DIGA_CALLS,
+            "required_fields_present",
+            "Columns the spec requires (id, status, type, contact, created_date) hold no NULLs.",
+        )(required_fields_present),
+        daily_check(
+            graph, DIGA_CALLS, "call_times_consistent", "duration >= 0, and end_time >= start_time where both are set."
+        )(call_times_consistent),
+        _enum_values_within_spec(graph, DIGA_CALLS, CALLS_DATASET, CALLS),
+        _enum_values_within_spec(graph, DIGA_PHONES, PHONES_DATASET, PHONES),
+        _observed_near_day_end(graph, DIGA_PHONES, PHONES_DATASET, "the phone register"),
+        _observed_near_day_end(graph, DIGA_AGENTS, AGENTS_DATASET, "the agents"),
     ]

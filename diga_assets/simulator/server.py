@@ -536,12 +536,6 @@ class DigaSimulator:
         with self._lock:
             return self._connections_accepted
 
-    def clear_logs(self) -> None:
-        """Forget recorded requests and bodies (e.g. between phases of a long test)."""
-        self._request_log.clear()
-        with self._lock:
-            self._bodies.clear()
-
     # -- internals used by the handler ---------------------------------------------------------
 
     def _connection_opened(self, sock: socket.socket) -> int:

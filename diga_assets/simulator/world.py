@@ -156,18 +156,6 @@ class World:
         """Ids of every generated phone, including ones not reserved yet at ``now``."""
         return tuple(p.id for p in self._phones.specs)
 
-    def call_statuses(self) -> frozenset[str]:
-        """The call statuses this world's status model can serve (its document's enum)."""
-        if self.status_model == "current":
-            return live().enum_values("CallStatus")
-        return seed_page(CALLS_PATH).enum_values("CallStatus")
-
-    def phone_statuses(self) -> frozenset[str]:
-        """The phone statuses this world's status model can serve (its document's enum)."""
-        if self.status_model == "current":
-            return live().enum_values("PhoneRegisterStatus")
-        return seed_page(PHONES_PATH).enum_values("PhoneRegisterStatus")
-
     # -- planting ------------------------------------------------------------------------------
 
     def add_call(self, record: dict[str, Any]) -> None:

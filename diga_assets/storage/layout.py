@@ -61,10 +61,6 @@ class DataLayout:
 
     # -------------------------------------------------------------- metrics
 
-    def metric_dir(self, asset: str) -> str:
-        """``metrics/{asset}``: everything one metric asset stores."""
-        return self._at("metrics", asset)
-
     def metric_partition(self, asset: str, key: str) -> str:
         """One day of a daily metric: ``metrics/call_outcome_rates/day=2026-11-01/part-0.parquet``."""
         return self._at("metrics", asset, f"day={key}", PARTITION_FILE)

@@ -17,7 +17,7 @@ from diga_assets.storage.store import Store
 
 def open_store(data_dir: str) -> Store:
     """The store of ``data_dir``: a bucket for ``s3://bucket/prefix``, else a local directory."""
-    # Imported here: boto3 and s3fs are needed only when the data lives in a bucket.
+    # Imported here: boto3 and the S3 filesystem are loaded only when the data lives in a bucket.
     if data_dir.startswith("s3://"):
         from diga_assets.storage.s3 import S3Store
 
@@ -44,7 +44,10 @@ class DigaStorage(dg.ConfigurableResource):
     contact_hash_key: str | None = Field(
         default=None,
         repr=False,
-        description=f"Secret key of that HMAC. Set it with the {HASH_KEY_VAR} environment variable.",
+        description=f"Secret key of that HMAC. Set it with an environment variable ({HASH_KEY_VAR} by default).",
+    )
+    contact_hash_key_var: str = Field(
+        default=HASH_KEY_VAR, description="The name of the variable the HMAC key is read from (named in errors)."
     )
 
     @model_validator(mode="before")
@@ -55,7 +58,8 @@ class DigaStorage(dg.ConfigurableResource):
         # Dagster resolves only then; Settings.from_env has checked the variable itself.
         if isinstance(data, dict) and data.get("pseudonymize_contacts") is True:
             key = data.get("contact_hash_key")
-            if not isinstance(key, dg.EnvVar) and (problem := hash_key_problem(key)):
+            variable = data.get("contact_hash_key_var", HASH_KEY_VAR)
+            if not isinstance(key, dg.EnvVar) and (problem := hash_key_problem(key, variable)):
                 raise ValueError(problem)
         return data
 
@@ -102,7 +106,7 @@ class DigaStorage(dg.ConfigurableResource):
         key = self.contact_hash_key
         if isinstance(key, dg.EnvVar):  # used outside a run, where Dagster has not resolved it
             key = key.get_value()
-        if problem := hash_key_problem(key):
+        if problem := hash_key_problem(key, self.contact_hash_key_var):
             raise ValueError(problem)
         assert key is not None
         return pseudonymize_contacts(batch, key)

@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.partitions import DayWindow, daily_partitions, day_window
@@ -21,13 +22,15 @@ from diga_assets_tests.conftest import SIM_KEY
 from diga_assets_tests.object_store import data_root_for
 
 
-def settings_for(data_dir: Path, timezone: str = "UTC") -> Settings:
+def settings_for(data_dir: Path, timezone: str = "UTC", **overrides: Any) -> Settings:
+    """The tests' settings: partitions from 2026-10-01 in ``timezone``, data in ``data_dir``."""
     return Settings(
         data_dir=data_dir,
         start_date=date(2026, 10, 1),
         timezone=timezone,
         api_base_url="http://127.0.0.1:1",
         trailing_days=2,
+        **overrides,
     )
 
 
@@ -71,9 +74,9 @@ def materialize_raw(tmp_path) -> Materialize:
         instance: dg.DagsterInstance | None = None,
         **resource_overrides: Any,
     ) -> dg.ExecuteInProcessResult:
-        partitions = daily_partitions(settings_for(tmp_path / "data", timezone))
-        assets = build_raw_assets(partitions)
-        checks = [c for c in build_raw_checks(partitions) if select in {k.asset_key.path[-1] for k in c.check_keys}]
+        graph = DigaGraph(settings_for(tmp_path / "data", timezone))
+        assets = build_raw_assets(graph)
+        checks = [c for c in build_raw_checks(graph) if select in {k.asset_key.path[-1] for k in c.check_keys}]
         kwargs: dict[str, Any] = {"tags": range_tags(first, last)} if last else {"partition_key": first}
         return dg.materialize(
             [*assets, *checks],

@@ -18,7 +18,7 @@ import logging
 import dagster as dg
 import pytest
 
-from diga_assets.analysis.outcome_map import OUTCOME_MAP_ENV, resolve_outcome_map
+from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
 from diga_assets.analysis.views import (
     View,
     curated_calls_view,
@@ -27,11 +27,11 @@ from diga_assets.analysis.views import (
     stored_calls_view,
     views_connection,
 )
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.checks.curated import build_curated_checks
 from diga_assets.names import CALL_OUTCOME_RATES, CALLS_DATASET, CURATED_CALLS
-from diga_assets.partitions import daily_partitions
 from diga_assets_tests.assets.conftest import settings_for, storage_for
 from diga_assets_tests.metric_data import call, mapped_by, materialize_metrics, outcome_of, write_raw_calls
 
@@ -44,10 +44,10 @@ LOG = logging.getLogger(__name__)
 
 def materialize_curated(tmp_path, first: str, last: str | None = None, timezone: str = "UTC", **kwargs):
     """Materialize curated_calls alone (no API resource: it must not need one)."""
-    partitions = daily_partitions(settings_for(tmp_path / "data", timezone))
+    graph = DigaGraph(settings_for(tmp_path / "data", timezone))
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
     return dg.materialize(
-        [build_curated_calls_asset(partitions)], resources={"storage": storage_for(tmp_path)}, tags=tags, **kwargs
+        [build_curated_calls_asset(graph)], resources={"storage": storage_for(tmp_path)}, tags=tags, **kwargs
     )
 
 
@@ -99,11 +99,11 @@ def test_a_call_curated_under_two_days_blocks_the_metrics(tmp_path):
     # 6th is fetched again, so diga_calls' own check never ran over both.
     write_raw_calls(storage, "2026-11-05", [call("moved", "2026-11-05T23:00:00Z")])
     write_raw_calls(storage, "2026-11-06", [call("moved", "2026-11-06T00:10:00Z"), call("x", "2026-11-06T09:00:00Z")])
-    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    graph = DigaGraph(settings_for(tmp_path / "data"))
     assets = (CURATED_CALLS, CALL_OUTCOME_RATES)
 
     result = dg.materialize(
-        [build_curated_calls_asset(partitions), *build_metric_assets(partitions), *build_curated_checks(partitions)],
+        [build_curated_calls_asset(graph), *build_metric_assets(graph), *build_curated_checks(graph)],
         selection=dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*assets),
         resources={"storage": storage},
         tags={"dagster/asset_partition_range_start": "2026-11-05", "dagster/asset_partition_range_end": "2026-11-06"},
@@ -126,7 +126,7 @@ def test_the_curated_calls_view_equals_the_view_computed_from_the_raw_snapshots(
         write_raw_calls(storage, day, records)
     materialize_curated(tmp_path, "2026-11-05", "2026-11-07")
     from_raw = View(CALLS_DATASET, "create_calls_view", {}, True)
-    views = [outcome_map_view(resolve_outcome_map()), stored_calls_view(storage.store), from_raw]
+    views = [outcome_map_view(DEFAULT_OUTCOME_MAP), stored_calls_view(storage.store), from_raw]
 
     with views_connection(storage.store, views) as (con, _):
         con.execute("ALTER VIEW calls RENAME TO calls_from_raw")
@@ -146,7 +146,7 @@ def test_a_filter_on_day_opens_only_that_days_file(tmp_path):
     for day in ("2026-11-05", "2026-11-06"):
         write_raw_calls(storage, day, [call(f"{day}-{i}", f"{day}T09:0{i}:00Z") for i in range(3)])
     materialize_curated(tmp_path, "2026-11-05", "2026-11-06")
-    refresh_analysis_db(storage.store, resolve_outcome_map(), log=LOG)
+    refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=LOG)
     # A file no reader can parse: any query that opens it fails.
     storage.store.write_bytes(
         storage.layout.curated_partition(CALLS_DATASET, "2026-11-06"), b"not parquet", "application/octet-stream"
@@ -158,23 +158,22 @@ def test_a_filter_on_day_opens_only_that_days_file(tmp_path):
             con.execute("SELECT count(*) FROM calls WHERE day >= DATE '2026-11-06'").fetchone()
 
 
-def test_a_changed_outcome_map_shows_once_the_days_are_curated_again(tmp_path, monkeypatch):
+def test_a_changed_outcome_map_shows_once_the_days_are_curated_again(tmp_path):
     storage = storage_for(tmp_path)
     write_raw_calls(storage, "2026-11-05", [call("t", "2026-11-05T09:00:00Z", end_reason="sim_transferred")])
     materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first="2026-11-05", checks=False)
     custom = tmp_path / "outcomes.csv"
-    custom.write_text(resolve_outcome_map().read_text() + "completed,sim_transferred,transferred\n")
-    monkeypatch.setenv(OUTCOME_MAP_ENV, str(custom))
+    custom.write_text(DEFAULT_OUTCOME_MAP.read_text() + "completed,sim_transferred,transferred\n")
 
     def stored_outcome() -> tuple:
-        refresh_analysis_db(storage.store, resolve_outcome_map(), log=LOG)
+        refresh_analysis_db(storage.store, custom, log=LOG)
         with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
             return con.execute("SELECT c.outcome, r.transferred FROM calls c, call_outcome_rates r").fetchone()
 
     # Documented: the outcome is the map's as of the day's curation, in the calls view and the metrics alike.
     assert stored_outcome() == ("completed", 0)
 
-    result = materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first="2026-11-05", checks=False)
+    result = materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first="2026-11-05", checks=False, outcome_map=custom)
 
     assert stored_outcome() == ("transferred", 1)
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == CURATED_CALLS]
@@ -187,7 +186,7 @@ def test_without_curated_days_the_calls_view_reads_the_raw_snapshots_and_says_wh
         write_raw_calls(storage, day, [call(f"{day}-a", f"{day}T09:00:00Z")])
 
     with caplog.at_level(logging.WARNING):
-        refresh_analysis_db(storage.store, resolve_outcome_map(), log=LOG)
+        refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=LOG)
     with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
         assert con.execute("SELECT count(*), count(DISTINCT day) FROM calls").fetchone() == (3, 3)
     assert "--select curated_calls --partition-range 2026-11-05...2026-11-07" in caplog.text
@@ -195,7 +194,7 @@ def test_without_curated_days_the_calls_view_reads_the_raw_snapshots_and_says_wh
     caplog.clear()
     materialize_curated(tmp_path, "2026-11-05", "2026-11-06")
     with caplog.at_level(logging.WARNING):
-        refresh_analysis_db(storage.store, resolve_outcome_map(), log=LOG)
+        refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=LOG)
     assert "1 day(s) from 2026-11-07 to 2026-11-07" in caplog.text
     assert "--select curated_calls --partition 2026-11-07" in caplog.text
 
@@ -203,10 +202,10 @@ def test_without_curated_days_the_calls_view_reads_the_raw_snapshots_and_says_wh
 def test_the_metrics_of_a_day_not_curated_fail_naming_the_command(tmp_path):
     storage = storage_for(tmp_path)
     write_raw_calls(storage, "2026-11-05", [call("a", "2026-11-05T09:00:00Z")])
-    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    graph = DigaGraph(settings_for(tmp_path / "data"))
 
     result = dg.materialize(
-        [build_curated_calls_asset(partitions), *build_metric_assets(partitions)],
+        [build_curated_calls_asset(graph), *build_metric_assets(graph)],
         selection=[CALL_OUTCOME_RATES],
         resources={"storage": storage},
         partition_key="2026-11-05",

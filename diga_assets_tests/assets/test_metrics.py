@@ -20,6 +20,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.metrics import daily as metrics_module
@@ -34,7 +35,6 @@ from diga_assets.names import (
     DAILY_METRICS,
     PHONE_ASSIGNMENT_TIMELINE,
 )
-from diga_assets.partitions import daily_partitions
 from diga_assets.simulator import World
 from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for
 from diga_assets_tests.conftest import SIM_NOW
@@ -70,13 +70,13 @@ def planted_call(world: World, call_id: str, created_date: str, **overrides) -> 
 
 def build_from_simulator(sim, tmp_path: Path, first: str, last: str) -> dg.ExecuteInProcessResult:
     """One run over [first, last]: diga_calls, then the daily metrics and their checks."""
-    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    graph = DigaGraph(settings_for(tmp_path / "data"))
     result = dg.materialize(
         [
-            *build_raw_assets(partitions),
-            build_curated_calls_asset(partitions),
-            *build_metric_assets(partitions),
-            *build_metric_checks(partitions),
+            *build_raw_assets(graph),
+            build_curated_calls_asset(graph),
+            *build_metric_assets(graph),
+            *build_metric_checks(graph),
         ],
         selection=dg.AssetSelection.assets("diga_calls", CURATED_CALLS, *DAILY_METRICS).without_checks()
         | dg.AssetSelection.checks_for_assets(*DAILY_METRICS),
@@ -155,7 +155,11 @@ def test_seed_model_metrics_equal_an_independent_computation(start_simulator, tm
         assert outcome_meta[key].get("completion_rate") == pytest.approx(want["completion_rate"])
         assert duration_meta[key].get("median_duration_s") == pytest.approx(want["median_duration_s"])
         assert outcome_meta[key]["dagster/row_count"] == read_metric_day(storage, CALL_OUTCOME_RATES, key).num_rows
-    assert "| day | agent_id | agent_name | call_type |" in outcome_meta["2026-11-18"]["preview"]
+    preview = outcome_meta["2026-11-18"]["preview"]
+    assert [column.name for column in preview.schema.columns][:4] == ["day", "agent_id", "agent_name", "call_type"]
+    assert [record.data["total_calls"] for record in preview.records] == (
+        read_metric_day(storage, CALL_OUTCOME_RATES, "2026-11-18").column("total_calls").to_pylist()[:10]
+    )
 
 
 def test_current_status_model_metrics_equal_an_independent_computation(start_simulator, tmp_path):
@@ -210,7 +214,7 @@ def test_a_day_fetched_under_another_time_zone_is_refused_naming_it_and_the_comm
     assert not storage.store.exists(storage.layout.metric_partition(CALL_OUTCOME_RATES, "2026-11-01"))
 
 
-def test_outcome_map_comes_from_diga_outcome_map_and_a_broken_one_fails_the_run_naming_it(tmp_path, monkeypatch):
+def test_outcome_map_comes_from_diga_outcome_map_and_a_broken_one_fails_the_run_naming_it(tmp_path):
     storage = storage_for(tmp_path)
     write_raw_calls(
         storage,
@@ -225,16 +229,17 @@ def test_outcome_map_comes_from_diga_outcome_map_and_a_broken_one_fails_the_run_
     custom.write_text(
         "status,end_reason,outcome\ncompleted,,completed\ncompleted,callee_busy,no_answer\nqueued_for_retry,,unfinished\n"
     )
-    monkeypatch.setenv("DIGA_OUTCOME_MAP", str(custom))
 
-    materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first="2026-11-05")
+    materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first="2026-11-05", outcome_map=custom)
 
     [row] = read_metric_day(storage, CALL_OUTCOME_RATES, "2026-11-05").to_pylist()
     assert (row["completed"], row["no_answer"], row["unfinished"], row["other_status"]) == (1, 1, 1, 0)
     assert row["completion_rate"] == 0.5
 
     custom.write_text("status,end_reason,outcome\ncompleted,,completed\ncompleted,callee_busy,busy\n")
-    result = materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first="2026-11-05", raise_on_error=False)
+    result = materialize_metrics(
+        tmp_path, [CALL_OUTCOME_RATES], first="2026-11-05", raise_on_error=False, outcome_map=custom
+    )
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from diga_assets.api.records import CALLS
-from diga_assets.partitions import rerun_commands
+from diga_assets.names import UNPREFIXED, Names
 from diga_assets.simulator import Fault, FaultConfig, World
 from diga_assets_tests.assets.conftest import storage_for, window_of
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW
@@ -269,9 +269,13 @@ def test_server_errors_beyond_the_caps_fail_only_those_days(start_simulator, mat
 
 def test_rerun_commands_cover_exactly_the_failed_days():
     base = "dagster asset materialize -m diga_assets.definitions --select diga_calls"
-    assert rerun_commands("diga_calls", ["2026-11-03", "2026-11-01", "2026-11-02", "2026-11-09"]) == [
+    assert UNPREFIXED.rerun_commands("diga_calls", ["2026-11-03", "2026-11-01", "2026-11-02", "2026-11-09"]) == [
         f"{base} --partition-range 2026-11-01...2026-11-03",
         f"{base} --partition 2026-11-09",
+    ]
+    # An instance of DigaComponent in another project is re-run with dg, under its key prefix.
+    assert Names(("acme", "eu"), launch="dg launch --assets").rerun_commands("diga_calls", ["2026-11-09"]) == [
+        "dg launch --assets acme/eu/diga_calls --partition 2026-11-09"
     ]
 
 
@@ -281,15 +285,15 @@ _SLOW_WRITER = textwrap.dedent(
     from datetime import datetime
     import dagster as dg
     from diga_assets.simulator import DigaSimulator, FaultConfig, World
+    from diga_assets.assets.common import DigaGraph
     from diga_assets.assets.raw import build_raw_assets
-    from diga_assets.partitions import daily_partitions
     from diga_assets_tests.assets.conftest import api_resource, settings_for, storage_for
     from pathlib import Path
 
     tmp = Path(sys.argv[1])
     world = World(now=datetime.fromisoformat(sys.argv[2]), days=5, calls_per_day=400)
     with DigaSimulator(world, api_key=sys.argv[3], faults=FaultConfig(latency_ms=400)) as sim:
-        assets = build_raw_assets(daily_partitions(settings_for(tmp / "data")))
+        assets = build_raw_assets(DigaGraph(settings_for(tmp / "data")))
         dg.materialize(
             assets, selection="diga_calls", partition_key="2026-11-18",
             resources={"diga": api_resource(sim, calls_page_size=5), "storage": storage_for(tmp)},

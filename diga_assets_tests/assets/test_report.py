@@ -11,9 +11,9 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.report import build_report_asset
 from diga_assets.names import CALL_REPORT
-from diga_assets.partitions import daily_partitions
 from diga_assets_tests.assets.conftest import settings_for, storage_for
 from diga_assets_tests.metric_data import (
     agent,
@@ -35,8 +35,8 @@ CHARTS = ("volume", "completion", "duration", "versions", "phones")
 
 
 def materialize_report(tmp_path) -> dg.ExecuteInProcessResult:
-    partitions = daily_partitions(settings_for(tmp_path / "data"))
-    return dg.materialize([build_report_asset(partitions)], resources={"storage": storage_for(tmp_path)})
+    graph = DigaGraph(settings_for(tmp_path / "data"))
+    return dg.materialize([build_report_asset(graph)], resources={"storage": storage_for(tmp_path)})
 
 
 def report_metadata(result: dg.ExecuteInProcessResult) -> dict:

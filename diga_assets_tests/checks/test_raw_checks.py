@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks import raw as raw_checks
 from diga_assets.checks.raw import build_raw_checks
-from diga_assets.partitions import daily_partitions
 from diga_assets_tests.assets.conftest import api_resource, settings_for, storage_for
 from diga_assets_tests.metric_data import call, phone, write_raw_calls, write_raw_phones
 
@@ -30,9 +30,9 @@ DAY = "2026-11-05"
 
 def run_raw_checks(tmp_path, asset: str, key: str = DAY) -> dict[str, dg.AssetCheckEvaluation]:
     """Run only the checks of ``asset`` for one day, against the files already stored."""
-    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    graph = DigaGraph(settings_for(tmp_path / "data"))
     result = dg.materialize(
-        build_raw_checks(partitions),
+        build_raw_checks(graph),
         selection=dg.AssetSelection.checks_for_assets(asset),
         resources={"storage": storage_for(tmp_path)},
         tags={"dagster/partition": key},
@@ -146,15 +146,15 @@ def test_a_duplicate_id_blocks_the_metrics_of_the_run(start_simulator, tmp_path)
     # (say its created_date was corrected after the first fetch).
     moved = served[0] | {"created_date": "2026-11-17T23:59:00Z"}
     write_raw_calls(storage_for(tmp_path), "2026-11-17", [moved])
-    partitions = daily_partitions(settings_for(tmp_path / "data"))
+    graph = DigaGraph(settings_for(tmp_path / "data"))
     assets = ("diga_calls", "curated_calls", "call_outcome_rates")
 
     result = dg.materialize(
         [
-            *build_raw_assets(partitions),
-            build_curated_calls_asset(partitions),
-            *build_metric_assets(partitions),
-            *build_raw_checks(partitions),
+            *build_raw_assets(graph),
+            build_curated_calls_asset(graph),
+            *build_metric_assets(graph),
+            *build_raw_checks(graph),
         ],
         selection=dg.AssetSelection.assets(*assets) | dg.AssetSelection.checks_for_assets(*assets),
         resources={"diga": api_resource(sim), "storage": storage_for(tmp_path)},

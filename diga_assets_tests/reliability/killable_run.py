@@ -54,11 +54,11 @@ import diga_assets.storage.local as storage_files
 import diga_assets.storage.s3 as storage_s3
 import diga_assets.storage.store as storage_store
 from diga_assets.analysis.views import View
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.names import CALLS_JOB_ASSETS
-from diga_assets.partitions import daily_partitions
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings
 from diga_assets.storage import DigaStorage
@@ -80,9 +80,9 @@ def run_calls_job(
     )
     return dg.materialize(
         [
-            *build_raw_assets(daily_partitions(settings)),
-            build_curated_calls_asset(daily_partitions(settings)),
-            *build_metric_assets(daily_partitions(settings)),
+            *build_raw_assets(DigaGraph(settings)),
+            build_curated_calls_asset(DigaGraph(settings)),
+            *build_metric_assets(DigaGraph(settings)),
         ],
         selection=dg.AssetSelection.assets(*CALLS_JOB_ASSETS),
         resources={

@@ -26,8 +26,8 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw import build_raw_assets
-from diga_assets.partitions import daily_partitions
 from diga_assets.simulator import DigaSimulator, Fault, RequestRecord, World
 from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for, window_of
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW, StartSimulator
@@ -80,7 +80,7 @@ class Run:
 
 def materialize_calls(sim: DigaSimulator, tmp_path: Path, days: list[str], **resource_overrides: Any) -> Run:
     """Materialize ``diga_calls`` for consecutive days against a simulator, into tmp_path/data."""
-    diga_calls, *_ = build_raw_assets(daily_partitions(settings_for(tmp_path / "data")))
+    diga_calls, *_ = build_raw_assets(DigaGraph(settings_for(tmp_path / "data")))
     config: dict[str, Any] = {
         "calls_page_size": PAGE_SIZE,
         "max_concurrency": 1,

@@ -23,9 +23,9 @@ import pydantic
 import pytest
 
 from diga_assets.api.spec import CALLS_PATH, PHONES_PATH
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.definitions import build_definitions
-from diga_assets.partitions import daily_partitions
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings, SettingsError, project_root
 from diga_assets.storage import DigaStorage
@@ -55,13 +55,12 @@ LOAD_FAILURES: dict[str, tuple[dict[str, str], str]] = {
 }
 LOAD_OK = {"DIGA_PSEUDONYMIZE_CONTACTS": "1", "DIGA_CONTACT_HASH_KEY": GOOD_KEY}
 PRINT_FLAG = (
-    "from diga_assets.definitions import defs; "
-    "print(defs.resolve_assets_def('diga_calls').specs_by_key[defs.resolve_assets_def('diga_calls').key]"
-    ".metadata['contact_identifier_pseudonymized'])"
+    "from diga_assets.definitions import defs; calls = defs().resolve_assets_def('diga_calls'); "
+    "print(calls.specs_by_key[calls.key].metadata['contact_identifier_pseudonymized'])"
 )
-# One process loads the code location once per case, as `dagster` would (importing the module
-# with the case's environment), and prints the last line of each traceback: a process per case
-# would cost seconds of imports each.
+# One process loads the code location once per case, as `dagster` would (importing the module and
+# building its definitions with the case's environment), and prints the last line of each
+# traceback: a process per case would cost seconds of imports each.
 LOAD_EACH_CASE = """
 import importlib, json, os, sys, traceback
 cases = json.loads(sys.argv[1])
@@ -72,7 +71,7 @@ for case, env in cases.items():
     os.environ.update(base, **env)
     sys.modules.pop("diga_assets.definitions", None)
     try:
-        importlib.import_module("diga_assets.definitions")
+        importlib.import_module("diga_assets.definitions").defs()
         lines[case] = "loaded"
     except Exception as exc:
         lines[case] = traceback.format_exception_only(exc)[-1].strip()
@@ -208,9 +207,9 @@ def errors_of(result: dg.ExecuteInProcessResult) -> str:
 
 def materialize(sim: Any, asset: str, resources: dict[str, Any], **kwargs: Any) -> dg.ExecuteInProcessResult:
     """One partition of a raw asset, without raising, against ``sim``."""
-    partitions = daily_partitions(settings_for(Path("/unused")))
+    graph = DigaGraph(settings_for(Path("/unused")))
     return dg.materialize(
-        build_raw_assets(partitions),
+        build_raw_assets(graph),
         selection=[asset],
         resources=resources,
         partition_key=DAY,

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from diga_assets.analysis.outcome_map import outcome_map_path
+from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
 from diga_assets.analysis.views import analysis_views, create_views, refresh_analysis_db, view_definitions
 from diga_assets.assets.curated import curate_calls
 from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
@@ -302,7 +302,7 @@ def test_a_run_killed_while_writing_a_raw_partition_leaves_the_old_file_and_a_re
     # The views built over the readers' globs see the old day: the leftover is not read (in the
     # written-not-renamed case it holds the new ids, so reading it would show).
     with duckdb.connect() as con:
-        create_views(con, analysis_views(storage.store, outcome_map_path()))
+        create_views(con, analysis_views(storage.store, DEFAULT_OUTCOME_MAP))
         assert view_ids_of_day(con, held_day) == old_ids
 
     result = run_calls_job(tmp_path / "data", sim.base_url, SIM_KEY, other_day, held_day)
@@ -328,7 +328,7 @@ def plant_previous_metrics(storage: DigaStorage) -> dict[Path, str]:
             storage, key, [call(f"old-{key}-{n}", f"{key}T1{n}:00:00Z", duration=10 * (n + 1)) for n in range(3)]
         )
     days = [date.fromisoformat(key) for key in METRIC_DAYS]
-    for day, curated in curate_calls(storage.store, "UTC", outcome_map_path(), days):
+    for day, curated in curate_calls(storage.store, "UTC", DEFAULT_OUTCOME_MAP, days):
         storage.store.write_table(storage.layout.curated_partition("calls", day.isoformat()), curated)
     computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.store, days)
     for name, computation in computed.items():
@@ -343,7 +343,7 @@ def plant_previous_run(storage: DigaStorage) -> tuple[dict[Path, str], set[str]]
     (so the killed run's refresh has views to write). Returns the metric files' digests and the
     database's views."""
     digests = plant_previous_metrics(storage)
-    refresh_analysis_db(storage.store, outcome_map_path(), log=logging.getLogger(__name__))
+    refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=logging.getLogger(__name__))
     with storage.store.connect(str(storage.analysis_db)) as con:
         con.execute(f"DROP VIEW {CALL_DURATION_STATS}")
         con.execute(f"DROP VIEW {AGENT_VERSION_OUTCOMES}")
@@ -393,9 +393,7 @@ def test_a_run_killed_in_its_metric_step_leaves_whole_files_and_a_rerun_makes_th
             else:
                 assert metric_file_is_exact(storage, asset, key, calls), f"{asset} {key} is neither old nor exact"
                 state[asset, key] = "new"
-    leftovers = [
-        temp for asset in DAILY_METRICS for temp in Path(storage.layout.metric_dir(asset)).glob("day=*/.*.tmp")
-    ]
+    leftovers = [temp for asset in DAILY_METRICS for temp in Path(storage.root, "metrics", asset).glob("day=*/.*.tmp")]
     if point.startswith("metric-write"):
         # Killed while writing the second day of the first metric: its first day is replaced,
         # the held day and the one after keep their previous files, the held one's rows sit in
@@ -447,7 +445,7 @@ def test_an_analysis_database_a_kill_left_without_its_headers_is_set_aside_and_r
     db = storage.analysis_db
     db.write_bytes(cut)
 
-    replaced = refresh_analysis_db(storage.store, outcome_map_path(), log=logging.getLogger(__name__))
+    replaced = refresh_analysis_db(storage.store, DEFAULT_OUTCOME_MAP, log=logging.getLogger(__name__))
 
     assert set(replaced) == ALL_VIEWS
     [aside] = db.parent.glob(f"{db.name}.invalid-*")
@@ -500,7 +498,7 @@ def test_two_runs_over_overlapping_days_write_the_same_files_at_once_and_both_su
     a.release("db-commit")
     a.wait_until_held(metric_point)
     metric_temps = [
-        temp for asset in DAILY_METRICS for temp in Path(storage.layout.metric_dir(asset)).glob("day=*/.*.tmp")
+        temp for asset in DAILY_METRICS for temp in Path(storage.root, "metrics", asset).glob("day=*/.*.tmp")
     ]
     assert len(metric_temps) == 2 and metric_temps[0].parent == metric_temps[1].parent
     for run in (a, b):

@@ -3,7 +3,7 @@
 A call carries the caller's number (``contact_identifier``) and a recording link whose query holds
 its own access signature (``recording_url``). They belong in the Parquet files (unless
 pseudonymized, below), never in what a run records: log lines, materialization and check
-metadata, markdown previews, error messages. Runs here go against the simulator over loopback
+metadata, table previews, error messages. Runs here go against the simulator over loopback
 into an instance on disk, and everything the instance holds is searched for every number and
 link the simulator served (``leaks.py`` decodes SQLite blobs and Parquet pages, so the search
 sees what a byte search would not). The API key the demo uses is searched for in
@@ -33,6 +33,7 @@ from diga_assets.api.spec import CALLS_PATH
 from diga_assets.definitions import build_definitions
 from diga_assets.names import CALLS_JOB_ASSETS, TRANSCRIPTS_JOB_ASSETS
 from diga_assets.privacy import PSEUDONYMIZED_DOC
+from diga_assets.settings import Settings
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import range_tags
@@ -113,7 +114,7 @@ def run_calls_job(
         monkeypatch.setenv(name, value)
     if "DIGA_CONTACT_HASH_KEY" not in env:
         monkeypatch.delenv("DIGA_CONTACT_HASH_KEY", raising=False)
-    defs = build_definitions()
+    defs = build_definitions(Settings.from_env())
     assets = CALLS_JOB_ASSETS if metrics else ("diga_calls",)
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
@@ -209,10 +210,10 @@ def test_runs_record_no_caller_number_or_recording_link(start_simulator, instanc
     needles = personal_values(sim)
     events = event_log_text(instance)
     out, err = capfd.readouterr()
-    # The searched texts hold what the UI shows: log lines, metadata values, markdown previews.
+    # The searched texts hold what the UI shows: log lines, metadata values, table previews.
     assert "diga_calls: 3/3 days done" in events and "diga_calls: 3/3 days done" in err
     assert str(data_dir / f"raw/calls/date={DAYS[0]}/part-0.parquet") in events
-    assert "| day |" in events, "a metric's markdown preview"
+    assert '"TableRecord"' in events and "agent_version_id" in events, "a metric's table preview"
     assert "call_ids_unique" in events and "rates_within_unit_interval" in events, "check evaluations"
     assert present(needles, events) == []
     assert present(needles, out + err) == []
@@ -237,9 +238,9 @@ def test_transcripts_stay_out_of_what_runs_record(start_simulator, instance, tmp
     assert run_calls_job(monkeypatch, sim, data_dir, instance, metrics=True).success
 
     transcripts = dg.materialize(
-        [*build_definitions().assets],
+        [*build_definitions(Settings.from_env()).assets],
         selection=dg.AssetSelection.assets(*TRANSCRIPTS_JOB_ASSETS),
-        resources=build_definitions().resources,
+        resources=build_definitions(Settings.from_env()).resources,
         instance=instance,
         tags=range_tags(DAYS[0], DAYS[-1]),
     )
@@ -366,7 +367,7 @@ def test_the_calls_asset_says_whether_contacts_are_pseudonymized(tmp_path, monke
     monkeypatch.setenv("DIGA_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DIGA_PSEUDONYMIZE_CONTACTS", "1" if pseudonymized else "0")
     monkeypatch.setenv("DIGA_CONTACT_HASH_KEY", HASH_KEY)
-    [spec] = build_definitions().resolve_assets_def("diga_calls").specs
+    [spec] = build_definitions(Settings.from_env()).resolve_assets_def("diga_calls").specs
     assert spec.metadata["contact_identifier_pseudonymized"] is pseudonymized
     columns = {c.name: c.description for c in spec.metadata["dagster/column_schema"].columns}
     assert (columns["contact_identifier"] == PSEUDONYMIZED_DOC) is pseudonymized

@@ -25,17 +25,11 @@ import pyarrow as pa
 
 from diga_assets.analysis.sql import SqlFolder
 from diga_assets.analysis.views import outcome_map_view, stored_calls_view, views_connection
-from diga_assets.assets.common import (
-    OWNERS,
-    missing_days_failure,
-    outcome_map_or_fail,
-    refresh_views,
-    table_schema,
-)
-from diga_assets.names import CALLS_DATASET, CURATED_CALLS, CURATED_GROUP, DIGA_CALLS
-from diga_assets.partitions import rerun_commands
+from diga_assets.assets.common import DigaGraph, table_schema
+from diga_assets.assets.step import RAW_CALLS, DailyRun, DailyStep, build_daily_asset, daily_spec
+from diga_assets.names import CALLS_DATASET, CURATED_CALLS, CURATED_GROUP, DIGA_CALLS, UNPREFIXED, Names
 from diga_assets.privacy import stored_calls_schema
-from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, Store
+from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, Store
 
 CURATED_SQL = SqlFolder(Path(__file__).resolve().parent / "sql")
 
@@ -74,13 +68,15 @@ def curate_calls(
     outcome_map: Path,
     days: Sequence[date],
     schema: pa.Schema = CURATED_CALLS_SCHEMA,
+    names: Names = UNPREFIXED,
 ) -> Iterator[tuple[date, pa.Table]]:
     """Each of ``days`` with its curated calls (an empty table for a day without a raw file), in
     order: the day's stored raw calls with their outcome, by creation time.
 
     A day is its own raw file: ``diga_calls`` files each call under the day of its creation in
     ``timezone``, once per day, and the blocking ``call_ids_unique`` checks stop a call stored under
-    two days. A day fetched under another time zone raises ``DayOfAnotherTimeZone``. The next day
+    two days. A day fetched under another time zone raises ``DayOfAnotherTimeZone`` (with the
+    command, in ``names``, that fetches it again). The next day
     is computed while the caller writes this one (DuckDB and the Parquet writer both work outside
     the interpreter lock)."""
     layout = DataLayout(store.root)
@@ -102,7 +98,7 @@ def curate_calls(
                     CURATED_SQL("select_calls_outside_their_day"), {"timezone": timezone}
                 ).fetchall()
                 if outside:
-                    command = rerun_commands(DIGA_CALLS, [day.isoformat()])[0]
+                    command = names.rerun_commands(DIGA_CALLS, [day.isoformat()])[0]
                     raise DayOfAnotherTimeZone(
                         f"{CURATED_CALLS}: {outside} call(s) stored under {day} (call {first_id}, say) were created "
                         f"on another day in {timezone} (DIGA_TIMEZONE): the day was fetched under another time "
@@ -114,11 +110,11 @@ def curate_calls(
         for day in sorted(days):
             ahead.append((day, pool.submit(compute, day)))
             if len(ahead) > 1:
-                done, table = ahead.popleft()
-                yield done, table.result()
+                computed_day, computing = ahead.popleft()
+                yield computed_day, computing.result()
         while ahead:
-            done, table = ahead.popleft()
-            yield done, table.result()
+            computed_day, computing = ahead.popleft()
+            yield computed_day, computing.result()
 
 
 def _conformed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -132,13 +128,6 @@ def _conformed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, names=schema.names).cast(schema)
 
 
-def _missing_raw_days(storage: DigaStorage, keys: Sequence[str]) -> dg.Failure | None:
-    """The failure that refuses days whose raw calls are not stored, or ``None``."""
-    stored = set(storage.existing_raw_files(CALLS_DATASET, keys))
-    missing = [key for key in keys if storage.layout.raw_partition(CALLS_DATASET, key) not in stored]
-    return missing_days_failure(CURATED_CALLS, DIGA_CALLS, missing, "Materialize them first")
-
-
 def _day_metadata(rows: pa.Table, location: str) -> dict[str, Any]:
     """A curated day's metadata: its calls, and how many came to each outcome (numbers only, so
     the UI plots them across partitions; never a value of a call)."""
@@ -149,66 +138,58 @@ def _day_metadata(rows: pa.Table, location: str) -> dict[str, Any]:
     return metadata
 
 
-def build_curated_calls_asset(
-    partitions: dg.DailyPartitionsDefinition,
-    *,
-    backfill_policy: dg.BackfillPolicy | None = None,
-    pseudonymized: bool = False,
-) -> dg.AssetsDefinition:
-    """``curated_calls`` on the partitions of ``diga_calls``, split into runs as
-    ``backfill_policy`` says (one run by default); ``pseudonymized`` as for ``diga_calls``."""
-    schema = curated_calls_schema(pseudonymized=pseudonymized)
+CURATED_CALLS_DESCRIPTION = """Each day's calls once, as last fetched, with `day` and `outcome`: what the `calls` view
+in diga.duckdb reads, and what the daily metrics are computed from.
 
-    @dg.asset(
-        name=CURATED_CALLS,
-        group_name=CURATED_GROUP,
+Computed from the day's stored raw calls (no API request; a re-fetch replaces the raw
+day, so each call is there as last fetched), with its outcome from the outcome map (and
+`outcome_mapped_by`). `day` is the partition's date. A raw day fetched under another
+DIGA_TIMEZONE is refused with the command that fetches it again. Re-materialize over a
+range after changing the outcome map or upgrading the project; each day's file is
+replaced atomically."""
+
+
+def curate(run: DailyRun) -> None:
+    """The work of ``curated_calls``: each of the run's days curated from its raw day and written."""
+    outcome_map = run.graph.outcome_map()
+    schema = curated_calls_schema(pseudonymized=run.graph.settings.pseudonymize_contacts)
+    storage = run.storage
+    rows = 0
+    days = curate_calls(storage.store, run.graph.partitions.timezone, outcome_map, run.days, schema, run.graph.names)
+    try:
+        for day, table in days:
+            location = storage.layout.curated_partition(CALLS_DATASET, day.isoformat())
+            rows += storage.store.write_table(location, table)
+            run.wrote(day.isoformat(), _day_metadata(table, location))
+    except DayOfAnotherTimeZone as exc:
+        raise dg.Failure(description=str(exc)) from None
+    run.log.info(f"{CURATED_CALLS}: wrote {len(run.keys)} day(s), {rows} calls")
+    run.total(
+        {
+            "run_days": len(run.keys),
+            "run_rows": rows,
+            # Which map the outcomes came from: a change shows as a new digest.
+            "outcome_map_sha256": hashlib.sha256(outcome_map.read_bytes()).hexdigest(),
+        }
+    )
+
+
+def build_curated_calls_asset(graph: DigaGraph) -> dg.AssetsDefinition:
+    """``curated_calls`` on the partitions of ``diga_calls``."""
+    spec = daily_spec(
+        graph,
+        CURATED_CALLS,
+        group=CURATED_GROUP,
+        description=CURATED_CALLS_DESCRIPTION,
         deps=[DIGA_CALLS],
-        partitions_def=partitions,
-        backfill_policy=backfill_policy or dg.BackfillPolicy.single_run(),
         kinds={"duckdb", "parquet"},
-        owners=OWNERS,
         tags={"layer": "curated"},
         metadata={
-            "dagster/column_schema": table_schema(schema),
+            "dagster/column_schema": table_schema(
+                curated_calls_schema(pseudonymized=graph.settings.pseudonymize_contacts)
+            ),
             "layout": RELATIVE_LAYOUT.curated_partition(CALLS_DATASET, "YYYY-MM-DD"),
         },
     )
-    def curated_calls(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
-        """Each day's calls once, as last fetched, with `day` and `outcome`: what the `calls` view
-        in diga.duckdb reads, and what the daily metrics are computed from.
-
-        Computed from the day's stored raw calls (no API request; a re-fetch replaces the raw
-        day, so each call is there as last fetched), with its outcome from the outcome map (and
-        `outcome_mapped_by`). `day` is the partition's date. A raw day fetched under another
-        DIGA_TIMEZONE is refused with the command that fetches it again. Re-materialize over a
-        range after changing the outcome map or upgrading the project; each day's file is
-        replaced atomically.
-        """
-        storage.check_writable()
-        outcome_map = outcome_map_or_fail()
-        keys = context.partition_keys
-        if failure := _missing_raw_days(storage, keys):
-            raise failure
-        rows = 0
-        days = [date.fromisoformat(key) for key in keys]
-        try:
-            for day, table in curate_calls(storage.store, partitions.timezone, outcome_map, days, schema):
-                key = day.isoformat()
-                location = storage.layout.curated_partition(CALLS_DATASET, key)
-                rows += storage.store.write_table(location, table)
-                context.add_asset_metadata(_day_metadata(table, location), partition_key=key)
-        except DayOfAnotherTimeZone as exc:
-            raise dg.Failure(description=str(exc)) from None
-        context.log.info(f"{CURATED_CALLS}: wrote {len(keys)} day(s), {rows} calls")
-        metadata = refresh_views(context, storage.store, outcome_map)
-        return dg.MaterializeResult(
-            metadata={
-                "run_days": len(keys),
-                "run_rows": rows,
-                # Which map the outcomes came from: a change shows as a new digest.
-                "outcome_map_sha256": hashlib.sha256(outcome_map.read_bytes()).hexdigest(),
-                **metadata,
-            }
-        )
-
-    return curated_calls
+    step = DailyStep(CURATED_CALLS, [spec], needs=[RAW_CALLS], refreshes_views=True)
+    return build_daily_asset(graph, step, curate)

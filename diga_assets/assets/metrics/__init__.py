@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.metrics.conversations import build_conversation_stats_asset, compute_conversation_stats
 from diga_assets.assets.metrics.daily import DAILY_CALL_METRICS, build_daily_call_metrics, compute_daily_metrics
 from diga_assets.assets.metrics.timeline import build_phone_timeline_asset, compute_phone_timeline
@@ -23,15 +24,12 @@ __all__ = [
 ]
 
 
-def build_metric_assets(
-    partitions: dg.DailyPartitionsDefinition, *, backfill_policy: dg.BackfillPolicy | None = None
-) -> list[dg.AssetsDefinition]:
-    """The metric assets: the daily ones on ``partitions`` (those of ``diga_calls``, split into
-    runs as ``backfill_policy`` says, one run by default), computed by one step, and the
-    unpartitioned phone assignment timeline, and the conversation metric of the transcripts."""
-    policy = backfill_policy or dg.BackfillPolicy.single_run()
+def build_metric_assets(graph: DigaGraph) -> list[dg.AssetsDefinition]:
+    """The metric assets: the daily ones on the graph's partitions (those of ``curated_calls``),
+    computed by one step, the unpartitioned phone assignment timeline, and the conversation
+    metric of the transcripts."""
     return [
-        build_daily_call_metrics(partitions, policy),
-        build_phone_timeline_asset(partitions),
-        build_conversation_stats_asset(partitions, backfill_policy=policy),
+        build_daily_call_metrics(graph),
+        build_phone_timeline_asset(graph),
+        build_conversation_stats_asset(graph),
     ]

@@ -20,16 +20,11 @@ from diga_assets.analysis.views import (
     views_connection,
 )
 from diga_assets.api.spec import UNFINISHED_CALL_STATUSES
-from diga_assets.assets.common import missing_days_failure, outcome_map_or_fail, refresh_views
-from diga_assets.assets.metrics.daily import (
-    DailyComputation,
-    DailyMetric,
-    metric_spec,
-    missing_curated_days,
-    write_metric_days,
-)
+from diga_assets.assets.common import DigaGraph
+from diga_assets.assets.metrics.daily import DailyComputation, DailyMetric, metric_spec, write_metric_days
 from diga_assets.assets.metrics.schemas import CALL_CONVERSATION_STATS_SCHEMA
 from diga_assets.assets.metrics.statements import METRIC_SQL
+from diga_assets.assets.step import CURATED_CALLS_DAYS, RAW_MESSAGES, DailyRun, DailyStep, build_daily_asset
 from diga_assets.names import (
     CALL_CONVERSATION_STATS,
     CALL_MESSAGES_VIEW,
@@ -38,7 +33,7 @@ from diga_assets.names import (
     DIGA_CALL_MESSAGES,
     MESSAGES_DATASET,
 )
-from diga_assets.storage import DataLayout, DigaStorage, Store
+from diga_assets.storage import DataLayout, Store
 
 CONVERSATION_STATS = DailyMetric(
     CALL_CONVERSATION_STATS,
@@ -92,41 +87,14 @@ def _headlines(table: pa.Table) -> dict[date, dict[str, int]]:
     }
 
 
-def _missing_message_days(storage: DigaStorage, keys: Sequence[str]) -> dg.Failure | None:
-    """The failure that refuses days whose transcripts are not stored (every call would count as
-    one without), or ``None``."""
-    stored = set(storage.store.existing(storage.layout.raw_partition(MESSAGES_DATASET, key) for key in keys))
-    missing = [key for key in keys if storage.layout.raw_partition(MESSAGES_DATASET, key) not in stored]
-    return missing_days_failure(CALL_CONVERSATION_STATS, DIGA_CALL_MESSAGES, missing, "Fetch their transcripts first")
+def compute_conversations(run: DailyRun) -> None:
+    """The work of ``call_conversation_stats``: the run's days from their curated calls and
+    transcripts, each day written."""
+    write_metric_days(run, CONVERSATION_STATS, compute_conversation_stats(run.storage.store, run.days))
 
 
-def build_conversation_stats_asset(
-    partitions: dg.DailyPartitionsDefinition, *, backfill_policy: dg.BackfillPolicy | None = None
-) -> dg.AssetsDefinition:
-    """``call_conversation_stats`` on the project's daily partitions."""
-    spec = metric_spec(CONVERSATION_STATS, partitions, deps=(CURATED_CALLS, DIGA_CALL_MESSAGES))
-
-    @dg.multi_asset(
-        name=CALL_CONVERSATION_STATS,
-        specs=[spec],
-        partitions_def=partitions,
-        backfill_policy=backfill_policy or dg.BackfillPolicy.single_run(),
-    )
-    def call_conversation_stats(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
-        """Conversation metrics of the run's days, from their curated calls and transcripts."""
-        storage.check_writable()
-        keys = list(context.partition_keys)
-        if failure := missing_curated_days(storage, keys, CALL_CONVERSATION_STATS) or _missing_message_days(
-            storage, keys
-        ):
-            raise failure
-        days = [date.fromisoformat(key) for key in keys]
-        computed = compute_conversation_stats(storage.store, days)
-        write_metric_days(context, storage, CONVERSATION_STATS, computed, keys, days)
-        run_metadata = refresh_views(context, storage.store, outcome_map_or_fail())
-        return dg.MaterializeResult(
-            asset_key=CALL_CONVERSATION_STATS,
-            metadata={"run_days": len(keys), "run_rows": computed.table.num_rows, **run_metadata},
-        )
-
-    return call_conversation_stats
+def build_conversation_stats_asset(graph: DigaGraph) -> dg.AssetsDefinition:
+    """``call_conversation_stats`` on the graph's daily partitions."""
+    spec = metric_spec(graph, CONVERSATION_STATS, deps=(CURATED_CALLS, DIGA_CALL_MESSAGES))
+    step = DailyStep(CALL_CONVERSATION_STATS, [spec], needs=[CURATED_CALLS_DAYS, RAW_MESSAGES], refreshes_views=True)
+    return build_daily_asset(graph, step, compute_conversations)

@@ -8,7 +8,7 @@ partition day, replaced atomically; a range run computes every day in one query 
 each day's file.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -25,16 +25,7 @@ from diga_assets.analysis.views import (
     statistics_macros,
     views_connection,
 )
-from diga_assets.assets.common import (
-    OWNERS,
-    markdown_preview,
-    missing_days_failure,
-    outcome_map_or_fail,
-    refresh_views,
-    rows_by_day,
-    table_schema,
-    with_agent_names,
-)
+from diga_assets.assets.common import DigaGraph, preview, rows_by_day, table_schema, with_agent_names
 from diga_assets.assets.metrics.schemas import (
     AGENT_VERSION_OUTCOMES_SCHEMA,
     CALL_DURATION_STATS_SCHEMA,
@@ -42,6 +33,7 @@ from diga_assets.assets.metrics.schemas import (
     CALL_OUTCOME_RATES_SCHEMA,
 )
 from diga_assets.assets.metrics.statements import METRIC_SQL
+from diga_assets.assets.step import CURATED_CALLS_DAYS, DailyRun, DailyStep, build_daily_asset, daily_spec
 from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
     CALL_DURATION_STATS,
@@ -51,7 +43,7 @@ from diga_assets.names import (
     CURATED_CALLS,
     METRICS_GROUP,
 )
-from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, DigaStorage, Store
+from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, Store
 
 # The columns of the calls view that the select_* metric statements read: a metric run
 # materializes just these (a statement reading another one fails to bind in every metric test).
@@ -183,54 +175,38 @@ def compute_daily_metrics(
         }
 
 
-def missing_curated_days(storage: DigaStorage, keys: Sequence[str], metric: str) -> dg.Failure | None:
-    """The failure that refuses days ``curated_calls`` has not stored, or ``None``."""
-    stored = set(storage.existing_curated_files(CALLS_DATASET, keys))
-    missing = [key for key in keys if storage.layout.curated_partition(CALLS_DATASET, key) not in stored]
-    advice = "Materialize them first (from the stored raw calls, no API request)"
-    return missing_days_failure(metric, CURATED_CALLS, missing, advice)
-
-
-def write_metric_days(
-    context: dg.AssetExecutionContext,
-    storage: DigaStorage,
-    metric: DailyMetric,
-    computed: DailyComputation,
-    keys: Sequence[str],
-    days: Sequence[date],
-) -> None:
-    """Replace each day's file of ``metric`` and attach that day's metadata to its partition."""
-    for key, day in zip(keys, days, strict=True):
+def write_metric_days(run: DailyRun, metric: DailyMetric, computed: DailyComputation) -> None:
+    """Replace each of the run's days of ``metric`` and say what the day holds."""
+    storage = run.storage
+    for key, day in zip(run.keys, run.days, strict=True):
         rows = computed.rows_of(day)
         path = storage.layout.metric_partition(metric.name, key)
         storage.store.write_table(path, rows)
         headlines = computed.headlines.get(day, {})
         metadata: dict[str, Any] = {
             "dagster/row_count": rows.num_rows,
-            "preview": dg.MetadataValue.md(markdown_preview(with_agent_names(rows, computed.agent_names))),
+            "preview": preview(with_agent_names(rows, computed.agent_names)),
             "path": dg.MetadataValue.path(path),
         }
         # Numbers only, so the UI plots each across partitions; an undefined rate is left out.
         for name in metric.headlines:
             if headlines.get(name) is not None:
                 metadata[name] = headlines[name]
-        context.add_asset_metadata(metadata, asset_key=metric.name, partition_key=key)
-    context.log.info(f"{metric.name}: wrote {len(keys)} day(s), {computed.table.num_rows} rows")
+        run.wrote(key, metadata, asset=metric.name)
+    run.log.info(f"{metric.name}: wrote {len(run.keys)} day(s), {computed.table.num_rows} rows")
+    run.total({"run_days": len(run.keys), "run_rows": computed.table.num_rows}, asset=metric.name)
 
 
-def metric_spec(
-    metric: DailyMetric, partitions: dg.DailyPartitionsDefinition, deps: Sequence[str] = (CURATED_CALLS,)
-) -> dg.AssetSpec:
+def metric_spec(graph: DigaGraph, metric: DailyMetric, deps: Sequence[str] = (CURATED_CALLS,)) -> dg.AssetSpec:
     """The asset spec of a daily metric read from ``deps``."""
-    return dg.AssetSpec(
-        key=metric.name,
+    return daily_spec(
+        graph,
+        metric.name,
+        group=METRICS_GROUP,
         description=metric.description,
-        group_name=METRICS_GROUP,
-        deps=list(deps),
+        deps=deps,
         kinds={"duckdb", "parquet"},
-        owners=OWNERS,
         tags={"layer": "metrics"},
-        partitions_def=partitions,
         metadata={
             "dagster/column_schema": table_schema(metric.schema),
             "layout": str(RELATIVE_LAYOUT.metric_partition(metric.name, "YYYY-MM-DD")),
@@ -238,37 +214,17 @@ def metric_spec(
     )
 
 
-def build_daily_call_metrics(
-    partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
-) -> dg.AssetsDefinition:
-    """The daily call metrics on ``partitions`` (those of ``diga_calls`` and ``curated_calls``),
-    as one step."""
+def compute_metrics(run: DailyRun) -> None:
+    """The work of ``daily_call_metrics``: whichever of the metrics the run materializes, from one
+    read of its curated days, each day written."""
+    metrics = [metric for metric in DAILY_CALL_METRICS if metric.name in run.selected]
+    computed = compute_daily_metrics(metrics, run.storage.store, run.days)
+    for metric in metrics:
+        write_metric_days(run, metric, computed[metric.name])
 
-    @dg.multi_asset(
-        name="daily_call_metrics",
-        specs=[metric_spec(metric, partitions) for metric in DAILY_CALL_METRICS],
-        partitions_def=partitions,
-        backfill_policy=backfill_policy,
-        can_subset=True,
-    )
-    def daily_call_metrics(context: dg.AssetExecutionContext, storage: DigaStorage) -> Iterator[dg.MaterializeResult]:
-        """The daily call metrics, from one read of the run's curated days, for whichever of
-        them the run materializes."""
-        metrics = [m for m in DAILY_CALL_METRICS if dg.AssetKey(m.name) in context.selected_asset_keys]
-        storage.check_writable()
-        outcome_map = outcome_map_or_fail()
-        keys = context.partition_keys
-        if failure := missing_curated_days(storage, keys, ", ".join(metric.name for metric in metrics)):
-            raise failure
-        days = [date.fromisoformat(key) for key in keys]
-        computed = compute_daily_metrics(metrics, storage.store, days)
-        for metric in metrics:
-            write_metric_days(context, storage, metric, computed[metric.name], keys, days)
-        run_metadata = refresh_views(context, storage.store, outcome_map)
-        for metric in metrics:
-            rows = computed[metric.name].table.num_rows
-            yield dg.MaterializeResult(
-                asset_key=metric.name, metadata={"run_days": len(keys), "run_rows": rows, **run_metadata}
-            )
 
-    return daily_call_metrics
+def build_daily_call_metrics(graph: DigaGraph) -> dg.AssetsDefinition:
+    """The daily call metrics on the graph's partitions (those of ``curated_calls``), as one step."""
+    specs = [metric_spec(graph, metric) for metric in DAILY_CALL_METRICS]
+    step = DailyStep("daily_call_metrics", specs, needs=[CURATED_CALLS_DAYS], refreshes_views=True)
+    return build_daily_asset(graph, step, compute_metrics)

@@ -7,18 +7,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from diga_assets.analysis.views import agent_names, agents_view, phones_view, views_connection
-from diga_assets.assets.common import (
-    OWNERS,
-    markdown_preview,
-    outcome_map_or_fail,
-    refresh_views,
-    table_schema,
-    with_agent_names,
-)
+from diga_assets.assets.common import OWNERS, DigaGraph, preview, refresh_views, table_schema, with_agent_names
 from diga_assets.assets.metrics.schemas import PHONE_ASSIGNMENT_TIMELINE_SCHEMA
 from diga_assets.assets.metrics.statements import METRIC_SQL
 from diga_assets.names import DIGA_PHONES, METRICS_GROUP, PHONE_ASSIGNMENT_TIMELINE, PHONES_DATASET
-from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage, Store
+from diga_assets.storage import RELATIVE_LAYOUT, Store
 
 
 def compute_phone_timeline(store: Store) -> tuple[pa.Table, dict[str, str | None]]:
@@ -31,14 +24,14 @@ def compute_phone_timeline(store: Store) -> tuple[pa.Table, dict[str, str | None
     return table.cast(PHONE_ASSIGNMENT_TIMELINE_SCHEMA), names
 
 
-def build_phone_timeline_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
-    """``phone_assignment_timeline``, unpartitioned: it is rebuilt from every snapshot. The
-    partitions only give the time zone of the views it refreshes."""
+def build_phone_timeline_asset(graph: DigaGraph) -> dg.AssetsDefinition:
+    """``phone_assignment_timeline``, unpartitioned: it is rebuilt from every snapshot."""
+    names = graph.names
 
     @dg.asset(
-        name=PHONE_ASSIGNMENT_TIMELINE,
-        group_name=METRICS_GROUP,
-        deps=[DIGA_PHONES],
+        key=graph.key(PHONE_ASSIGNMENT_TIMELINE),
+        group_name=names.name(METRICS_GROUP),
+        deps=names.keys([DIGA_PHONES]),
         kinds={"duckdb", "parquet"},
         owners=OWNERS,
         tags={"layer": "metrics"},
@@ -46,8 +39,9 @@ def build_phone_timeline_asset(partitions: dg.DailyPartitionsDefinition) -> dg.A
             "dagster/column_schema": table_schema(PHONE_ASSIGNMENT_TIMELINE_SCHEMA),
             "layout": str(RELATIVE_LAYOUT.metric_file(PHONE_ASSIGNMENT_TIMELINE)),
         },
+        required_resource_keys={names.storage_resource},
     )
-    def phone_assignment_timeline(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
+    def phone_assignment_timeline(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         """Which agents answered and placed calls on each phone, and when: one row per stretch of
         time a phone kept the same (status, inbound_agent_id, outbound_agent_id), stitched from
         every stored diga_phones snapshot.
@@ -56,19 +50,19 @@ def build_phone_timeline_asset(partitions: dg.DailyPartitionsDefinition) -> dg.A
         the first snapshot that shows it; valid_to is the next stretch's start (NULL while it
         holds). Rebuilt whole from all snapshots on every run.
         """
+        storage = graph.storage(context)
         storage.check_writable()
-        outcome_map = outcome_map_or_fail()
-        table, names = compute_phone_timeline(storage.store)
+        table, agents = compute_phone_timeline(storage.store)
         path = storage.layout.metric_file(PHONE_ASSIGNMENT_TIMELINE)
         storage.store.write_table(path, table)
         metadata: dict[str, Any] = {
             "dagster/row_count": table.num_rows,
             "phones": pc.count_distinct(table["phone_id"]).as_py(),
             "open_stretches": table.num_rows - pc.count(table["valid_to"]).as_py(),
-            "preview": dg.MetadataValue.md(markdown_preview(with_agent_names(table, names))),
+            "preview": preview(with_agent_names(table, agents)),
             "path": dg.MetadataValue.path(path),
         }
-        views = refresh_views(context, storage.store, outcome_map)
+        views = refresh_views(context, graph, storage.store)
         return dg.MaterializeResult(metadata={**metadata, **views})
 
     return phone_assignment_timeline

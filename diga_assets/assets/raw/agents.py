@@ -10,8 +10,9 @@ import pyarrow.compute as pc
 from diga_assets.api.agents import AGENT_VERSIONS
 from diga_assets.api.client import DigaClient
 from diga_assets.api.records import RecordError
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw.common import RecordContractError
-from diga_assets.assets.raw.snapshots import Snapshot, SnapshotAsset, build_snapshot_asset
+from diga_assets.assets.raw.snapshots import Listing, Snapshot, build_snapshot_asset
 from diga_assets.names import AGENTS_DATASET, DIGA_AGENTS
 from diga_assets.resources import DigaApiResource
 
@@ -41,25 +42,11 @@ def _describe(table: pa.Table) -> dict[str, Any]:
     }
 
 
-AGENT_SNAPSHOTS = SnapshotAsset(
+AGENT_SNAPSHOTS = Listing(
     asset=DIGA_AGENTS,
     dataset=AGENTS_DATASET,
     schema=AGENT_VERSIONS.arrow_schema,
-    what="the agents",
-    fetch=_fetch,
-    describe=_describe,
-)
-
-
-def build_agents_asset(
-    partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
-) -> dg.AssetsDefinition:
-    """``diga_agents`` on the project's daily partitions."""
-    return build_snapshot_asset(
-        partitions,
-        backfill_policy,
-        AGENT_SNAPSHOTS,
-        """The agents as observed, so charts and tables can name them: one row per (agent, version)
+    description="""The agents as observed, so charts and tables can name them: one row per (agent, version)
 with the agent's name, the version's name and number and whether it is published or a draft,
 from ``GET /v1/agent/versions-dropdown/dashboard`` (an agent without versions: one row, the
 version columns NULL).
@@ -67,4 +54,12 @@ version columns NULL).
 Like the phone register, the API only knows agents as they are now: a past day's partition
 holds what was observed when it ran, with the real ``observed_at``, and a partition already
 holding an observation closer to its day is kept.""",
-    )
+    shows="the agents",
+    fetch=_fetch,
+    describe=_describe,
+)
+
+
+def build_agents_asset(graph: DigaGraph) -> dg.AssetsDefinition:
+    """``diga_agents`` on the graph's daily partitions."""
+    return build_snapshot_asset(graph, AGENT_SNAPSHOTS)

@@ -3,7 +3,7 @@
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,12 +15,13 @@ import pyarrow.compute as pc
 from diga_assets.api.client import DigaClient
 from diga_assets.api.read_ahead import ReadAhead
 from diga_assets.api.records import CALLS, RecordTable
-from diga_assets.assets.raw.common import page_to_batch, raw_asset_options
-from diga_assets.assets.raw.days import FATAL_RUN_ERRORS, DayFailure, run_days
+from diga_assets.assets.common import DigaGraph
+from diga_assets.assets.raw.common import page_to_batch, raw_spec
+from diga_assets.assets.raw.days import run_days
+from diga_assets.assets.step import DailyRun, DailyStep, DayFailure, build_daily_asset
 from diga_assets.names import CALLS_DATASET, DIGA_CALLS
-from diga_assets.partitions import DayWindow, day_window, rerun_commands
+from diga_assets.partitions import DayWindow
 from diga_assets.privacy import stored_calls_schema
-from diga_assets.resources import DigaApiResource
 from diga_assets.storage import DigaStorage
 
 # The spec does not say whether start_/end_created_date are inclusive, nor how finely the API
@@ -179,79 +180,48 @@ class RunProgress:
         }
 
 
-def _failed_days(
-    context: dg.AssetExecutionContext, results: Sequence[DayResult], failures: Sequence[DayFailure]
-) -> dg.Failure:
-    """Record the days that were written, then the failure that names the others and how to
-    re-run just them."""
-    # The days that did succeed are on disk: record them so the UI does not lie about them.
-    for result in results:
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=context.asset_key, partition=result.window.key, metadata=result.metadata()
-            )
+CALLS_DESCRIPTION = """Calls created on each partition day (half-open window in the partition time zone),
+one Parquet file per day under ``raw/calls/date=YYYY-MM-DD/``.
+
+A range backfill is one run that fetches days concurrently (``max_concurrency``).
+Re-materializing a day replaces its file atomically; days that succeed stay written
+when others fail, and the failure names the exact command that re-runs the rest."""
+
+
+def fetch_calls(run: DailyRun) -> None:
+    """The work of ``diga_calls``: the run's days fetched concurrently, each written whole."""
+    windows = run.windows
+    progress = RunProgress(run.log, len(windows))
+    diga = run.api
+    with diga.make_client(logger=run.log) as client:
+
+        def fetch(window: DayWindow, cancelled: threading.Event) -> DayResult:
+            return fetch_calls_day(client, run.storage, window, page_size=diga.calls_page_size, cancelled=cancelled)
+
+        results, failures = run_days(
+            windows,
+            fetch,
+            max_concurrency=min(diga.max_concurrency, len(windows)),
+            on_done=progress.day_done,
+            on_retry=progress.retrying,
         )
-    lines = [f"  {f.key}: {type(f.error).__name__}: {f.error}" for f in failures]
-    commands = "\n".join(f"  {c}" for c in rerun_commands(DIGA_CALLS, [f.key for f in failures]))
-    return dg.Failure(
-        description=(
-            f"{len(failures)} of {len(results) + len(failures)} days failed; the other {len(results)} were written "
-            "and recorded, and the failed days kept their previous files.\n"
-            + "\n".join(lines)
-            + f"\nRe-run just the failed days with:\n{commands}"
-        ),
-        metadata={"failed_days": [f.key for f in failures]},
-    )
+    for result in results:
+        run.wrote(result.window.key, result.metadata())
+    for failure in failures:
+        run.failed(failure.key, failure.error)
+    run.total(progress.run_metadata())
 
 
-def build_calls_asset(
-    partitions: dg.DailyPartitionsDefinition, *, backfill_policy: dg.BackfillPolicy, pseudonymized: bool = False
-) -> dg.AssetsDefinition:
-    """``diga_calls`` on the project's daily partitions; ``pseudonymized`` says in the UI whether
-    ``contact_identifier`` holds numbers or their HMACs."""
-    options = raw_asset_options(
-        partitions,
-        backfill_policy,
-        stored_calls_schema(pseudonymized=pseudonymized),
+def build_calls_asset(graph: DigaGraph) -> dg.AssetsDefinition:
+    """``diga_calls`` on the graph's daily partitions; whether the graph pseudonymizes says in the
+    UI whether ``contact_identifier`` holds numbers or their HMACs."""
+    pseudonymized = graph.settings.pseudonymize_contacts
+    spec = raw_spec(
+        graph,
+        DIGA_CALLS,
         CALLS_DATASET,
-        contact_identifier_pseudonymized=pseudonymized,
+        stored_calls_schema(pseudonymized=pseudonymized),
+        CALLS_DESCRIPTION,
+        metadata={"contact_identifier_pseudonymized": pseudonymized},
     )
-
-    @dg.asset(name=DIGA_CALLS, **options)
-    def diga_calls(
-        context: dg.AssetExecutionContext, diga: DigaApiResource, storage: DigaStorage
-    ) -> dg.MaterializeResult:
-        """Calls created on each partition day (half-open window in the partition time zone),
-        one Parquet file per day under ``raw/calls/date=YYYY-MM-DD/``.
-
-        A range backfill is one run that fetches days concurrently (``max_concurrency``).
-        Re-materializing a day replaces its file atomically; days that succeed stay written
-        when others fail, and the failure names the exact command that re-runs the rest.
-        """
-        storage.check_writable()
-        windows = [day_window(partitions, key) for key in context.partition_keys]
-        progress = RunProgress(context.log, len(windows))
-        with diga.make_client(logger=context.log) as client:
-
-            def fetch(window: DayWindow, cancelled: threading.Event) -> DayResult:
-                return fetch_calls_day(client, storage, window, page_size=diga.calls_page_size, cancelled=cancelled)
-
-            try:
-                results, failures = run_days(
-                    windows,
-                    fetch,
-                    max_concurrency=min(diga.max_concurrency, len(windows)),
-                    on_done=progress.day_done,
-                    on_retry=progress.retrying,
-                )
-            except FATAL_RUN_ERRORS as exc:
-                raise dg.Failure(
-                    description=f"{DIGA_CALLS} stopped: {exc}. Partitions already stored were left as they were.",
-                ) from exc
-        if failures:
-            raise _failed_days(context, results, failures)
-        for result in results:
-            context.add_asset_metadata(result.metadata(), partition_key=result.window.key)
-        return dg.MaterializeResult(metadata=progress.run_metadata())
-
-    return diga_calls
+    return build_daily_asset(graph, DailyStep(DIGA_CALLS, [spec], fetches=True), fetch_calls)

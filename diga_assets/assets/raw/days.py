@@ -5,23 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from diga_assets.api.errors import (
-    DigaAuthError,
-    DigaConnectionError,
-    DigaInvalidRequestError,
-    DigaProtocolError,
-    DigaRateLimitError,
-    DigaServerError,
-)
+from diga_assets.api.errors import DigaConnectionError, DigaProtocolError, DigaRateLimitError, DigaServerError
+from diga_assets.assets.step import FATAL_RUN_ERRORS, DayFailure
 from diga_assets.partitions import DayWindow
 
 # Errors worth one more try of the whole day once the other days are done: the API was
 # struggling, not refusing. Auth, invalid requests and bad records fail the day for good.
 RETRYABLE_DAY_ERRORS = (DigaServerError, DigaRateLimitError, DigaConnectionError, DigaProtocolError)
-FATAL_RUN_ERRORS = (DigaAuthError, DigaInvalidRequestError)
 
 
 class HasWindow(Protocol):
@@ -31,14 +23,6 @@ class HasWindow(Protocol):
 
 
 ResultT = TypeVar("ResultT", bound=HasWindow)
-
-
-@dataclass
-class DayFailure:
-    """A day that could not be written, and why."""
-
-    key: str
-    error: BaseException
 
 
 def run_days(

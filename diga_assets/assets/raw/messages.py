@@ -23,11 +23,10 @@ from diga_assets.api.client import DigaClient
 from diga_assets.api.errors import DigaApiError, DigaAuthError, DigaCallNotFoundError
 from diga_assets.api.records import TRANSCRIPTS, RecordError
 from diga_assets.api.spec import UNFINISHED_CALL_STATUSES
-from diga_assets.assets.common import missing_days_failure
-from diga_assets.assets.raw.common import raw_asset_options
+from diga_assets.assets.common import DigaGraph
+from diga_assets.assets.raw.common import raw_spec
+from diga_assets.assets.step import RAW_CALLS, DailyRun, DailyStep, build_daily_asset
 from diga_assets.names import CALLS_DATASET, DIGA_CALL_MESSAGES, DIGA_CALLS, MESSAGES_DATASET
-from diga_assets.partitions import rerun_commands
-from diga_assets.resources import DigaApiResource
 from diga_assets.storage import DigaStorage
 
 # Transcripts are a few dozen messages each: buffering this many rows before handing them to the
@@ -201,86 +200,58 @@ def fetch_messages_day(
     return result
 
 
-def _missing_calls_days(storage: DigaStorage, keys: Sequence[str]) -> dg.Failure | None:
-    """The failure that refuses days whose calls are not stored (a day's transcripts are those
-    of its stored calls), or ``None``."""
-    stored = set(storage.existing_raw_files(CALLS_DATASET, keys))
-    missing = [key for key in keys if storage.layout.raw_partition(CALLS_DATASET, key) not in stored]
-    return missing_days_failure(DIGA_CALL_MESSAGES, DIGA_CALLS, missing, "Fetch the calls first")
+MESSAGES_DESCRIPTION = """The transcripts of each day's stored calls: one row per message (`call_id`, `id`,
+`created_date`, `role`, `content`, `tool_call`), one Parquet file per day under
+``raw/messages/date=YYYY-MM-DD/``.
+
+Opt-in: not part of diga_calls_job; its own job and schedule (DIGA_TRANSCRIPTS=1 starts
+the schedule). Calls still going on are skipped and fetched when their day runs again; a
+call without messages (404 NO_MESSAGES_FOR_CALL) or deleted since (404 CALL_NOT_FOUND)
+is counted in the day's metadata; any other error fails the day, naming the call, and
+keeps its previous file. Requests go `max_concurrency` at a time."""
 
 
-def build_call_messages_asset(
-    partitions: dg.DailyPartitionsDefinition, *, backfill_policy: dg.BackfillPolicy
-) -> dg.AssetsDefinition:
-    """``diga_call_messages`` on the project's daily partitions, downstream of ``diga_calls``."""
-    options = raw_asset_options(partitions, backfill_policy, TRANSCRIPTS.arrow_schema, MESSAGES_DATASET)
-    options["metadata"]["personal_data"] = "content holds what callers said (see the README, Personal data)"
-
-    @dg.asset(name=DIGA_CALL_MESSAGES, deps=[DIGA_CALLS], **options)
-    def diga_call_messages(
-        context: dg.AssetExecutionContext, diga: DigaApiResource, storage: DigaStorage
-    ) -> dg.MaterializeResult:
-        """The transcripts of each day's stored calls: one row per message (`call_id`, `id`,
-        `created_date`, `role`, `content`, `tool_call`), one Parquet file per day under
-        ``raw/messages/date=YYYY-MM-DD/``.
-
-        Opt-in: not part of diga_calls_job; its own job and schedule (DIGA_TRANSCRIPTS=1 starts
-        the schedule). Calls still going on are skipped and fetched when their day runs again; a
-        call without messages (404 NO_MESSAGES_FOR_CALL) or deleted since (404 CALL_NOT_FOUND)
-        is counted in the day's metadata; any other error fails the day, naming the call, and
-        keeps its previous file. Requests go `max_concurrency` at a time.
-        """
-        storage.check_writable()
-        keys = list(context.partition_keys)
-        if failure := _missing_calls_days(storage, keys):
-            raise failure
-        written: list[MessagesDayResult] = []
-        failed: list[CallTranscriptError] = []
-        started = time.monotonic()
-        with diga.make_client(logger=context.log) as client:
-            for key in keys:
-                try:
-                    result = fetch_messages_day(client, storage, key, max_concurrency=diga.max_concurrency)
-                except DigaAuthError as exc:
-                    raise dg.Failure(
-                        description=f"{DIGA_CALL_MESSAGES} stopped: {exc}. Days already stored were left as they were."
-                    ) from exc
-                except CallTranscriptError as exc:
-                    context.log.error(f"{DIGA_CALL_MESSAGES}: {exc}")
-                    failed.append(exc)
-                    continue
-                written.append(result)
-                context.log.info(
-                    f"{DIGA_CALL_MESSAGES}: {len(written) + len(failed)}/{len(keys)} days done ({key}: "
-                    f"{result.messages} messages of {result.calls_with_messages} calls, {result.requests} requests, "
-                    f"{result.calls_skipped_unfinished} calls still going on)"
-                )
-        if failed:
-            # The days that did succeed are stored: record them so the UI does not lie about them.
-            for result in written:
-                materialization = dg.AssetMaterialization(
-                    asset_key=context.asset_key, partition=result.key, metadata=result.metadata()
-                )
-                context.log_event(materialization)
-            commands = "\n".join(f"  {c}" for c in rerun_commands(DIGA_CALL_MESSAGES, [f.key for f in failed]))
-            raise dg.Failure(
-                description=(
-                    f"{len(failed)} of {len(keys)} days failed; the other {len(written)} were written and recorded, "
-                    "and the failed days kept their previous files.\n"
-                    + "\n".join(f"  {f}" for f in failed)
-                    + f"\nRe-run just the failed days with:\n{commands}"
-                ),
-                metadata={"failed_days": [f.key for f in failed]},
+def fetch_messages(run: DailyRun) -> None:
+    """The work of ``diga_call_messages``: the run's days one after the other, each day's
+    transcripts ``max_concurrency`` at a time; a day whose transcript fails is left as it was."""
+    started = time.monotonic()
+    diga = run.api
+    done: list[MessagesDayResult] = []
+    with diga.make_client(logger=run.log) as client:
+        for key in run.keys:
+            try:
+                result = fetch_messages_day(client, run.storage, key, max_concurrency=diga.max_concurrency)
+            except CallTranscriptError as exc:
+                run.log.error(f"{DIGA_CALL_MESSAGES}: {exc}")
+                run.failed(key, exc)
+                continue
+            done.append(result)
+            run.wrote(key, result.metadata())
+            run.log.info(
+                f"{DIGA_CALL_MESSAGES}: {len(done) + len(run.failures)}/{len(run.keys)} days done ({key}: "
+                f"{result.messages} messages of {result.calls_with_messages} calls, {result.requests} requests, "
+                f"{result.calls_skipped_unfinished} calls still going on)"
             )
-        for result in written:
-            context.add_asset_metadata(result.metadata(), partition_key=result.key)
-        return dg.MaterializeResult(
-            metadata={
-                "days": len(written),
-                "run_messages": sum(r.messages for r in written),
-                "run_requests": sum(r.requests for r in written),
-                "run_seconds": round(time.monotonic() - started, 3),
-            }
-        )
+    run.total(
+        {
+            "days": len(done),
+            "run_messages": sum(r.messages for r in done),
+            "run_requests": sum(r.requests for r in done),
+            "run_seconds": round(time.monotonic() - started, 3),
+        }
+    )
 
-    return diga_call_messages
+
+def build_call_messages_asset(graph: DigaGraph) -> dg.AssetsDefinition:
+    """``diga_call_messages`` on the graph's daily partitions, downstream of ``diga_calls``."""
+    spec = raw_spec(
+        graph,
+        DIGA_CALL_MESSAGES,
+        MESSAGES_DATASET,
+        TRANSCRIPTS.arrow_schema,
+        MESSAGES_DESCRIPTION,
+        deps=[DIGA_CALLS],
+        metadata={"personal_data": "content holds what callers said (see the README, Personal data)"},
+    )
+    step = DailyStep(DIGA_CALL_MESSAGES, [spec], needs=[RAW_CALLS], fetches=True)
+    return build_daily_asset(graph, step, fetch_messages)

@@ -10,8 +10,9 @@ import pyarrow.compute as pc
 
 from diga_assets.api.client import DigaClient
 from diga_assets.api.records import PHONES
+from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw.common import page_to_batch
-from diga_assets.assets.raw.snapshots import Snapshot, SnapshotAsset, build_snapshot_asset
+from diga_assets.assets.raw.snapshots import Listing, Snapshot, build_snapshot_asset
 from diga_assets.names import DIGA_PHONES, PHONES_DATASET
 from diga_assets.resources import DigaApiResource
 
@@ -45,28 +46,22 @@ def _describe(table: pa.Table) -> dict[str, Any]:
     return metadata
 
 
-PHONE_SNAPSHOTS = SnapshotAsset(
+PHONE_SNAPSHOTS = Listing(
     asset=DIGA_PHONES,
     dataset=PHONES_DATASET,
     schema=PHONES.arrow_schema,
-    what="the register",
-    fetch=_fetch,
-    describe=_describe,
-)
-
-
-def build_phones_asset(
-    partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy
-) -> dg.AssetsDefinition:
-    """``diga_phones`` on the project's daily partitions."""
-    return build_snapshot_asset(
-        partitions,
-        backfill_policy,
-        PHONE_SNAPSHOTS,
-        """The phone register as observed: the full listing with the real ``observed_at``.
+    description="""The phone register as observed: the full listing with the real ``observed_at``.
 
 The API only knows phones as they are now, so a past day's partition holds what was
 observed when it ran, and its metadata says how long after the day ended that was. A
 partition that already holds an observation closer to its day is kept, not overwritten
 by a later one.""",
-    )
+    shows="the register",
+    fetch=_fetch,
+    describe=_describe,
+)
+
+
+def build_phones_asset(graph: DigaGraph) -> dg.AssetsDefinition:
+    """``diga_phones`` on the graph's daily partitions."""
+    return build_snapshot_asset(graph, PHONE_SNAPSHOTS)

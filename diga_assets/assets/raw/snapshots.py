@@ -16,10 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from diga_assets.api.client import DigaClient
-from diga_assets.assets.raw.common import raw_asset_options
-from diga_assets.partitions import DayWindow, day_window
+from diga_assets.assets.common import DigaGraph
+from diga_assets.assets.raw.common import raw_spec
+from diga_assets.assets.step import DailyRun, DailyStep, build_daily_asset
+from diga_assets.partitions import DayWindow
 from diga_assets.resources import DigaApiResource
-from diga_assets.storage import DigaStorage
 
 # A snapshot taken by the daily schedule lands minutes after its day ends; one taken later than
 # this shows the listing as it was later, not on that day.
@@ -36,13 +37,15 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class SnapshotAsset:
-    """A daily snapshot asset: its names, its schema, and how to fetch and describe it."""
+class Listing:
+    """A listing the API knows only as it is now, kept as a daily snapshot asset: its names, its
+    schema, and how to fetch and describe it."""
 
     asset: str
     dataset: str
     schema: pa.Schema
-    what: str  # "the phone register": what a snapshot shows, for log lines
+    description: str
+    shows: str  # what a snapshot shows ("the phone register"), for log lines
     fetch: Callable[[DigaClient, DigaApiResource], Snapshot]
     describe: Callable[[pa.Table], dict[str, Any]]  # a day's own metadata (counts)
 
@@ -54,28 +57,27 @@ def observed_at(table: pa.Table) -> datetime | None:
 
 
 def _day_metadata(
-    kind: SnapshotAsset, table: pa.Table, observed: datetime, window: DayWindow, location: str, *, kept: bool
+    listing: Listing, table: pa.Table, observed: datetime, window: DayWindow, location: str, *, kept: bool
 ) -> dict[str, Any]:
     return {
         "dagster/row_count": table.num_rows,
         "observed_at": dg.MetadataValue.timestamp(observed),
         "observed_hours_after_day_end": round(window.hours_after_end(observed), 3),
         "kept_existing_snapshot": kept,
-        **kind.describe(table),
+        **listing.describe(table),
         "path": dg.MetadataValue.path(location),
     }
 
 
-def store_snapshot(
-    context: dg.AssetExecutionContext, storage: DigaStorage, kind: SnapshotAsset, snapshot: Snapshot, window: DayWindow
-) -> bool:
+def store_snapshot(run: DailyRun, listing: Listing, snapshot: Snapshot, window: DayWindow) -> bool:
     """Store ``snapshot`` as the day's partition unless the stored one is closer to the day's end;
-    attach the day's metadata; return whether it was written.
+    say what the day holds; return whether it was written.
 
     The comparison and the write are one step of the store (``swap_table``): two runs observing
     the same day at once cannot replace a closer snapshot with a later one.
     """
-    location = storage.layout.raw_partition(kind.dataset, window.key)
+    storage = run.storage
+    location = storage.layout.raw_partition(listing.dataset, window.key)
     new_at = snapshot.observed_at
     kept: list[tuple[pa.Table, datetime]] = []
 
@@ -90,51 +92,30 @@ def store_snapshot(
     written = storage.store.swap_table(location, closer) is not None
     if not written:
         stored, stored_at = kept[0]
-        context.log.warning(
-            f"{kind.asset} {window.key}: kept the stored snapshot observed at {stored_at.isoformat()}, which is "
+        run.log.warning(
+            f"{listing.asset} {window.key}: kept the stored snapshot observed at {stored_at.isoformat()}, which is "
             f"closer to the day's end than this run's ({new_at.isoformat()})"
         )
-        context.add_asset_metadata(
-            _day_metadata(kind, stored, stored_at, window, location, kept=True), partition_key=window.key
-        )
+        run.wrote(window.key, _day_metadata(listing, stored, stored_at, window, location, kept=True))
         return False
     lag_hours = window.hours_after_end(new_at)
     if lag_hours > LATE_OBSERVATION_HOURS:
-        context.log.warning(
-            f"{kind.asset} {window.key}: observed {lag_hours:.1f} hours after the day ended; it shows "
-            f"{kind.what} as it was then, not as it was on that day"
+        run.log.warning(
+            f"{listing.asset} {window.key}: observed {lag_hours:.1f} hours after the day ended; it shows "
+            f"{listing.shows} as it was then, not as it was on that day"
         )
-    metadata = _day_metadata(kind, snapshot.table, new_at, window, location, kept=False)
-    context.add_asset_metadata(metadata, partition_key=window.key)
+    run.wrote(window.key, _day_metadata(listing, snapshot.table, new_at, window, location, kept=False))
     return True
 
 
-def build_snapshot_asset(
-    partitions: dg.DailyPartitionsDefinition, backfill_policy: dg.BackfillPolicy, kind: SnapshotAsset, description: str
-) -> dg.AssetsDefinition:
-    """The daily snapshot asset ``kind`` on the project's partitions."""
+def build_snapshot_asset(graph: DigaGraph, listing: Listing) -> dg.AssetsDefinition:
+    """The daily snapshot asset of ``listing`` on the graph's partitions."""
 
-    @dg.asset(
-        name=kind.asset,
-        description=description,
-        **raw_asset_options(partitions, backfill_policy, kind.schema, kind.dataset),
-    )
-    def snapshot_asset(
-        context: dg.AssetExecutionContext, diga: DigaApiResource, storage: DigaStorage
-    ) -> dg.MaterializeResult:
-        storage.check_writable()
-        with diga.make_client(logger=context.log) as client:
-            snapshot = kind.fetch(client, diga)
-        written = [
-            store_snapshot(context, storage, kind, snapshot, day_window(partitions, key))
-            for key in context.partition_keys
-        ]
-        return dg.MaterializeResult(
-            metadata={
-                "partitions_written": sum(written),
-                "partitions_kept": len(written) - sum(written),
-                **snapshot.cost,
-            }
-        )
+    def take_snapshot(run: DailyRun) -> None:
+        with run.api.make_client(logger=run.log) as client:
+            snapshot = listing.fetch(client, run.api)
+        written = [store_snapshot(run, listing, snapshot, window) for window in run.windows]
+        run.total({"partitions_written": sum(written), "partitions_kept": len(written) - sum(written), **snapshot.cost})
 
-    return snapshot_asset
+    spec = raw_spec(graph, listing.asset, listing.dataset, listing.schema, listing.description)
+    return build_daily_asset(graph, DailyStep(listing.asset, [spec], fetches=True), take_snapshot)

@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from diga_assets.assets.common import OWNERS, outcome_map_or_fail
+from diga_assets.assets.common import OWNERS, DigaGraph
 from diga_assets.assets.report.data import gather_report_data
 from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
@@ -22,36 +22,39 @@ from diga_assets.names import (
     METRICS_GROUP,
     PHONE_ASSIGNMENT_TIMELINE,
 )
-from diga_assets.storage import RELATIVE_LAYOUT, DigaStorage
+from diga_assets.storage import RELATIVE_LAYOUT
 
 
-def build_report_asset(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
-    """The ``call_report`` asset over the metric assets (unpartitioned: it draws every day; the
-    partitions give the time zone it reports in)."""
+def build_report_asset(graph: DigaGraph) -> dg.AssetsDefinition:
+    """The ``call_report`` asset over the metric assets (unpartitioned: it draws every day, in the
+    graph's time zone)."""
+    names = graph.names
 
     @dg.asset(
-        name=CALL_REPORT,
-        group_name=METRICS_GROUP,
-        deps=[CALL_OUTCOME_RATES, CALL_DURATION_STATS, AGENT_VERSION_OUTCOMES, PHONE_ASSIGNMENT_TIMELINE],
+        key=graph.key(CALL_REPORT),
+        group_name=names.name(METRICS_GROUP),
+        deps=names.keys([CALL_OUTCOME_RATES, CALL_DURATION_STATS, AGENT_VERSION_OUTCOMES, PHONE_ASSIGNMENT_TIMELINE]),
         kinds={"html", "duckdb"},
         owners=OWNERS,
         tags={"layer": "report"},
         metadata={"layout": str(RELATIVE_LAYOUT.report_file(CALL_REPORT))},
+        required_resource_keys={names.storage_resource},
     )
-    def call_report(context: dg.AssetExecutionContext, storage: DigaStorage) -> dg.MaterializeResult:
+    def call_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         """A self-contained HTML report (``reports/call_report.html``, readable offline): daily
         call volume by status, completion rate over time, median and p90 duration over time,
         outcomes by agent version, and a timeline of phone assignments.
 
         The materialization links the file and shows the completion-rate chart inline.
         """
+        storage = graph.storage(context)
         storage.check_writable()
-        data = gather_report_data(storage.store, outcome_map_or_fail())
+        data = gather_report_data(storage.store, graph.outcome_map())
         # Imported here: only this asset draws, and matplotlib would otherwise add to the start-up
         # of every process that loads the code location.
         from diga_assets.assets.report.charts import render_report
 
-        html, headline_png = render_report(data, generated_at=datetime.now(UTC), timezone=partitions.timezone)
+        html, headline_png = render_report(data, generated_at=datetime.now(UTC), timezone=graph.settings.timezone)
         path = storage.layout.report_file(CALL_REPORT)
         storage.store.write_bytes(path, html.encode("utf-8"), "text/html; charset=utf-8")
         metadata: dict[str, Any] = {
