@@ -1,18 +1,28 @@
 # Two entry points for a fresh machine with Python 3.11: `make demo` and `make test`.
-# The virtualenv is rebuilt only when pyproject.toml changes (the stamp file tracks it).
+# The virtualenv holds exactly what uv.lock pins (the dev and deploy extras); it is synced again
+# only when pyproject.toml or uv.lock changes (the stamp file tracks them).
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 BIN := $(VENV)/bin
+# uv from the PATH, else this release from PyPI in .tools/ (the lock's format is uv's).
+UV_VERSION := 0.13.9
+UV ?= $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+# The image installs from this export of the lock (pip, hash-checked); `make lock` rewrites both.
+IMAGE_REQUIREMENTS := deploy/requirements.txt
+EXPORT_LOCK = { echo '\# The deploy extra as uv.lock pins it, for deploy/Dockerfile. Written by make lock: do not edit.'; \
+	$(UV) export --frozen --quiet --extra deploy --no-emit-project --no-header --format requirements-txt; }
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test test-install lint lock lock-check clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --extra dev --extra deploy
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,7 +35,25 @@ lint: $(STAMP)
 
 # One worker per core; a module's tests stay on one worker, so its module-scoped pipeline runs once.
 test: lint
-	$(BIN)/python -m pytest -n auto --dist loadscope
+	$(BIN)/python -m pytest -n auto --dist loadscope -m "not install"
+
+# The project installed as users install it: fresh virtualenvs of Python 3.11, 3.12 and 3.13 with
+# the pip each ships, and the image's install steps with pip 24.0 (minutes: downloads). CI runs it.
+test-install: $(STAMP)
+	$(BIN)/python -m pytest -n auto -m install diga_assets_tests/install
+
+# After changing a dependency range in pyproject.toml, or to take newer releases within the
+# ranges (`make lock UPGRADE=1`): re-resolve uv.lock and re-export the image's requirements.
+lock: | $(UV)
+	$(UV) lock $(if $(UPGRADE),--upgrade)
+	$(EXPORT_LOCK) > $(IMAGE_REQUIREMENTS)
+
+# Fails when uv.lock no longer matches pyproject.toml, or the image's export no longer matches
+# uv.lock (CI runs it).
+lock-check: | $(UV)
+	$(UV) lock --check
+	$(EXPORT_LOCK) | diff -u $(IMAGE_REQUIREMENTS) - \
+		|| { echo "$(IMAGE_REQUIREMENTS) is stale: run make lock" >&2; exit 1; }
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache

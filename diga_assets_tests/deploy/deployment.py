@@ -92,3 +92,20 @@ def code_location_env_vars() -> set[str]:
     for path in _package_sources():
         names |= set(re.findall(r"[\"'](DIGA_[A-Z0-9_]+)[\"']", path.read_text(encoding="utf-8")))
     return names
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of deploy/Dockerfile, continuation lines joined, comments dropped."""
+    logical: list[str] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    assert not pending, "a continuation line ends the Dockerfile"
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in logical]

@@ -24,7 +24,6 @@ from diga_assets_tests.deploy.deployment import (
     COMPOSE_FILE,
     COMPOSE_INSTANCE_YAML,
     DEPLOY_DIR,
-    DOCKERFILE,
     HELM_VALUES,
     IMAGE_WORKSPACE,
     INSTANCE_YAML,
@@ -36,6 +35,7 @@ from diga_assets_tests.deploy.deployment import (
     code_location_env_vars,
     code_server_command,
     daemon_command,
+    dockerfile_instructions,
     env_references,
     read_yaml,
     webserver_command,
@@ -132,23 +132,6 @@ def test_the_workspace_points_at_one_code_server_by_environment() -> None:
 # The image --------------------------------------------------------------------------------------
 
 
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of deploy/Dockerfile, continuation lines joined, comments dropped."""
-    logical: list[str] = []
-    pending = ""
-    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        logical.append(pending + line)
-        pending = ""
-    assert not pending, "a continuation line ends the Dockerfile"
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in logical]
-
-
 def instructions(name: str) -> list[str]:
     return [arguments for instruction, arguments in dockerfile_instructions() if instruction == name]
 
@@ -159,10 +142,13 @@ def test_the_image_is_python_3_11_slim_running_as_a_user() -> None:
     assert users and users[-1] not in {"root", "0"}, users
 
 
-def test_the_image_installs_the_project_with_its_deploy_extra_and_nothing_else() -> None:
+def test_the_image_installs_exactly_the_locked_deploy_extra_then_the_project_alone() -> None:
     installs = [run for run in instructions("RUN") if "pip install" in run]
 
-    assert installs == ['pip install ".[deploy]"']
+    assert installs == [
+        "pip install --no-deps --require-hashes -r deploy/requirements.txt",
+        "pip install --no-deps . && pip check",
+    ]
     extras = PYPROJECT["project"]["optional-dependencies"]
     # What the image needs beyond the code location is in the extra: storage, logs, launchers.
     assert {requirement_name(r) for r in extras["deploy"]} >= {
@@ -173,8 +159,16 @@ def test_the_image_installs_the_project_with_its_deploy_extra_and_nothing_else()
         "psycopg2-binary",
         "sqlalchemy",
     }
+    # The export of the lock pins every package, each with its hashes, and holds the deploy
+    # extra and the project's own dependencies (`make lock-check` in CI keeps it equal to uv.lock).
+    pinned = dict(
+        re.findall(r"^([A-Za-z0-9._-]+)==([^ \\;]+)", (DEPLOY_DIR / "requirements.txt").read_text(), re.MULTILINE)
+    )
+    wanted = {requirement_name(r) for r in PYPROJECT["project"]["dependencies"] + extras["deploy"]}
+    assert wanted <= {name.lower().replace("_", "-") for name in pinned}
+    assert pinned["dagster"] == pinned_version(next(r for r in PYPROJECT["project"]["dependencies"] if "dagster=" in r))
     # The package build reads pyproject.toml and README.md, and the package itself.
-    assert {"pyproject.toml", "README.md", "diga_assets"} <= copy_sources()
+    assert {"pyproject.toml", "README.md", "diga_assets", "deploy/requirements.txt"} <= copy_sources()
 
 
 def copy_sources() -> set[str]:
