@@ -216,3 +216,8 @@ def test_the_report_says_nothing_of_unmapped_codes_below_one_percent(tmp_path):
     html = storage.store.read_bytes(storage.layout.report_file(CALL_REPORT)).decode("utf-8")
     assert 'id="end-reasons"' in html and "sim_error" in html
     assert 'id="unmapped-warning"' not in html
+    # One day of calls is one day on the daily charts' axes, not the years of ticks that
+    # autoscaling gives a single date.
+    for chart in ("volume", "completion", "duration"):
+        section = re.search(rf'<section id="{chart}".*?</section>', html, re.S).group(0)
+        assert [t for t in re.findall(r"<text[^>]*>([^<]+)</text>", section) if t.endswith(" Nov")] == ["03 Nov"]

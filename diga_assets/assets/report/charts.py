@@ -7,8 +7,9 @@ current-figure state shared between runs; the report's style applies only while 
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,17 @@ def _figure(width: float = 9.0, height: float = 3.6) -> tuple[Figure, Any]:
     return figure, axes
 
 
-def _date_axis(axes: Any, days: int | None = None) -> None:
+def _date_axis(axes: Any, days: Sequence[date] = ()) -> None:
     # Daily charts tick on whole days (an automatic locator ticks hours on a short range, and
     # every hour then reads as the same date), at most _MAX_DAY_LABELS of them so the labels
     # never run into each other beside a legend; the timeline spans months and picks its own.
     if days:
-        locator: mdates.DateLocator = mdates.DayLocator(interval=math.ceil(days / _MAX_DAY_LABELS))
+        # The axis spans the report's days and half a day either side, set rather than left to
+        # autoscaling: a single day is a singular range, which matplotlib widens to four years
+        # of daily ticks (seconds of drawing, and a chart of nothing).
+        half_day = timedelta(hours=12)
+        axes.set_xlim(datetime.combine(days[0], time()) - half_day, datetime.combine(days[-1], time()) + half_day)
+        locator: mdates.DateLocator = mdates.DayLocator(interval=math.ceil(len(days) / _MAX_DAY_LABELS))
     else:
         locator = mdates.AutoDateLocator(maxticks=_MAX_DAY_LABELS)
     axes.xaxis.set_major_locator(locator)
@@ -94,7 +100,7 @@ def chart_daily_volume(data: ReportData) -> Figure:
     axes.set_title("Calls per day, by status")
     axes.set_ylabel("calls")
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
-    _date_axis(axes, len(days))
+    _date_axis(axes, days)
     return figure
 
 
@@ -106,7 +112,7 @@ def chart_completion_rate(data: ReportData) -> Figure:
     axes.set_ylim(0, 1)
     axes.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     axes.set_title("Completion rate (completed / calls that ended)")
-    _date_axis(axes, len(data.days))
+    _date_axis(axes, data.days)
     return figure
 
 
@@ -121,7 +127,7 @@ def chart_durations(data: ReportData) -> Figure:
     axes.set_ylabel("seconds")
     axes.set_title("Call duration: median and 90th percentile")
     axes.legend(frameon=False)
-    _date_axis(axes, len(data.days))
+    _date_axis(axes, data.days)
     return figure
 
 
