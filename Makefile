@@ -13,7 +13,7 @@ IMAGE_REQUIREMENTS := deploy/requirements.txt
 EXPORT_LOCK = { echo '\# The deploy extra as uv.lock pins it, for deploy/Dockerfile. Written by make lock: do not edit.'; \
 	$(UV) export --frozen --quiet --extra deploy --no-emit-project --no-header --format requirements-txt; }
 
-.PHONY: install demo test test-install lint lock lock-check clean
+.PHONY: install demo test test-fast test-install lint lock lock-check clean
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ lint: $(STAMP)
 # One worker per core; a module's tests stay on one worker, so its module-scoped pipeline runs once.
 test: lint
 	$(BIN)/python -m pytest -n auto --dist loadscope -m "not install"
+
+# The edit loop: everything but the slow families (the UI in a browser, PostgreSQL, whole
+# commands end to end, the benchmarks); make test runs them all.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist loadscope -m "not (browser or postgres or e2e or bench or install)"
 
 # The project installed as users install it: fresh virtualenvs of Python 3.11, 3.12 and 3.13 with
 # the pip each ships, and the image's install steps with pip 24.0 (minutes: downloads). CI runs it.

@@ -13,6 +13,7 @@ import pytest
 
 from diga_assets.simulator import DigaSimulator, FaultConfig, World
 from diga_assets_tests.contract import StartSimulator, served_simulators
+from diga_assets_tests.demo_data import DemoRun, shared_demo_run
 from diga_assets_tests.object_store import S3Server, forget_data_root, running_s3_server, use_data_root
 
 # A fixed clock so every test sees the same synthetic company.
@@ -54,6 +55,13 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo, run once per test session (3 days, into a temporary data dir and DAGSTER_HOME)
+    for every module that reads what it leaves; treat it as read-only."""
+    return shared_demo_run(tmp_path_factory)
+
+
 @pytest.fixture(params=["local", "s3"])
 def each_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Run the test twice: with its data in ``tmp_path/data``, and in a fresh prefix of a bucket
@@ -75,12 +83,34 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Drop the bucket variant of tests marked ``local_only`` (they look at temp files beside a
-    partition, directory listings, a WAL file: things a bucket does not have)."""
+    partition, directory listings, a WAL file: things a bucket does not have), and of tests that
+    never reach a data root: every storage helper is keyed by ``tmp_path``, so a test that needs
+    it only through ``each_storage`` stores nothing, and its bucket variant would repeat it."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_s3 = callspec is not None and callspec.params.get("each_storage") == "s3"
-        (dropped if on_s3 and item.get_closest_marker("local_only") else kept).append(item)
+        if on_s3 and (item.get_closest_marker("local_only") or not _uses_tmp_path(item)):
+            dropped.append(item)
+        else:
+            kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def _uses_tmp_path(item: pytest.Item) -> bool:
+    """Whether the test asks for ``tmp_path`` itself or through a fixture other than ``each_storage``."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return True
+    seen: set[str] = set()
+    pending = [name for name in info.argnames if name != "each_storage"]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for definition in info.name2fixturedefs.get(name, ()):
+            pending.extend(arg for arg in definition.argnames if arg != "each_storage")
+    return "tmp_path" in seen

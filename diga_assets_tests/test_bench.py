@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Every benchmark at a tiny size: make test-fast skips it.
+pytestmark = pytest.mark.bench
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 

@@ -141,6 +141,7 @@ def two_accounts(start_simulator):
     return {prefix: start_simulator(api_key=key, now=SIM_NOW, **world) for prefix, (_, key, world) in ACCOUNTS.items()}
 
 
+@pytest.mark.e2e
 def test_two_instances_in_another_project_load_side_by_side_and_each_stores_its_account(tmp_path, two_accounts):
     project = tmp_path / "analytics"
     new_dg_project(project)
@@ -184,6 +185,7 @@ def test_two_instances_in_another_project_load_side_by_side_and_each_stores_its_
             assert key.encode() not in content, path
 
 
+@pytest.mark.e2e
 def test_the_project_is_a_dg_project_that_lists_and_scaffolds_the_component(tmp_path):
     env = dg_env(tmp_path / "home")
 

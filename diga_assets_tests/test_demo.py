@@ -1,7 +1,8 @@
 """The demo runs the whole pipeline against its own simulator and leaves everything it promises,
 and nothing it must not: the API key it used is in none of its files or output.
 
-The demo takes tens of seconds, so it runs once per module (``demo_run``) for every test here.
+The demo takes tens of seconds, so it runs once per test session (the ``demo_run`` fixture,
+shared with the UI tests) for every test here.
 """
 
 from __future__ import annotations
@@ -9,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,9 +21,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import diga_assets.demo
-from diga_assets.demo import PHONE_SNAPSHOTS, DemoResult, run_demo
+from diga_assets.demo import PHONE_SNAPSHOTS, run_demo
 from diga_assets.names import CALL_CONVERSATION_STATS, DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
+from diga_assets_tests.demo_data import DemoRun, captured_output
 from diga_assets_tests.reliability.leaks import decoded_bytes, files_holding
+
+# The whole demo, locally and into a bucket: make test-fast skips it.
+pytestmark = pytest.mark.e2e
 
 VIEWS = (
     "calls",
@@ -36,57 +39,6 @@ VIEWS = (
     CALL_CONVERSATION_STATS,
     PHONE_ASSIGNMENT_TIMELINE,
 )
-
-
-@dataclass(frozen=True)
-class DemoRun:
-    """One demo run: what it returned, what it printed, and the key it gave its simulator."""
-
-    result: DemoResult
-    root: Path
-    printed: list[str]
-    output: Path
-    api_key: str
-
-
-@contextlib.contextmanager
-def _captured_output(sink_path: Path) -> Iterator[None]:
-    """Send stdout and stderr to ``sink_path``, at the Python level (Dagster's console logger,
-    print) and the file-descriptor level (anything written below Python), then restore both."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    with open(sink_path, "w", encoding="utf-8") as sink:
-        try:
-            for fd in saved:
-                os.dup2(sink.fileno(), fd)
-            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                yield
-        finally:
-            sink.flush()
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """Run the demo once for this module: 3 days, into a temporary data dir and DAGSTER_HOME."""
-    root = tmp_path_factory.mktemp("demo")
-    keys: list[str] = []
-    make_key = diga_assets.demo.simulator_key
-
-    def recorded_key() -> str:
-        keys.append(make_key())
-        return keys[-1]
-
-    printed: list[str] = []
-    with pytest.MonkeyPatch.context() as patch, _captured_output(root / "output.log"):
-        patch.delenv("DIGA_DATA_DIR", raising=False)
-        patch.setattr(diga_assets.demo, "simulator_key", recorded_key)
-        result = run_demo(3, data_dir=root / "data", dagster_home=root / "home", echo=printed.append)
-    [api_key] = keys
-    return DemoRun(result=result, root=root, printed=printed, output=root / "output.log", api_key=api_key)
 
 
 def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(demo_run: DemoRun):
@@ -182,7 +134,7 @@ def test_the_demo_into_a_bucket_stores_every_partition_there_and_records_no_aws_
 
     monkeypatch.setattr(diga_assets.demo, "loopback_bucket", listed_bucket)
     printed: list[str] = []
-    with _captured_output(tmp_path / "output.log"):
+    with captured_output(tmp_path / "output.log"):
         result = run_demo(2, s3=True, dagster_home=tmp_path / "home", echo=printed.append)
 
     root = f"s3://{diga_assets.demo.DEMO_BUCKET}/demo"

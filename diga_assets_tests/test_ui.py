@@ -9,21 +9,26 @@ the last one presses Ctrl-C. Screenshots land in ``test-artifacts/``.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from diga_assets.demo import DemoResult, run_demo
+from diga_assets.demo import DemoResult
+from diga_assets_tests.demo_data import DemoRun
 from diga_assets_tests.test_definitions import PUBLIC_ASSET_GROUPS
 from diga_assets_tests.webserver import free_loopback_port, graphql, port_open
+
+# The UI family: diga-assets ui over the demo's data, and Debian's Chromium (make test-fast skips it).
+pytestmark = pytest.mark.browser
 
 BIN = Path(sys.executable).parent
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -45,10 +50,17 @@ class RunningUi:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory) -> Iterator[RunningUi]:
-    """The demo's data, then ``diga-assets ui`` over it in a session of its own (like a terminal)."""
+def ui(tmp_path_factory, demo_run: DemoRun) -> Iterator[RunningUi]:
+    """``diga-assets ui`` over a copy of the demo's data and DAGSTER_HOME (the session's demo
+    run, shared with the demo's tests: the UI records in its home), in a session of its own."""
     root = tmp_path_factory.mktemp("ui")
-    demo = run_demo(2, data_dir=root / "data", dagster_home=root / "home", echo=lambda _: None)
+    for folder in ("data", "home"):
+        shutil.copytree(demo_run.root / folder, root / folder)
+    demo = replace(
+        demo_run.result,
+        data_dir=str(root / "data"),
+        report=str(root / demo_run.result.report.removeprefix(str(demo_run.root) + "/")),
+    )
     port = free_loopback_port()
     log = root / "ui.log"
     env = {**os.environ, "DIGA_DATA_DIR": str(root / "data"), "PYTHONUNBUFFERED": "1"}

@@ -37,6 +37,9 @@ from diga_assets_tests.assets.test_raw import expected_ids, stored_ids
 from diga_assets_tests.conftest import SIM_KEY
 from diga_assets_tests.webserver import free_loopback_port, graphql
 
+# dagster dev, a backfill through GraphQL: make test-fast skips it.
+pytestmark = pytest.mark.e2e
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAYS = ("2026-11-16", "2026-11-17", "2026-11-18")  # whole days inside the simulator's five
 BACKFILL_ASSETS = CALLS_JOB_ASSETS

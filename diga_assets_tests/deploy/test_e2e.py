@@ -63,6 +63,9 @@ from diga_assets_tests.deploy.postgres import Database
 from diga_assets_tests.deploy.stack import Stack
 from diga_assets_tests.webserver import GraphQLError, free_loopback_port, graphql, port_open
 
+# A whole deployment on PostgreSQL: make test-fast skips it.
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
 # The simulated company: a fixed clock, so the test can rebuild the same World and know each
 # day's calls exactly.
 SIM_SEED = 7

@@ -79,6 +79,9 @@ INSTANCE_CLASSES = {
 
 DESCRIBE_INSTANCE = """
 import dagster as dg
+
+# Every instance variant on a real PostgreSQL: make test-fast skips it.
+pytestmark = pytest.mark.postgres
 instance = dg.DagsterInstance.get()
 print(
     type(instance.run_storage).__name__,
