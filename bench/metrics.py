@@ -12,7 +12,14 @@ process of its own (wall seconds and peak RSS):
 2. pandas: the same three tables with pandas (read, keep each call's latest version, map the
    outcome, group), checked equal to the project's on the counts;
 3. one day: re-computing the last day's metrics on top of the whole history, against the same
-   day computed from a data directory that holds that day alone.
+   day computed from a data directory that holds that day alone;
+4. the year's rebuild through Dagster, as a user runs it after changing the outcome map
+   (``dagster asset materialize --select curated_calls,<the four daily metrics>
+   --partition-range FIRST...LAST``, their checks included, a fresh DAGSTER_HOME on SQLite, as
+   ``dagster dev`` keeps it), against the same work done by the project's functions called
+   directly (curation and its writes, the four metrics and their writes, the six checks' queries,
+   the views' refresh): what the orchestration adds. Once more with
+   ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1`` (README, "Rebuilding a year").
 
 With --profile, the project's every-day run goes once more under py-spy, and the lines where its
 time goes are printed (a DuckDB statement shows as the line that runs it).
@@ -25,9 +32,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -181,6 +190,82 @@ def pandas_metrics(data_dir: str, first: str, last: str) -> None:
     print(json.dumps({"rows": int(rates.drop(columns=[c for c in rates.columns if c.endswith("_rate")]).sum().sum())}))
 
 
+REBUILD_ASSETS = "curated_calls,call_outcome_rates,call_duration_stats,agent_version_outcomes,call_end_reasons"
+
+
+def rebuild_functions(data_dir: str, first: str, last: str) -> None:
+    """Contender: what the rebuild command's steps do, by the project's functions called directly
+    (no Dagster): each day curated and written, the four daily metrics from one read of the
+    curated days and each day written, the six checks the command runs, the views refreshed."""
+    import logging
+
+    from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
+    from diga_assets.analysis.views import refresh_analysis_db
+    from diga_assets.assets.curated import curate_calls
+    from diga_assets.assets.metrics.daily import DAILY_CALL_METRICS, compute_daily_metrics
+    from diga_assets.checks.metrics import (
+        completion_anomaly_check,
+        counts_check,
+        rates_check,
+        unmapped_end_reasons_check,
+    )
+    from diga_assets.checks.raw import duplicate_call_ids
+    from diga_assets.partitions import with_neighbours
+    from diga_assets.storage import DigaStorage
+
+    storage = DigaStorage(data_dir=data_dir)
+    store, layout = storage.store, storage.layout
+    days = _days(first, last)
+    keys = [day.isoformat() for day in days]
+    for day, table in curate_calls(store, "UTC", DEFAULT_OUTCOME_MAP, days):
+        store.write_table(layout.curated_partition("calls", day.isoformat()), table)
+    span = [day.isoformat() for day in with_neighbours(days)]
+    assert not duplicate_call_ids(store, storage.existing_curated_files("calls", span))
+    computed = compute_daily_metrics(DAILY_CALL_METRICS, store, days)
+    for metric in DAILY_CALL_METRICS:
+        for key, day in zip(keys, days, strict=True):
+            store.write_table(layout.metric_partition(metric.name, key), computed[metric.name].rows_of(day))
+    refresh_analysis_db(store, DEFAULT_OUTCOME_MAP, log=logging.getLogger("bench"))
+    for result in (
+        rates_check("call_outcome_rates", ("agent_id", "call_type"), storage, keys),
+        counts_check(storage, keys),
+        completion_anomaly_check(storage, keys),
+        rates_check("agent_version_outcomes", ("agent_id", "agent_version_id"), storage, keys),
+        unmapped_end_reasons_check(storage, keys),
+    ):
+        assert result.passed or result.severity.value == "WARN", result.description
+    print(json.dumps({"rows": sum(computed["call_outcome_rates"].table["total_calls"].to_pylist())}))
+
+
+def rebuild_command(home: Path, first: str, last: str) -> list[str]:
+    """The command a user runs to rebuild a year after changing the outcome map."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    dagster = Path(sys.executable).parent / "dagster"
+    return [
+        *(str(dagster), "asset", "materialize", "-m", "diga_assets.definitions", "--select", REBUILD_ASSETS),
+        *("--partition-range", f"{first}...{last}"),
+    ]
+
+
+def rows_of_rebuild(data_dir: Path) -> Callable[[bytes], int]:
+    """The calls the rebuilt call_outcome_rates days count (the command prints no rows of its own)."""
+
+    def rows(_: bytes) -> int:
+        import pyarrow.dataset as ds
+
+        folder = data_dir / "metrics" / "call_outcome_rates"
+        table = ds.dataset(folder, format="parquet").to_table(columns=["total_calls"])
+        return int(sum(table["total_calls"].to_pylist()))
+
+    return rows
+
+
+def _copy_raw(source: Path, target: Path) -> None:
+    """A data dir holding ``source``'s raw calls (hard links: nothing is rewritten in place)."""
+    shutil.copytree(source / "raw", target / "raw", copy_function=os.link)
+
+
 def _days(first: str, last: str) -> list[date]:
     start, end = date.fromisoformat(first), date.fromisoformat(last)
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
@@ -192,7 +277,7 @@ def _days(first: str, last: str) -> list[date]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="role")
-    for role in ("project", "pandas"):
+    for role in ("project", "pandas", "rebuild-functions"):
         contender = sub.add_parser(role)
         contender.add_argument("data_dir")
         contender.add_argument("first")
@@ -209,6 +294,8 @@ def main() -> None:
         return project_metrics(args.data_dir, args.first, args.last)
     if args.role == "pandas":
         return pandas_metrics(args.data_dir, args.first, args.last)
+    if args.role == "rebuild-functions":
+        return rebuild_functions(args.data_dir, args.first, args.last)
     benchmark(args.calls, args.days, profile=args.profile)
     return None
 
@@ -237,6 +324,23 @@ def benchmark(calls: int, days: int, *, profile: bool = False) -> list[Outcome]:
             run_measured("project: last day, on the history", contender("project", history, last), env, rows_from_json),
             run_measured("project: last day, alone", contender("project", alone, last), env, rows_from_json),
         ]
+        rebuilds = []
+        for name, extra in (
+            ("rebuild: the functions alone", None),
+            ("rebuild: dagster asset materialize", {}),
+            ("rebuild: the same, one planned event", {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}),
+        ):
+            data_dir = Path(tmp) / f"rebuild-{len(rebuilds)}"
+            _copy_raw(history, data_dir)
+            if extra is None:
+                command, rows = contender("rebuild-functions", data_dir, keys[0]), rows_from_json
+            else:
+                home = Path(tmp) / f"home-{len(rebuilds)}"
+                command = rebuild_command(home, keys[0], last)
+                rows = rows_of_rebuild(data_dir)
+                extra = {**extra, "DAGSTER_HOME": str(home), "DIGA_DATA_DIR": str(data_dir), "DIGA_START_DATE": keys[0]}
+            rebuilds.append(run_measured(name, command, {**env, **(extra or {})}, rows))
+            shutil.rmtree(data_dir)
         report = None
         if profile and py_spy() is None:
             print("py-spy is not installed (pip install -e '.[bench]'): no profile", flush=True)
@@ -258,13 +362,20 @@ def benchmark(calls: int, days: int, *, profile: bool = False) -> list[Outcome]:
             f"of which, project: every day: curating {phases['curate_s']:.2f} s, "
             f"the metrics from the curated days {phases['metrics_s']:.2f} s (the rest: start-up, imports, exit)"
         )
+    for o in rebuilds:
+        print(f"{o.name:<38}{o.seconds:>9.2f}{o.rows:>13,}{o.peak_rss_mb:>13.0f}")
     print(f"pandas / project: {pandas.seconds / project.seconds:.1f}x")
     print(f"last day on a year of history / alone: {on_history.seconds / alone_day.seconds:.2f}x")
+    functions, command, one_planned = rebuilds
+    print(f"a year's rebuild through dagster / the same functions alone: {command.seconds / functions.seconds:.2f}x")
+    print(f"  with one planned event per asset: {one_planned.seconds / functions.seconds:.2f}x")
     if report:
         print(f"\nwhere the time goes, project: every day (py-spy, running threads):\n{report}")
     if project.rows != pandas.rows or on_history.rows != alone_day.rows:
         raise SystemExit(f"contenders disagree on the calls: {[(o.name, o.rows) for o in outcomes]}")
-    return outcomes
+    if len({o.rows for o in rebuilds}) != 1 or functions.rows != project.rows:
+        raise SystemExit(f"the rebuilds disagree on the calls: {[(o.name, o.rows) for o in rebuilds]}")
+    return [*outcomes, *rebuilds]
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 import dagster as dg
+import pyarrow.parquet as pq
 
 from diga_assets.api.records import CALLS, PHONES, RecordTable
 from diga_assets.assets.common import DigaGraph
@@ -18,20 +19,34 @@ from diga_assets.names import AGENTS_DATASET, CALLS_DATASET, DIGA_AGENTS, DIGA_C
 from diga_assets.partitions import day_window, with_neighbours
 from diga_assets.storage import DigaStorage, Store
 
-# Day files per pass of select_duplicate_call_ids: a daily run (three files) takes one pass, and a
-# long range is cut into passes whose hash tables each stay small.
-FILES_PER_DUPLICATE_ID_PASS = 32
+# Stored calls per pass of select_colliding_call_id_hashes: its grouping holds about this many
+# 64-bit hashes at once. A daily run, and a year of a million calls, take one pass; a year of ten
+# million, four (counted from the files' footers, which are read without reading the files).
+ROWS_PER_DUPLICATE_ID_PASS = 3_000_000
+# Colliding hashes looked up by name at most: far more than the 20 duplicates a check lists.
+_HASHES_LOOKED_UP = 10_000
 
 
 def duplicate_call_ids(store: Store, files: list[str]) -> list[tuple[str, int, list[date]]]:
-    """Call ids stored more than once in ``files``: (id, copies, days), the first 20 by id."""
-    passes = -(-len(files) // FILES_PER_DUPLICATE_ID_PASS)
-    rows: list[tuple[str, int, list[date]]] = []
+    """Call ids stored more than once in ``files``: (id, copies, days), the first 20 by id.
+
+    One read of the ids per pass finds the colliding hashes; the files are read again, by name,
+    only when some hash collides (a duplicate, or the rare collision of two ids)."""
+    if not files:
+        return []
     with store.readable_copies(files) as readable, store.connect() as con:
+        rows = sum(pq.ParquetFile(path).metadata.num_rows for path in readable)
+        passes = max(1, -(-rows // ROWS_PER_DUPLICATE_ID_PASS))
+        hashes: list[int] = []
         for part in range(passes):
             params = {"files": readable, "passes": passes, "pass": part}
-            rows += con.execute(CHECK_SQL("select_duplicate_call_ids"), params).fetchall()
-    return sorted(rows)[:20]  # as many as one pass shows (LIMIT 20)
+            hashes += [
+                found for (found,) in con.execute(CHECK_SQL("select_colliding_call_id_hashes"), params).fetchall()
+            ]
+        if not hashes:
+            return []
+        params = {"files": readable, "hashes": sorted(hashes)[:_HASHES_LOOKED_UP]}
+        return con.execute(CHECK_SQL("select_duplicate_call_ids"), params).fetchall()
 
 
 def unknown_values_check(store: Store, files: list[str], table: RecordTable) -> dg.AssetCheckResult:

@@ -82,7 +82,7 @@ def test_a_long_range_checked_in_passes_finds_the_same_duplicates_as_one_pass(tm
     files = storage.existing_raw_files("calls", days)
 
     in_one_pass = raw_checks.duplicate_call_ids(storage.store, files)
-    monkeypatch.setattr(raw_checks, "FILES_PER_DUPLICATE_ID_PASS", 2)
+    monkeypatch.setattr(raw_checks, "ROWS_PER_DUPLICATE_ID_PASS", 65)  # 313 calls: five passes
     in_five_passes = raw_checks.duplicate_call_ids(storage.store, files)
 
     assert in_one_pass == in_five_passes

@@ -18,6 +18,9 @@ import yaml
 from diga_assets_tests.deploy.deployment import COMPOSE_INSTANCE_YAML, INSTANCE_YAML, S3_INSTANCE_YAML
 from diga_assets_tests.deploy.postgres import Database, Postgres
 
+# Every instance variant on a real PostgreSQL: make test-fast skips it.
+pytestmark = pytest.mark.postgres
+
 DAGSTER = Path(sys.executable).parent / "dagster"
 COMMAND_TIMEOUT_S = 120
 # Dagster's tables for runs, events and schedules, and the slot table of the pools.
@@ -79,9 +82,6 @@ INSTANCE_CLASSES = {
 
 DESCRIBE_INSTANCE = """
 import dagster as dg
-
-# Every instance variant on a real PostgreSQL: make test-fast skips it.
-pytestmark = pytest.mark.postgres
 instance = dg.DagsterInstance.get()
 print(
     type(instance.run_storage).__name__,
