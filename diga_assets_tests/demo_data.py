@@ -15,12 +15,15 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from filelock import FileLock
 
-import diga_assets.demo
-from diga_assets.demo import DemoResult, run_demo
+if TYPE_CHECKING:
+    # The demo module is imported when the demo runs: every test session loads this module
+    # (the root conftest does), most never run the demo.
+    from diga_assets.demo import DemoResult
 
 DEMO_DAYS = 3
 
@@ -59,6 +62,8 @@ def captured_output(sink_path: Path) -> Iterator[None]:
 def _run(root: Path) -> DemoRun:
     """Run the demo: ``DEMO_DAYS`` days into ``root/data`` and ``root/home``, its output captured
     and the key it made for its simulator recorded."""
+    import diga_assets.demo
+
     keys: list[str] = []
     make_key = diga_assets.demo.simulator_key
 
@@ -70,7 +75,9 @@ def _run(root: Path) -> DemoRun:
     with pytest.MonkeyPatch.context() as patch, captured_output(root / "output.log"):
         patch.delenv("DIGA_DATA_DIR", raising=False)
         patch.setattr(diga_assets.demo, "simulator_key", recorded_key)
-        result = run_demo(DEMO_DAYS, data_dir=root / "data", dagster_home=root / "home", echo=printed.append)
+        result = diga_assets.demo.run_demo(
+            DEMO_DAYS, data_dir=root / "data", dagster_home=root / "home", echo=printed.append
+        )
     [api_key] = keys
     return DemoRun(result=result, root=root, printed=printed, output=root / "output.log", api_key=api_key)
 

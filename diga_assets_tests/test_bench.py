@@ -63,6 +63,13 @@ def test_curated_layout_benchmark_asks_every_layout_every_question():
     assert re.search(r"^one agent over the year( +[\d.]+){3}$", out, re.MULTILINE)
 
 
+@pytest.mark.timeout(300)
+def test_bucket_reads_benchmark_reads_the_bucket_through_pyarrows_filesystem():
+    out = run_bench("bucket_reads.py", "--calls", "3000", "--days", "3")
+    assert "every candidate got the same number of rows for every question" in out
+    assert re.search(r"^sum of the four questions +[\d.]+", out, re.MULTILINE)
+
+
 def test_backfill_latency_benchmark_compares_concurrency():
     out = run_bench("backfill_latency.py", "--days", "3", "--calls-per-day", "200", "--latency-ms", "5")
     assert "max_concurrency=4 is" in out and "faster than 1" in out

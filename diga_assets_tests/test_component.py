@@ -2,9 +2,9 @@
 two instances from two ``defs.yaml`` files (two Diga accounts: two simulators with their own
 keys, two key prefixes, two data dirs), checked and listed with ``dg``, one day of calls
 materialized for each with ``dg launch``, and each data dir holding exactly its account's calls,
-with neither key in any file under the data dirs or DAGSTER_HOME. Also: the project itself is a
-dg project, ``dg list components`` shows the component, and ``dg scaffold defs`` writes a
-``defs.yaml`` that loads."""
+with neither key in any file under the data dirs or DAGSTER_HOME; a third instance as ``dg
+scaffold defs`` writes it loads beside them. Also: the project itself is a dg project, and
+``dg list components`` shows the component."""
 
 from __future__ import annotations
 
@@ -153,6 +153,9 @@ def test_two_instances_in_another_project_load_side_by_side_and_each_stores_its_
         assert len(text.splitlines()) <= 15
         (folder / "defs.yaml").write_text(text)
     env = dg_env(home, project, **{key_var: key for key_var, key, _ in ACCOUNTS.values()})
+    # A third instance as dg scaffolds it: it must load as written, beside the two.
+    run([str(BIN / "dg"), "scaffold", "defs", "diga_assets.DigaComponent", "diga"], project, env)
+    scaffolded = (project / "src" / "analytics" / "defs" / "diga" / "defs.yaml").read_text()
 
     checked = run([str(BIN / "dg"), "check", "defs"], project, env)
     listed = json.loads(run([str(BIN / "dg"), "list", "defs", "--json"], project, env).stdout)
@@ -163,6 +166,7 @@ def test_two_instances_in_another_project_load_side_by_side_and_each_stores_its_
         assert not project_warnings(launched.stderr), launched.stderr
 
     assert not project_warnings(checked.stdout + checked.stderr)
+    assert len(scaffolded.splitlines()) <= 15 and "api_key_env_var: DIGA_API_KEY" in scaffolded
     asset_keys = {asset["asset_key"] for asset in listed["assets"]}
     jobs = {job["name"] for job in listed["jobs"]}
     schedules = {schedule["name"] for schedule in listed["schedules"]}
@@ -178,6 +182,7 @@ def test_two_instances_in_another_project_load_side_by_side_and_each_stores_its_
         day_start, day_end = datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
         expected = [call["id"] for call in world.calls_created_between(day_start, day_end)]
         assert expected and stored.column("id").to_pylist() == expected
+    assert "diga/diga_calls" in asset_keys and "diga_diga_calls_job" in jobs
     # Neither key is written anywhere: not in the data, not in the instance's runs, logs or events.
     for path in files_under(project / "data", home):
         content = path.read_bytes()
@@ -186,23 +191,16 @@ def test_two_instances_in_another_project_load_side_by_side_and_each_stores_its_
 
 
 @pytest.mark.e2e
-def test_the_project_is_a_dg_project_that_lists_and_scaffolds_the_component(tmp_path):
+def test_the_project_is_a_dg_project_that_lists_the_component(tmp_path):
     env = dg_env(tmp_path / "home")
 
     checked = run([str(BIN / "dg"), "check", "defs"], PROJECT_ROOT, env)
     components = run([str(BIN / "dg"), "list", "components", "--json"], PROJECT_ROOT, env)
 
     assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    assert not project_warnings(checked.stdout + checked.stderr)
     [listed] = [c for c in json.loads(components.stdout)["items"] if c["key"] == "diga_assets.DigaComponent"]
     assert listed["summary"].startswith("The Diga API as daily Parquet snapshots")
-
-    project = tmp_path / "analytics"
-    new_dg_project(project)
-    env = dg_env(tmp_path / "home", project)
-    run([str(BIN / "dg"), "scaffold", "defs", "diga_assets.DigaComponent", "diga"], project, env)
-    scaffolded = (project / "src" / "analytics" / "defs" / "diga" / "defs.yaml").read_text()
-    assert len(scaffolded.splitlines()) <= 15 and "api_key_env_var: DIGA_API_KEY" in scaffolded
-    run([str(BIN / "dg"), "check", "defs"], project, env)
 
 
 @pytest.mark.parametrize(
