@@ -35,9 +35,7 @@ import argparse
 import importlib
 import json
 import os
-import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from adhoc import build, questions
+from ingest import s3_server as loopback_s3_server
 from measure import Outcome, rows_from_json, run_measured
 from metrics import write_history
 
@@ -60,21 +59,6 @@ CANDIDATES = ("s3fs", "arrow", "obstore")
 # The module each candidate needs beyond the project's own dependencies.
 NEEDS = {"s3fs": "s3fs", "obstore": "obstore.fsspec"}
 REFRESH = "refresh_analysis_db (empty cache)"
-
-# moto on 127.0.0.1 and a free port; prints the port, serves until its stdin closes (the
-# benchmark closes it when done, and so does its death), then stops.
-S3_SERVER = """
-import logging, sys
-from moto.server import ThreadedMotoServer
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-try:
-    sys.stdin.read()
-finally:
-    server.stop()
-"""
 
 
 # ------------------------------------------------------------------------------- candidates
@@ -195,35 +179,15 @@ class _Log:
 
 @contextmanager
 def s3_server(cache_dir: Path) -> Iterator[dict[str, str]]:
-    """moto on 127.0.0.1 with the bucket created; yields the environment that points the
-    standard AWS chain at it (and at nothing of the machine's user). Stopped when done."""
-
-    process = subprocess.Popen(
-        [sys.executable, "-c", S3_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline())
-        aws = {
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": secrets.token_hex(16),
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
+    """moto on 127.0.0.1 with the bucket created (ingest.py's server); yields the environment that
+    points the standard AWS chain at it and at nothing of the machine's user. Stopped when done."""
+    with loopback_s3_server(BUCKET) as aws:
+        yield {
+            **aws,
             "AWS_CONFIG_FILE": str(cache_dir / "no-aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(cache_dir / "no-aws-credentials"),
             "XDG_CACHE_HOME": str(cache_dir),
         }
-        client(aws).create_bucket(Bucket=BUCKET)
-        yield aws
-    finally:
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def client(aws: dict[str, str]) -> Any:

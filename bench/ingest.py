@@ -48,15 +48,19 @@ KEY = "bench-ingest-key"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 BUCKET = "bench-ingest"
 # moto's server in a process of its own, so that serving the uploads does not take the
-# interpreter lock from the simulator (a real bucket runs on other machines): it prints its port.
+# interpreter lock from the simulator (a real bucket runs on other machines): it prints its port
+# and serves until its stdin closes (the benchmark closes it when done, and so does its death).
 S3_SERVER = """
-import logging, threading
+import logging, sys
 from moto.server import ThreadedMotoServer
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
-threading.Event().wait()
+try:
+    sys.stdin.read()
+finally:
+    server.stop()
 """
 
 
@@ -194,12 +198,14 @@ def main() -> None:
 
 
 @contextmanager
-def s3_server() -> Iterator[dict[str, str]]:
-    """An S3-compatible server on 127.0.0.1 with the bucket created; yields the AWS variables
-    that point the standard chain at it."""
+def s3_server(bucket: str = BUCKET) -> Iterator[dict[str, str]]:
+    """An S3-compatible server on 127.0.0.1 with ``bucket`` created; yields the AWS variables
+    that point the standard chain at it. Stopped when done."""
     import boto3
 
-    process = subprocess.Popen([sys.executable, "-c", S3_SERVER], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", S3_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline())
@@ -215,11 +221,16 @@ def s3_server() -> Iterator[dict[str, str]]:
             aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
             region_name=aws["AWS_DEFAULT_REGION"],
         )
-        session.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"]).create_bucket(Bucket=BUCKET)
+        session.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"]).create_bucket(Bucket=bucket)
         yield aws
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def bucket_rows(aws: dict[str, str], prefix: str) -> int:

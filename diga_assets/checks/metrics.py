@@ -170,17 +170,25 @@ def unmapped_end_reasons_check(
     )
 
 
+def _rates_within_unit_interval(
+    graph: DigaGraph, asset: str, group_columns: tuple[str, ...], description: str
+) -> dg.AssetChecksDefinition:
+    """The blocking check that every rate and share of ``asset`` lies in [0, 1]."""
+    return daily_check(graph, asset, "rates_within_unit_interval", description, blocking=True)(
+        lambda storage, keys: rates_check(asset, group_columns, storage, keys)
+    )
+
+
 def build_metric_checks(graph: DigaGraph) -> list[dg.AssetChecksDefinition]:
     """Checks for the daily metric assets, on the same partitions as the assets."""
     outcome_map_setting = graph.settings.label("outcome_map")
     return [
-        daily_check(
+        _rates_within_unit_interval(
             graph,
             CALL_OUTCOME_RATES,
-            "rates_within_unit_interval",
+            ("agent_id", "call_type"),
             "Every rate of call_outcome_rates lies in [0, 1] (NULL where no call ended).",
-            blocking=True,
-        )(lambda storage, keys: rates_check(CALL_OUTCOME_RATES, ("agent_id", "call_type"), storage, keys)),
+        ),
         daily_check(
             graph,
             CALL_OUTCOME_RATES,
@@ -196,13 +204,12 @@ def build_metric_checks(graph: DigaGraph) -> list[dg.AssetChecksDefinition]:
             f"WARN when a day's completion rate falls more than {ANOMALY_STDDEVS:g} standard deviations below "
             f"the mean of the {TRAILING_DAYS} days before it (judged once {MIN_HISTORY_DAYS} of them have a rate).",
         )(completion_anomaly_check),
-        daily_check(
+        _rates_within_unit_interval(
             graph,
             AGENT_VERSION_OUTCOMES,
-            "rates_within_unit_interval",
+            ("agent_id", "agent_version_id"),
             "Every rate of agent_version_outcomes lies in [0, 1] (NULL where no call ended).",
-            blocking=True,
-        )(lambda storage, keys: rates_check(AGENT_VERSION_OUTCOMES, ("agent_id", "agent_version_id"), storage, keys)),
+        ),
         daily_check(
             graph,
             CALL_END_REASONS,
@@ -211,11 +218,10 @@ def build_metric_checks(graph: DigaGraph) -> list[dg.AssetChecksDefinition]:
             "reports every finished call as completed, so such calls count as completed whatever happened. "
             "Lists each code with its calls and the CSV line to add to the map.",
         )(lambda storage, keys: unmapped_end_reasons_check(storage, keys, outcome_map_setting)),
-        daily_check(
+        _rates_within_unit_interval(
             graph,
             CALL_CONVERSATION_STATS,
-            "rates_within_unit_interval",
+            ("agent_id", "call_type"),
             "Every share of call_conversation_stats lies in [0, 1] (NULL where no call has a transcript).",
-            blocking=True,
-        )(lambda storage, keys: rates_check(CALL_CONVERSATION_STATS, ("agent_id", "call_type"), storage, keys)),
+        ),
     ]
