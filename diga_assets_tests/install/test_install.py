@@ -23,6 +23,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from diga_assets_tests.deploy.deployment import PROJECT_ROOT, dockerfile_instructions
 
@@ -81,6 +83,20 @@ def copy_sources(into: Path) -> Path:
         else:
             shutil.copy2(source, into / name)
     return into
+
+
+def locked_for_this_python(export: Path) -> dict[str, str]:
+    """Package to version, as the lock's export pins them for this Python (the lock is universal:
+    a package may be pinned at one version below 3.12 and another above, by a marker). The image
+    and this test run Python 3.11, so this interpreter's markers are theirs."""
+    pinned = {}
+    for line in export.read_text().splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            requirement = Requirement(line.rstrip(" \\"))
+            if requirement.marker is None or requirement.marker.evaluate():
+                [specifier] = requirement.specifier
+                pinned[canonicalize_name(requirement.name)] = specifier.version
+    return pinned
 
 
 def loads(bin_dir: Path, tmp_path: Path) -> str:
@@ -144,15 +160,13 @@ def test_the_image_install_steps_as_written_with_pip_24_install_the_lock_and_loa
     ]
     loads(bin_dir, tmp_path)
     # Exactly the locked versions: every package installed is one the export pins, at its version.
-    locked = dict(re.findall(r"^([A-Za-z0-9._-]+)==([^ \\;]+)", (app / "deploy/requirements.txt").read_text(), re.M))
-    locked = {name.lower().replace("_", "-"): version for name, version in locked.items()}
+    locked = locked_for_this_python(app / "deploy/requirements.txt")
     # pip and setuptools come with the virtualenv, as they come with the image's Python.
     frozen = run(
         [str(bin_dir / "pip"), "list", "--format=freeze", "--exclude", "pip", "--exclude", "setuptools"], tmp_path, env
     )
     installed = dict(line.split("==", 1) for line in frozen.splitlines() if "==" in line)
     for name, version in installed.items():
-        normalized = name.lower().replace("_", "-")
-        if normalized == "diga-assets":
+        if canonicalize_name(name) == "diga-assets":
             continue
-        assert locked.get(normalized) == version, f"{name}=={version} is not what deploy/requirements.txt pins"
+        assert locked.get(canonicalize_name(name)) == version, f"{name}=={version} is not what the lock pins"
