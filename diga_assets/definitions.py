@@ -35,7 +35,7 @@ from diga_assets.names import (
     TRANSCRIPTS_JOB,
     TRANSCRIPTS_JOB_ASSETS,
     Names,
-    check_key_prefix,
+    is_name,
 )
 from diga_assets.privacy import HASH_KEY_VAR
 from diga_assets.resources import DigaApiResource
@@ -137,7 +137,7 @@ class DigaScaffolder(dg.Scaffolder):
             "api_base_url": DEFAULT_BASE_URL,
             "api_key_env_var": API_KEY_VAR,
             "transcripts": False,
-            "key_prefix": [name] if name.isidentifier() else [],
+            "key_prefix": [name] if is_name(name) else [],
         }
         dg.scaffold_component(request, attributes)
 
@@ -194,7 +194,7 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
         """These attributes as settings, checked as the ``DIGA_*`` variables are, with errors
         naming the attribute; relative paths are taken from ``project_root``."""
         try:
-            names = Names(check_key_prefix(self.key_prefix), launch=DG_LAUNCH)
+            names = Names(tuple(self.key_prefix), launch=DG_LAUNCH)
         except ValueError as exc:
             raise SettingsError(f"{_attribute('key_prefix')}: {exc}") from None
         for attribute in ("api_key_env_var", "contact_hash_key_env_var"):

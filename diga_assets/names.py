@@ -81,12 +81,9 @@ DG_LAUNCH = "dg launch --assets"
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
-def check_key_prefix(prefix: Sequence[str]) -> tuple[str, ...]:
-    """``prefix`` as a tuple, or a ``ValueError`` naming the first part Dagster would refuse."""
-    for part in prefix:
-        if not isinstance(part, str) or not _NAME.fullmatch(part):
-            raise ValueError(f"key prefix part {part!r} must be letters, digits and underscores only")
-    return tuple(prefix)
+def is_name(text: str) -> bool:
+    """Whether Dagster accepts ``text`` as a key part or a name (letters, digits, underscores)."""
+    return isinstance(text, str) and _NAME.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -103,7 +100,9 @@ class Names:
     launch: str = MODULE_LAUNCH
 
     def __post_init__(self) -> None:
-        check_key_prefix(self.key_prefix)
+        for part in self.key_prefix:
+            if not is_name(part):
+                raise ValueError(f"key prefix part {part!r} must be letters, digits and underscores only")
 
     def key(self, asset: str) -> dg.AssetKey:
         """The asset key of ``asset`` (``diga_calls`` -> ``acme/diga_calls``)."""

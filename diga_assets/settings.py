@@ -42,7 +42,7 @@ MAX_CONCURRENCY = WholeNumberRule(default=4, low=1, high=32)
 # Days per run when a backfill is split into several runs (unset: one run for the whole range).
 BACKFILL_DAYS_PER_RUN = WholeNumberRule(default=0, low=1, high=3660)
 
-# Switches the transcripts schedule on (diga_call_messages, call_conversation_stats).
+# Switches the transcripts sensor on (diga_call_messages, call_conversation_stats).
 TRANSCRIPTS_VAR = "DIGA_TRANSCRIPTS"
 # The user's own call outcome map (analysis/outcome_map.py); the package's when unset.
 OUTCOME_MAP_VAR = "DIGA_OUTCOME_MAP"
@@ -102,7 +102,7 @@ class Settings:
     pseudonymize_contacts: bool = False
     # Split a backfill into runs of this many days (None: one run for the whole range).
     backfill_days_per_run: int | None = None
-    # Whether the transcripts schedule starts running (DIGA_TRANSCRIPTS): transcripts hold what
+    # Whether the transcripts sensor starts running (DIGA_TRANSCRIPTS): transcripts hold what
     # callers said, so nothing fetches them until someone decides to.
     transcripts: bool = False
     # The outcome map CSV (absolute), or None for the one in the package.

@@ -12,10 +12,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from diga_assets.settings import OUTCOME_MAP_VAR, Settings
+from diga_assets.settings import Settings
 
-# The name the messages below give the setting (DigaComponent's attribute is named otherwise).
-OUTCOME_MAP_ENV = OUTCOME_MAP_VAR
 DEFAULT_OUTCOME_MAP = Path(__file__).resolve().parent / "outcomes.csv"
 OUTCOME_MAP_HEADER = ("status", "end_reason", "outcome")
 # Every outcome a call can get. The metrics count each; the first five are terminal.

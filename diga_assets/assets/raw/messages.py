@@ -204,8 +204,8 @@ MESSAGES_DESCRIPTION = """The transcripts of each day's stored calls: one row pe
 `created_date`, `role`, `content`, `tool_call`), one Parquet file per day under
 ``raw/messages/date=YYYY-MM-DD/``.
 
-Opt-in: not part of diga_calls_job; its own job and schedule (DIGA_TRANSCRIPTS=1 starts
-the schedule). Calls still going on are skipped and fetched when their day runs again; a
+Opt-in: not part of diga_calls_job; its own job and sensor (DIGA_TRANSCRIPTS=1 starts
+the sensor). Calls still going on are skipped and fetched when their day runs again; a
 call without messages (404 NO_MESSAGES_FOR_CALL) or deleted since (404 CALL_NOT_FOUND)
 is counted in the day's metadata; any other error fails the day, naming the call, and
 keeps its previous file. Requests go `max_concurrency` at a time."""
