@@ -33,14 +33,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
-# One worker per core; a module's tests stay on one worker, so its module-scoped pipeline runs once.
+# A module's tests stay on one worker, so its module-scoped pipeline runs once; modules go to the
+# workers in the order conftest.py sorts them (the slowest families first), not by test count.
+PYTEST_WORKERS ?= auto
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
 test: lint
-	$(BIN)/python -m pytest -n auto --dist loadscope -m "not install"
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not install"
 
 # The edit loop: everything but the slow families (the UI in a browser, PostgreSQL, whole
 # commands end to end, the benchmarks); make test runs them all.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadscope -m "not (browser or postgres or e2e or bench or install)"
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not (browser or postgres or e2e or bench or install)"
 
 # The project installed as users install it: fresh virtualenvs of Python 3.11, 3.12 and 3.13 with
 # the pip each ships, and the image's install steps with pip 24.0 (minutes: downloads). CI runs it.

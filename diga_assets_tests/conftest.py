@@ -4,6 +4,7 @@ the storage parametrization that runs a test against a local directory and again
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,27 +77,67 @@ def each_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background command (`make test &`) with SIGINT ignored, and a child inherits
+    # an ignored signal across exec: the tests that press Ctrl-C on a command would then wait for
+    # nothing. Children get SIGINT's default, as a command started in a terminal does.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers", "local_only(reason): the test inspects local files; its bucket variant is not collected"
+    )
+    config.addinivalue_line(
+        "markers",
+        "one_storage(reason): what the test asserts is computed after the files are read (charts, "
+        "output formats, a check's verdict), and a sibling test reads the same files from a bucket; "
+        "its bucket variant is not collected",
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Drop the bucket variant of tests marked ``local_only`` (they look at temp files beside a
-    partition, directory listings, a WAL file: things a bucket does not have), and of tests that
+    partition, directory listings, a WAL file: things a bucket does not have) or ``one_storage``
+    (their assertion is about what happens after the read, which a bucket variant would repeat
+    at twice the cost while a named sibling covers reading the bucket), and of tests that
     never reach a data root: every storage helper is keyed by ``tmp_path``, so a test that needs
     it only through ``each_storage`` stores nothing, and its bucket variant would repeat it."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_s3 = callspec is not None and callspec.params.get("each_storage") == "s3"
-        if on_s3 and (item.get_closest_marker("local_only") or not _uses_tmp_path(item)):
+        if on_s3 and (_local_only(item) or not _uses_tmp_path(item)):
             dropped.append(item)
         else:
             kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    items[:] = _longest_first(kept)
+
+
+# The slow families, longest first: the deployment (postgres and e2e), whole commands, the
+# browser, the benchmarks. `make test` hands modules to the workers in collection order
+# (--no-loadscope-reorder), so these start at once and the short modules fill in beside them;
+# by default xdist sends the modules with the most tests first, and the deployment test, a
+# module of one test, started last and ran alone at the end.
+SLOW_FAMILIES = ("postgres", "e2e", "browser", "bench")
+
+
+def _longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The items, modules of the slow families first: a module with more of them first, then by
+    its first family in SLOW_FAMILIES. The order within a rank, and within a module, is kept."""
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        families = [i for i, family in enumerate(SLOW_FAMILIES) if item.get_closest_marker(family)]
+        return (-len(families), families[0] if families else len(SLOW_FAMILIES))
+
+    module_rank: dict[str, tuple[int, int]] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        module_rank[module] = min(module_rank.get(module, (0, len(SLOW_FAMILIES))), rank(item))
+    return sorted(items, key=lambda item: module_rank[item.nodeid.split("::", 1)[0]])
+
+
+def _local_only(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in ("local_only", "one_storage"))
 
 
 def _uses_tmp_path(item: pytest.Item) -> bool:

@@ -262,6 +262,7 @@ def test_the_project_dagster_yaml_limits_the_api_pool_and_frees_slots_of_dead_ru
         assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
 
 
+@pytest.mark.one_storage("a view's join over the snapshots; test_the_database_holds_views_only... reads a bucket")
 def test_agents_are_named_by_their_latest_observation_everywhere(tmp_path):
     storage = storage_for(tmp_path)
     first, second = datetime(2026, 11, 6, 0, 5, tzinfo=UTC), datetime(2026, 11, 7, 0, 5, tzinfo=UTC)
@@ -314,6 +315,7 @@ def test_before_any_agents_snapshot_the_metric_views_work_with_names_unknown(tmp
         assert con.execute("SELECT agent_id, agent_name FROM call_outcome_rates").fetchall() == [("agent-a", None)]
 
 
+@pytest.mark.one_storage("a view's arithmetic; test_the_database_holds_views_only... reads a bucket")
 def test_agent_version_comparison_equals_an_independent_computation(tmp_path):
     storage = storage_for(tmp_path)
     # agent-a: v1 completes 18 of 20 ended calls over two days, v2 8 of 20: a real difference.

@@ -162,6 +162,9 @@ def test_seed_model_metrics_equal_an_independent_computation(start_simulator, tm
     )
 
 
+@pytest.mark.one_storage(
+    "the live model's arithmetic; test_seed_model_metrics_equal_an_independent_computation reads a bucket"
+)
 def test_current_status_model_metrics_equal_an_independent_computation(start_simulator, tmp_path):
     world = World(now=SIM_NOW, days=2, calls_per_day=150, status_model="current")
     world.add_call(

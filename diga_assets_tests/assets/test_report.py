@@ -115,6 +115,7 @@ def test_the_report_has_every_chart_inline_and_nothing_to_fetch(tmp_path):
     assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
 
 
+@pytest.mark.one_storage("charts from the same rows; test_the_report_has_every_chart_inline... reads a bucket")
 def test_rendering_the_same_data_twice_gives_the_same_charts(tmp_path):
     store_three_days_and_two_snapshots(tmp_path)
     storage = storage_for(tmp_path)
@@ -161,6 +162,9 @@ def test_two_weeks_of_days_label_the_axis_without_running_into_each_other():
     assert len(slanted) == len(ticks)
 
 
+@pytest.mark.one_storage(
+    "the report's text from the views' rows; test_the_report_has_every_chart_inline... reads a bucket"
+)
 def test_the_report_names_agents_lists_end_reasons_and_compares_versions(tmp_path):
     storage = storage_for(tmp_path)
     day = DAYS[0]
@@ -203,6 +207,7 @@ def test_the_report_names_agents_lists_end_reasons_and_compares_versions(tmp_pat
     assert "vs primera: no clear difference" in versions
 
 
+@pytest.mark.one_storage("a threshold on the views' rows; test_the_report_has_every_chart_inline... reads a bucket")
 def test_the_report_says_nothing_of_unmapped_codes_below_one_percent(tmp_path):
     storage = storage_for(tmp_path)
     day = DAYS[0]

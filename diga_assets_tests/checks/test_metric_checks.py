@@ -87,6 +87,9 @@ def test_every_metric_check_passes_on_a_normal_range_run(tmp_path):
     assert anomaly.metadata["completion_rate"].value == 0.8
 
 
+@pytest.mark.one_storage(
+    "the check's verdict on planted rows; test_every_metric_check_passes_on_a_normal_range_run reads a bucket"
+)
 def test_completion_rate_far_below_its_trailing_mean_warns_naming_the_day(tmp_path):
     keys = write_days(tmp_path, [*STEADY[:14], 9])
 
@@ -101,6 +104,9 @@ def test_completion_rate_far_below_its_trailing_mean_warns_naming_the_day(tmp_pa
     assert anomaly.metadata["days_anomalous"].value == 1
 
 
+@pytest.mark.one_storage(
+    "the check's verdict on planted rows; test_every_metric_check_passes_on_a_normal_range_run reads a bucket"
+)
 def test_rates_outside_the_unit_interval_fail_naming_the_day_and_group(tmp_path):
     [key] = write_days(tmp_path, [16])
     materialize_metrics(tmp_path, [CALL_OUTCOME_RATES, AGENT_VERSION_OUTCOMES], first=key)
@@ -118,6 +124,9 @@ def test_rates_outside_the_unit_interval_fail_naming_the_day_and_group(tmp_path)
     assert f"{key} agent_id=agent-a agent_version_id=v2: transfer_rate=-0.5" in versions.description
 
 
+@pytest.mark.one_storage(
+    "the check's verdict on planted rows; test_every_metric_check_passes_on_a_normal_range_run reads a bucket"
+)
 def test_a_conversation_share_outside_the_unit_interval_fails_naming_the_day_and_group(tmp_path):
     key = "2026-11-05"
     row = {name: None for name in CALL_CONVERSATION_STATS_SCHEMA.names}
@@ -135,6 +144,9 @@ def test_a_conversation_share_outside_the_unit_interval_fails_naming_the_day_and
     assert f"{key} agent_id=agent-a call_type=inbound: tool_call_share=1.5" in shares.description
 
 
+@pytest.mark.one_storage(
+    "the check's verdict on planted rows; test_every_metric_check_passes_on_a_normal_range_run reads a bucket"
+)
 def test_outcome_counts_that_do_not_add_up_fail_naming_the_day_and_group(tmp_path):
     [key] = write_days(tmp_path, [16])
     materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first=key)
@@ -153,6 +165,9 @@ def test_outcome_counts_that_do_not_add_up_fail_naming_the_day_and_group(tmp_pat
     ) in counts.description
 
 
+@pytest.mark.one_storage(
+    "the check's verdict on planted rows; test_every_metric_check_passes_on_a_normal_range_run reads a bucket"
+)
 def test_end_reasons_the_map_does_not_name_are_listed_with_the_line_to_add(tmp_path):
     records = [
         call("a", f"{DAY}T09:00:00Z", end_reason="voicemail_left"),  # named by the map
@@ -178,6 +193,9 @@ def test_end_reasons_the_map_does_not_name_are_listed_with_the_line_to_add(tmp_p
     assert "voicemail_left" not in check.description and "sim_error" not in check.description
 
 
+@pytest.mark.one_storage(
+    "the check's verdict on planted rows; test_every_metric_check_passes_on_a_normal_range_run reads a bucket"
+)
 def test_the_end_reason_check_passes_when_the_map_names_every_code(tmp_path):
     write_raw_calls(
         storage_for(tmp_path),
