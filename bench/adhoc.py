@@ -110,19 +110,20 @@ def ask(data_dir: str, target: str, sql: str) -> None:
     from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
     from diga_assets.analysis.views import View, create_views, outcome_map_view, stored_calls_view
     from diga_assets.names import CALLS_DATASET
-    from diga_assets.storage import DigaStorage
+    from diga_assets.storage import DataLayout, open_store
 
-    storage = DigaStorage(data_dir=data_dir)
+    # The store, not the DigaStorage resource: what `diga-assets query` opens, without Dagster.
+    store = open_store(data_dir)
     if target == "views":
-        con = storage.store.open_connection(str(storage.analysis_db), read_only=True)
+        con = store.open_connection(str(store.analysis_db), read_only=True)
     elif target == "computed":
-        con = storage.store.open_connection()
+        con = store.open_connection()
         # The calls view as it is before any day is curated: computed from the raw snapshots.
         raw_calls = View(CALLS_DATASET, "create_calls_view", {}, True)
-        create_views(con, [outcome_map_view(DEFAULT_OUTCOME_MAP), stored_calls_view(storage.store), raw_calls])
+        create_views(con, [outcome_map_view(DEFAULT_OUTCOME_MAP), stored_calls_view(store), raw_calls])
     else:
         con = duckdb.connect()
-        raw = storage.layout.raw_glob("calls")
+        raw = DataLayout(store.root).raw_glob("calls")
         con.execute(f"CREATE VIEW raw AS FROM read_parquet('{raw}', hive_partitioning = true)")
     timings = []
     for _ in range(2):

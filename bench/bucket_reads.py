@@ -125,12 +125,12 @@ def refresh(root: str, candidate: str) -> None:
     fresh storage resource; the best time printed with the number of views."""
     use_candidate(candidate)
     from diga_assets.analysis.views import refresh_analysis_db
-    from diga_assets.storage import DigaStorage
+    from diga_assets.storage import open_store
 
     mapping = outcome_map(root)
     timings = []
     for _ in range(2):
-        store = DigaStorage(data_dir=root).store
+        store = open_store(root)
         shutil.rmtree(store.analysis_db.parent, ignore_errors=True)
         started = time.perf_counter()
         created = refresh_analysis_db(store, mapping, log=_Log())
@@ -144,9 +144,9 @@ def ask(root: str, candidate: str, sql: str) -> None:
     ``diga_assets.connect()`` opens it: twice, the best time printed with the answer's size."""
     use_candidate(candidate)
     from diga_assets.analysis.views import refresh_analysis_db
-    from diga_assets.storage import DigaStorage
+    from diga_assets.storage import open_store
 
-    store = DigaStorage(data_dir=root).store
+    store = open_store(root)
     refresh_analysis_db(store, outcome_map(root), log=_Log())
     con = store.open_connection(str(store.analysis_db), read_only=True)
     timings = []

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import dagster as dg
 
 from diga_assets.simulator.cli import simulate
 
@@ -18,8 +17,14 @@ from diga_assets.simulator.cli import simulate
 @click.group()
 def main() -> None:
     """Dagster assets for the Diga voice-agent API."""
-    # The project opts into BackfillPolicy and partitioned checks on purpose; Dagster's notice
-    # that they are beta/preview would open every command's output with a screenful of warnings.
+
+
+def _quiet_dagster() -> None:
+    """For the commands that load the code location: the project opts into BackfillPolicy and
+    partitioned checks on purpose, and Dagster's notice that they are beta/preview would open
+    the command's output with a screenful of warnings. (``query`` never imports Dagster.)"""
+    import dagster as dg
+
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
@@ -39,6 +44,7 @@ _DAGSTER_HOME = click.option("--dagster-home", type=click.Path(file_okay=False, 
 @_PORT
 def demo(days: int, ui: bool, s3: bool, port: int) -> None:
     """Run the whole pipeline against a simulator on loopback, with no API key."""
+    _quiet_dagster()
     from diga_assets.demo import DemoError, run_demo, run_ui
 
     try:
@@ -54,6 +60,7 @@ def demo(days: int, ui: bool, s3: bool, port: int) -> None:
 @_DAGSTER_HOME
 def ui(port: int, dagster_home: Path | None) -> None:
     """Run the Diga API simulator and `dagster dev` together (on 127.0.0.1) until Ctrl-C."""
+    _quiet_dagster()
     from diga_assets.demo import PROJECT_DAGSTER_HOME, run_ui
 
     raise SystemExit(run_ui(port=port, dagster_home=dagster_home or PROJECT_DAGSTER_HOME))

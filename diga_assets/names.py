@@ -13,8 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import dagster as dg
+if TYPE_CHECKING:
+    import dagster as dg
 
 # Raw assets: the API as daily snapshots.
 DIGA_CALLS = "diga_calls"
@@ -106,6 +108,9 @@ class Names:
 
     def key(self, asset: str) -> dg.AssetKey:
         """The asset key of ``asset`` (``diga_calls`` -> ``acme/diga_calls``)."""
+        # Imported here: the names are read by commands that never load Dagster (query, report).
+        import dagster as dg
+
         return dg.AssetKey([*self.key_prefix, asset])
 
     def keys(self, assets: Sequence[str]) -> list[dg.AssetKey]:

@@ -79,6 +79,34 @@ def test_query_answers_from_a_fresh_shell_and_builds_the_views_file(tmp_path):
     assert storage_for(tmp_path).analysis_db.exists()
 
 
+# The query command as its entry point runs it, then the Dagster modules it imported.
+LOADED_DAGSTER = """
+import sys
+from diga_assets.cli import main
+main(["query", "SELECT count(*) AS calls FROM calls"], standalone_mode=False)
+print(sorted(name for name in sys.modules if name.split(".")[0] == "dagster"))
+"""
+
+
+def test_a_query_never_imports_dagster(tmp_path):
+    """A question costs DuckDB's time, not Dagster's import (a second of start-up per query)."""
+    store_a_day(tmp_path)
+
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_DAGSTER],
+        env=fresh_shell_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]", result.stdout
+
+
+@pytest.mark.one_storage("output formats of the same rows; test_query_answers_from_a_fresh_shell... reads a bucket")
 def test_query_prints_csv_and_json(tmp_path):
     store_a_day(tmp_path)
     sql = "SELECT agent_name, sum(total_calls) AS calls FROM call_outcome_rates GROUP BY ALL"
@@ -91,6 +119,7 @@ def test_query_prints_csv_and_json(tmp_path):
     assert json.loads(as_json.stdout) == [{"agent_name": "Recepción", "calls": 2}]
 
 
+@pytest.mark.one_storage("DuckDB's error for bad SQL; test_query_answers_from_a_fresh_shell... reads a bucket")
 def test_a_bad_query_says_what_is_wrong_and_fails(tmp_path):
     store_a_day(tmp_path)
 

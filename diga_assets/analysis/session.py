@@ -17,7 +17,7 @@ import duckdb
 from diga_assets.analysis.outcome_map import resolve_outcome_map
 from diga_assets.analysis.views import refresh_analysis_db
 from diga_assets.settings import Settings
-from diga_assets.storage.resource import open_store
+from diga_assets.storage import open_store
 
 log = logging.getLogger(__name__)
 

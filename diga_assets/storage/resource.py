@@ -11,20 +11,9 @@ import pyarrow as pa
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from diga_assets.privacy import HASH_KEY_VAR, PSEUDONYMIZE_VAR, hash_key_problem, pseudonymize_contacts
+from diga_assets.storage import open_store
 from diga_assets.storage.layout import DataLayout
 from diga_assets.storage.store import Store
-
-
-def open_store(data_dir: str) -> Store:
-    """The store of ``data_dir``: a bucket for ``s3://bucket/prefix``, else a local directory."""
-    # Imported here: boto3 and the S3 filesystem are loaded only when the data lives in a bucket.
-    if data_dir.startswith("s3://"):
-        from diga_assets.storage.s3 import S3Store
-
-        return S3Store.from_uri(data_dir)
-    from diga_assets.storage.local import LocalStore
-
-    return LocalStore(Path(data_dir).expanduser().resolve())
 
 
 class DigaStorage(dg.ConfigurableResource):

@@ -2,7 +2,7 @@
 
 Every file the project keeps goes through a ``Store``: written whole or not at all, read back,
 listed, and made readable by DuckDB. The assets never know which kind of root they write to;
-``resource.open_store`` picks the implementation from ``DIGA_DATA_DIR``.
+``diga_assets.storage.open_store`` picks the implementation from ``DIGA_DATA_DIR``.
 """
 
 from __future__ import annotations
