@@ -1,9 +1,10 @@
-"""``diga-assets``: the project's command line (demo, simulator)."""
+"""``diga-assets``: the project's command line (demo, ui, query, reconcile, simulator)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -64,6 +65,45 @@ def ui(port: int, dagster_home: Path | None) -> None:
     from diga_assets.demo import PROJECT_DAGSTER_HOME, run_ui
 
     raise SystemExit(run_ui(port=port, dagster_home=dagster_home or PROJECT_DAGSTER_HOME))
+
+
+@main.command()
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="First day to audit (YYYY-MM-DD).")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="Last day to audit (default: yesterday).")
+@click.option("--full", is_flag=True, help="Fetch every stored day of the range again, changed or not.")
+@_DAGSTER_HOME
+def reconcile(first: Any, last: Any, full: bool, dagster_home: Path | None) -> None:
+    """Compare the stored days of calls with the API (one request a day) and fetch again, with
+    their curated days and metrics, exactly the days that changed; print a line per day.
+
+    Without --from, the last DIGA_AUDIT_DAYS days up to yesterday. A count finds deleted calls,
+    calls added late and calls unfinished when fetched; --full also finds calls edited in place.
+    The runs are recorded in DAGSTER_HOME's instance (unset: the one `diga-assets ui` shows).
+    """
+    _quiet_dagster()
+    import dagster as dg
+
+    from diga_assets.demo import PROJECT_DAGSTER_HOME
+    from diga_assets.reconcile import ReconcileError
+    from diga_assets.reconcile import reconcile as run_reconcile
+    from diga_assets.settings import Settings, SettingsError
+
+    # Where `dagster` commands record runs (DAGSTER_HOME), else where `diga-assets ui` shows them.
+    home = dagster_home or Path(os.environ.get("DAGSTER_HOME") or PROJECT_DAGSTER_HOME)
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        settings = Settings.from_env()
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            run_reconcile(
+                settings,
+                first=first.date() if first else None,
+                last=last.date() if last else None,
+                full=full,
+                instance=instance,
+                echo=click.echo,
+            )
+    except (ReconcileError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -27,6 +27,8 @@ from diga_assets.checks.curated import build_curated_checks
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.checks.raw import build_raw_checks
 from diga_assets.names import (
+    AUDIT_JOB,
+    CALL_DAY_AUDIT,
     CALLS_JOB,
     CALLS_JOB_ASSETS,
     DG_LAUNCH,
@@ -39,7 +41,7 @@ from diga_assets.names import (
 )
 from diga_assets.privacy import HASH_KEY_VAR
 from diga_assets.resources import DigaApiResource
-from diga_assets.schedules import build_schedules, build_transcripts_sensor
+from diga_assets.schedules import build_audit_automation, build_schedules, build_transcripts_sensor
 from diga_assets.settings import API_KEY_VAR, DEFAULT_TIMEZONE, Settings, SettingsError
 from diga_assets.storage import DigaStorage
 
@@ -78,16 +80,22 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "conversation metrics. Transcripts hold what callers said."
         ),
     )
+    audit_job = dg.define_asset_job(
+        names.name(AUDIT_JOB),
+        selection=dg.AssetSelection.assets(graph.key(CALL_DAY_AUDIT)),
+        description="The stored days of calls compared with the API's counts, one request per day.",
+    )
+    audit_schedule, refetch_sensor = build_audit_automation(graph, audit_job, calls_job)
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=[calls_job, phones_job, transcripts_job],
+        jobs=[calls_job, phones_job, transcripts_job, audit_job],
         # One process per run, not one per step: steps here are I/O-bound or DuckDB-bound and
         # stream, so a process per step only adds seconds of start-up to each (BENCHMARKS.md);
         # the days of a backfill are fetched concurrently inside the diga_calls step.
         executor=dg.in_process_executor,
-        schedules=build_schedules(graph, calls_job, phones_job),
-        sensors=[build_transcripts_sensor(graph, transcripts_job)],
+        schedules=[*build_schedules(graph, calls_job, phones_job), audit_schedule],
+        sensors=[build_transcripts_sensor(graph, transcripts_job), refetch_sensor],
         resources=build_resources(settings),
     )
 
@@ -180,6 +188,10 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
     backfill_days_per_run: int | None = Field(
         default=None, description="Split a backfill into runs of this many days (default: one run)."
     )
+    audit_days: int | None = Field(
+        default=None,
+        description="Stored days the daily audit compares with the API, one request each (default 90; 0: off).",
+    )
     outcome_map: str | None = Field(
         default=None, description="Your call outcome map CSV (relative to the project root); default: the package's."
     )
@@ -212,6 +224,7 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
             "trailing_days": text(self.trailing_days),
             "max_concurrency": text(self.max_concurrency),
             "backfill_days_per_run": text(self.backfill_days_per_run),
+            "audit_days": text(self.audit_days),
             "pseudonymize_contacts": text(self.pseudonymize_contacts),
             "transcripts": text(self.transcripts),
             "outcome_map": self.outcome_map,

@@ -25,6 +25,10 @@ DIGA_AGENTS = "diga_agents"
 # Opt-in (DIGA_TRANSCRIPTS): the messages of each day's stored calls.
 DIGA_CALL_MESSAGES = "diga_call_messages"
 
+# The daily audit of the stored days against the API (how many calls each day has now), and the
+# view of its latest results.
+CALL_DAY_AUDIT = "call_day_audit"
+
 # Raw datasets: the folders under ``{data_dir}/raw/`` and the views over them.
 CALLS_DATASET = "calls"
 PHONES_DATASET = "phones"
@@ -67,6 +71,7 @@ CALLS_JOB = "diga_calls_job"
 PHONES_JOB = "diga_phones_job"
 CALLS_JOB_ASSETS = (DIGA_CALLS, CURATED_CALLS, *DAILY_METRICS)
 PHONES_JOB_ASSETS = (DIGA_PHONES, DIGA_AGENTS, PHONE_ASSIGNMENT_TIMELINE)
+AUDIT_JOB = "diga_audit_job"
 TRANSCRIPTS_JOB = "diga_transcripts_job"
 TRANSCRIPTS_JOB_ASSETS = (DIGA_CALL_MESSAGES, CALL_CONVERSATION_STATS)
 

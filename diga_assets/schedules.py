@@ -1,5 +1,6 @@
 """When the graph runs by itself: the daily schedules, in the partition time zone shortly after
-midnight, and the sensor that fetches transcripts once yesterday's calls are curated."""
+midnight, the sensor that fetches transcripts once yesterday's calls are curated, and the daily
+audit of the stored days with the sensor that fetches again the days it found changed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from diga_assets.assets.common import DigaGraph
-from diga_assets.names import CURATED_CALLS
+from diga_assets.names import CALL_DAY_AUDIT, CURATED_CALLS
 
 # Public tag names Dagster reads to run one job over a partition range in a single run.
 _RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -19,6 +20,10 @@ DAILY_CRON = "15 0 * * *"
 CALLS_SCHEDULE = "diga_calls_daily"
 PHONES_SCHEDULE = "diga_phones_daily"
 TRANSCRIPTS_SENSOR = "diga_transcripts_daily"
+# After the calls run of the night (00:15) has fetched yesterday and the trailing days.
+AUDIT_CRON = "30 3 * * *"
+AUDIT_SCHEDULE = "diga_call_day_audit_daily"
+REFETCH_SENSOR = "diga_refetch_changed_days"
 
 
 def calls_partition_range(ended: date, *, trailing_days: int, first_day: date) -> tuple[str, str]:
@@ -28,7 +33,8 @@ def calls_partition_range(ended: date, *, trailing_days: int, first_day: date) -
     return first.isoformat(), ended.isoformat()
 
 
-def _range_tags(start: str, end: str) -> dict[str, str]:
+def range_tags(start: str, end: str) -> dict[str, str]:
+    """Tags that make one run of a job cover the partitions from ``start`` to ``end``."""
     return {_RANGE_START_TAG: start, _RANGE_END_TAG: end}
 
 
@@ -54,7 +60,7 @@ def build_schedules(
         if ended < settings.start_date:
             return dg.SkipReason(f"the first partition ({settings.start_date}) has not ended yet")
         start, end = calls_partition_range(ended, trailing_days=trailing_days, first_day=settings.start_date)
-        return dg.RunRequest(run_key=f"{CALLS_SCHEDULE}:{end}", tags=_range_tags(start, end))
+        return dg.RunRequest(run_key=f"{CALLS_SCHEDULE}:{end}", tags=range_tags(start, end))
 
     phones_daily = dg.build_schedule_from_partitioned_job(
         phones_job,
@@ -89,7 +95,7 @@ def transcripts_request(graph: DigaGraph, instance: dg.DagsterInstance, now: dat
     if not stored_today.records:
         return dg.SkipReason(f"waiting for the calls of {ended}: {CURATED_CALLS} has not stored that day today")
     start, end = calls_partition_range(ended, trailing_days=settings.trailing_days, first_day=settings.start_date)
-    return dg.RunRequest(run_key=f"{TRANSCRIPTS_SENSOR}:{end}", tags=_range_tags(start, end))
+    return dg.RunRequest(run_key=f"{TRANSCRIPTS_SENSOR}:{end}", tags=range_tags(start, end))
 
 
 def build_transcripts_sensor(graph: DigaGraph, transcripts_job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
@@ -118,3 +124,53 @@ def build_transcripts_sensor(graph: DigaGraph, transcripts_job: dg.UnresolvedAss
         return transcripts_request(graph, context.instance, datetime.fromtimestamp(asset_event.timestamp, UTC))
 
     return transcripts_daily
+
+
+def build_audit_automation(
+    graph: DigaGraph, audit_job: dg.UnresolvedAssetJobDefinition, calls_job: dg.UnresolvedAssetJobDefinition
+) -> tuple[dg.ScheduleDefinition, dg.SensorDefinition]:
+    """The daily audit (one request per audited day), and the sensor that, on each audit, asks
+    for a calls run (calls, curated day, metrics) for exactly each day it found changed. Both run
+    by default when the audit is on (``audit_days`` > 0): the audit is cheap, and a stored day
+    that silently drifts from the API is the failure it exists to prevent."""
+    settings = graph.settings
+    names = graph.names
+    running = settings.audit_days > 0
+    audit_daily = dg.ScheduleDefinition(
+        name=names.name(AUDIT_SCHEDULE),
+        job=audit_job,
+        cron_schedule=AUDIT_CRON,
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED,
+        description=(
+            f"Compare the last {settings.audit_days} stored days of calls with the API, one request per day "
+            f"({CALL_DAY_AUDIT})."
+        ),
+    )
+
+    @dg.asset_sensor(
+        asset_key=graph.key(CALL_DAY_AUDIT),
+        job=calls_job,
+        name=names.name(REFETCH_SENSOR),
+        default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
+        description=(
+            f"After each {CALL_DAY_AUDIT}: one calls run (calls, curated day, daily metrics) per day the audit "
+            "found changed (calls deleted or added, or calls unfinished when fetched)."
+        ),
+    )
+    def refetch_changed_days(
+        context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        return refetch_requests(asset_event)
+
+    return audit_daily, refetch_changed_days
+
+
+def refetch_requests(asset_event: dg.EventLogEntry) -> list[dg.RunRequest] | dg.SkipReason:
+    """One run request per day an audit's materialization lists as changed (``changed_days``)."""
+    materialization = asset_event.asset_materialization
+    changed = materialization.metadata.get("changed_days") if materialization else None
+    days = list(changed.value) if changed is not None else []  # type: ignore[arg-type]
+    if not days:
+        return dg.SkipReason("the audit found every stored day equal to the API's")
+    return [dg.RunRequest(run_key=f"{REFETCH_SENSOR}:{asset_event.run_id}:{day}", partition_key=day) for day in days]

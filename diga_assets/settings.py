@@ -36,6 +36,8 @@ class WholeNumberRule:
 
 # Days before yesterday that the daily calls schedule fetches again.
 TRAILING_DAYS = WholeNumberRule(default=2, low=0, high=31)
+# Stored days the daily audit asks the API about (one request each): a quarter by default.
+AUDIT_DAYS = WholeNumberRule(default=90, low=0, high=3660)
 # Days of a backfill fetched at once. 4 keeps an API with tens of milliseconds of latency busy on
 # a 2-core machine without leaning hard on its rate limits; past 32 the threads only contend.
 MAX_CONCURRENCY = WholeNumberRule(default=4, low=1, high=32)
@@ -72,6 +74,7 @@ ENV_VARS = {
     "trailing_days": "DIGA_TRAILING_DAYS",
     "max_concurrency": "DIGA_MAX_CONCURRENCY",
     "backfill_days_per_run": "DIGA_BACKFILL_DAYS_PER_RUN",
+    "audit_days": "DIGA_AUDIT_DAYS",
     "pseudonymize_contacts": PSEUDONYMIZE_VAR,
     "transcripts": TRANSCRIPTS_VAR,
     "outcome_map": OUTCOME_MAP_VAR,
@@ -102,6 +105,8 @@ class Settings:
     pseudonymize_contacts: bool = False
     # Split a backfill into runs of this many days (None: one run for the whole range).
     backfill_days_per_run: int | None = None
+    # How many stored days, back from yesterday, the daily audit compares with the API (0: off).
+    audit_days: int = AUDIT_DAYS.default
     # Whether the transcripts sensor starts running (DIGA_TRANSCRIPTS): transcripts hold what
     # callers said, so nothing fetches them until someone decides to.
     transcripts: bool = False
@@ -180,6 +185,8 @@ class Settings:
             else None
         )
 
+        audit_days = _whole_number(label("audit_days"), value("audit_days"), AUDIT_DAYS)
+
         pseudonymize_contacts = _flag(label("pseudonymize_contacts"), value("pseudonymize_contacts"))
         if pseudonymize_contacts and (problem := hash_key_problem(hash_key, contact_hash_key_var)):
             raise SettingsError(problem)
@@ -194,6 +201,7 @@ class Settings:
             max_concurrency=max_concurrency,
             pseudonymize_contacts=pseudonymize_contacts,
             backfill_days_per_run=backfill_days_per_run,
+            audit_days=audit_days,
             transcripts=_flag(label("transcripts"), value("transcripts")),
             outcome_map=(relative_to / Path(outcome_map).expanduser()).resolve() if outcome_map else None,
             names=names,

@@ -26,6 +26,7 @@ PUBLIC_ASSET_GROUPS = {
     "diga_phones": "diga_raw",
     "diga_agents": "diga_raw",
     "diga_call_messages": "diga_raw",
+    "call_day_audit": "diga_raw",
     "curated_calls": "diga_curated",
     "call_outcome_rates": "diga_metrics",
     "call_end_reasons": "diga_metrics",
@@ -46,8 +47,14 @@ def test_the_code_location_loads_with_the_public_asset_names(tmp_path):
     calls = defs.resolve_assets_def("diga_calls")
     assert calls.backfill_policy == dg.BackfillPolicy.single_run()
     assert calls.partitions_def.timezone == "UTC"
-    assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily"}
-    assert {s.name for s in defs.sensors} == {"diga_transcripts_daily"}
+    assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily", "diga_call_day_audit_daily"}
+    assert {s.name for s in defs.sensors} == {"diga_transcripts_daily", "diga_refetch_changed_days"}
+    # The audit and its re-fetching run by default (one request per audited day); 0 days: off.
+    automation = [*defs.schedules, *defs.sensors]
+    running = {a.name for a in automation if a.default_status.value == "RUNNING"}
+    assert running == {"diga_call_day_audit_daily", "diga_refetch_changed_days"}
+    off = build_definitions(settings_for(tmp_path, audit_days=0))
+    assert not any(a.default_status.value == "RUNNING" for a in [*off.schedules, *off.sensors])
 
 
 def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path):

@@ -2,7 +2,7 @@
 ``{data_dir}/diga.duckdb`` for analysts.
 
 The analysis database holds views only (``calls``, ``stored_calls``, ``call_messages``, ``phones``,
-``agents``, ``call_outcome_map`` and one per metric asset) over the Parquet files, with absolute
+``agents``, ``call_outcome_map``, ``call_day_audit`` and one per metric asset) over the Parquet files, with absolute
 paths, so it works from any working directory and can be deleted and rebuilt at any time. Runs
 never keep it open: the metric assets compute in in-memory DuckDB connections that create the same
 views, and only touch the file when a view is missing or its definition changed. An analyst's
@@ -30,6 +30,7 @@ from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
     AGENTS_DATASET,
     CALL_CONVERSATION_STATS,
+    CALL_DAY_AUDIT,
     CALL_MESSAGES_VIEW,
     CALL_OUTCOME_MAP_VIEW,
     CALLS_DATASET,
@@ -164,6 +165,12 @@ def call_messages_view(store: Store, *, files: Sequence[str] | None = None) -> V
     return View(CALL_MESSAGES_VIEW, "create_call_messages_view", {"messages_files": sources}, available)
 
 
+def call_day_audit_view(store: Store) -> View:
+    """``call_day_audit``: the latest audit of each stored day of calls (once an audit ran)."""
+    path = DataLayout(store.root).audit_file(CALL_DAY_AUDIT)
+    return View(CALL_DAY_AUDIT, "create_call_day_audit_view", {"audit_file": path}, store.exists(path))
+
+
 def statistics_macros() -> list[View]:
     """The macros the version comparison is computed with, defined once for every connection."""
     return [
@@ -194,6 +201,7 @@ def analysis_views(store: Store, outcome_map: Path) -> list[View]:
         *statistics_macros(),
         *calls_views(store, outcome_map),
         call_messages_view(store),
+        call_day_audit_view(store),
         phones_view(store),
         agents_view(store),
         *metric_views.values(),

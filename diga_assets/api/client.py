@@ -142,6 +142,27 @@ class DigaClient:
             },
         )
 
+    def count_calls(self, *, start_created_date: datetime | str, end_created_date: datetime | str) -> int | None:
+        """How many calls were created between the two instants, in one request: ``page=1`` with
+        ``limit=1`` is answered with ``total_pages``, one call per page. Returns 0 when the page
+        is empty, and None when the API does not count (``total_pages`` null or not a positive
+        integer while a call was served): the caller then lists the ids instead."""
+        page = self.get_page(
+            spec.CALLS_PATH,
+            {
+                "start_created_date": start_created_date,
+                "end_created_date": end_created_date,
+                "page": 1,
+                "limit": 1,
+            },
+        )
+        if not page.data:
+            return 0
+        total = page.total_pages
+        if isinstance(total, int) and not isinstance(total, bool) and total >= 1:
+            return total
+        return None
+
     def iter_phone_pages(
         self,
         *,

@@ -159,6 +159,41 @@ class CallLog:
         self._items.insert(pos, item)
         self._ts_by_id[call_id] = created_us
 
+    def delete(self, call_id: str) -> bool:
+        """Remove the call ``call_id`` names (in any UUID spelling), generated or planted, as
+        ``POST /v1/call/bulk-delete`` does; False when no call has that id. Its day is generated
+        once, so it never comes back."""
+        everything = len(self._ts)
+        pos = self._position(call_id, everything)
+        if pos is None:
+            return False
+        if pos >= everything:
+            _, removed, _ = self._unparsed.pop(pos - everything)
+        else:
+            removed = self._ids[pos]
+            del self._ts[pos]
+            del self._ids[pos]
+            del self._items[pos]
+            self._ts_by_id.pop(removed, None)
+        self._encoded.pop(removed, None)
+        return True
+
+    def replace(self, call_id: str, record: dict[str, Any]) -> bool:
+        """Serve the call ``call_id`` names as ``record`` from now on, in its place (its creation
+        instant and id keep their order and date filters); False when no call has that id."""
+        everything = len(self._ts)
+        pos = self._position(call_id, everything)
+        if pos is None:
+            return False
+        if pos >= everything:
+            raw, found, _ = self._unparsed[pos - everything]
+            self._unparsed[pos - everything] = (raw, found, record)
+        else:
+            found = self._ids[pos]
+            self._items[pos] = record
+        self._encoded.pop(found, None)
+        return True
+
     # -- reading ---------------------------------------------------------------------------------
 
     def visible_count(self, now: int) -> int:

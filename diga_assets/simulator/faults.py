@@ -24,6 +24,7 @@ FaultKind = Literal[
     "stuck_cursor",
     "empty_has_more",
     "wrong_type",
+    "no_total_pages",
 ]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
@@ -49,8 +50,10 @@ class Fault:
     ``has_more: true``; ``wrong_type`` serves the real page with ``record_field`` (a dotted path
     such as ``contact.id``) of its first record replaced by ``wrong_value`` (by default the text
     ``"forty-six"`` where the spec says ``duration`` is an integer); an empty page is served
-    untouched. That body breaks the contract on purpose, so a test that injects it starts its
-    simulator without the contract check. The agents endpoint is not paged: ``stuck_cursor`` and
+    untouched; that body breaks the contract on purpose, so a test that injects it starts its
+    simulator without the contract check. ``no_total_pages`` serves the real page with
+    ``current_page`` and ``total_pages`` null, as an API that does not count (both are nullable
+    in the spec). The agents endpoint is not paged: ``stuck_cursor`` and
     ``empty_has_more`` leave its answer untouched, and ``wrong_type`` changes its first agent.
     """
 

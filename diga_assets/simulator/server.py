@@ -817,6 +817,8 @@ def _faulty_page_body(page: Page, query: ListQuery, fault: Fault | None) -> byte
     """The page's body, distorted by the page-shaped faults (see :class:`Fault`)."""
     if fault is not None and fault.kind == "stuck_cursor":
         return _page_body(page, last_id=query.after)
+    if fault is not None and fault.kind == "no_total_pages":
+        return _page_body(replace(page, current_page=None, total_pages=None))
     if fault is not None and fault.kind == "empty_has_more":
         return _page_body(Page([], None, None, True, page.current_page, page.total_pages))
     if fault is not None and fault.kind == "wrong_type" and page.data:

@@ -18,6 +18,7 @@ are spelled by :mod:`~diga_assets.simulator.instants`; pages are chosen by
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,6 +107,7 @@ class World:
         self._company = Company(seed, t0_us, window_start_us, agents, contacts)
         self._phones = PhoneRegister(seed, t0_us, window_start_us, phones, self._company.agents, status_model)
         synthesizer = CallSynthesizer(self._company, self._phones, status_model)
+        self._synthesizer = synthesizer
         self._calls = CallLog(seed, window_start_us, calls_per_day, synthesizer, encoded_cache_size)
         self._calls.generate_through(self._now_us)
         # Transcripts draw from streams named after each call, never from the calls' streams.
@@ -175,6 +177,27 @@ class World:
         """
         with self._lock:
             self._phones.add(record)
+
+    def delete_calls(self, call_ids: Iterable[str]) -> int:
+        """Delete calls for good, as the dashboard and ``POST /v1/call/bulk-delete`` do (the
+        live endpoint's body is not in the published document; tests call this instead).
+        Returns how many of ``call_ids`` named a call."""
+        with self._lock:
+            return sum(self._calls.delete(call_id) for call_id in call_ids)
+
+    def change_call(self, call_id: str, **fields: Any) -> dict[str, Any]:
+        """Change a call in place after it may have been fetched (a call that finished, an
+        ``end_reason`` or ``agent_version_id`` filled in later): from now on it is served as it
+        was at the clock with ``fields`` replaced, and no longer moves on by itself. Returns the
+        record as served from now on."""
+        with self._lock:
+            found = self._calls.find(call_id, self._now_us)
+            if found is None:
+                raise KeyError(f"no visible call has id {call_id!r}")
+            record = dict(found) if isinstance(found, dict) else self._synthesizer.record(found, self._now_us)
+            record.update(fields)
+            self._calls.replace(call_id, record)
+            return record
 
     # -- views used by tests -------------------------------------------------------------------
 

@@ -74,6 +74,12 @@ class DataLayout:
         pattern = ("*.parquet",) if asset == PHONE_ASSIGNMENT_TIMELINE else ("day=*", "*.parquet")
         return self._at("metrics", asset, *pattern)
 
+    # ---------------------------------------------------------------- audit
+
+    def audit_file(self, asset: str) -> str:
+        """The latest results of an audit: ``audit/call_day_audit/part-0.parquet`` (replaced whole)."""
+        return self._at("audit", asset, PARTITION_FILE)
+
     # --------------------------------------------------------------- report
 
     def report_file(self, asset: str) -> str:

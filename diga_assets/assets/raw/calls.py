@@ -27,7 +27,7 @@ from diga_assets.storage import DigaStorage
 # The spec does not say whether start_/end_created_date are inclusive, nor how finely the API
 # compares. Asking for a second more on each side and keeping exactly [start, end) on the parsed
 # instant is right under every reading.
-_DATE_FILTER_SLACK = timedelta(seconds=1)
+DATE_FILTER_SLACK = timedelta(seconds=1)
 
 
 @dataclass
@@ -43,6 +43,8 @@ class DayResult:
     seconds: float = 0.0
     dropped_outside_window: int = 0
     dropped_duplicates: int = 0
+    # Calls the day's previous file held that the API no longer serves (deleted since).
+    removed_ids: list[str] = field(default_factory=list)
     value_counts: dict[str, Counter[str]] = field(default_factory=dict)
 
     def unknown_values(self, table: RecordTable) -> dict[str, dict[str, int]]:
@@ -67,6 +69,7 @@ class DayResult:
             "retry_wait_seconds": round(self.waited_s, 3),
             "dropped_outside_window": self.dropped_outside_window,
             "dropped_duplicate_ids": self.dropped_duplicates,
+            "removed_since_last_fetch": len(self.removed_ids),
             "unknown_enum_values": sum(sum(v.values()) for v in unknown.values()),
             "path": dg.MetadataValue.path(self.path),
         }
@@ -95,9 +98,15 @@ def fetch_calls_day(
     start = pa.scalar(window.start, type=pa.timestamp("us", tz="UTC"))
     end = pa.scalar(window.end, type=pa.timestamp("us", tz="UTC"))
     seen_ids: set[str] = set()
+    # What the day held before, to say how many of its calls the API no longer has.
+    previous_ids = (
+        set(storage.store.read_table(result.path, columns=["id"])["id"].to_pylist())
+        if storage.store.exists(result.path)
+        else set()
+    )
     walk = client.iter_call_pages(
-        start_created_date=window.start - _DATE_FILTER_SLACK,
-        end_created_date=window.end + _DATE_FILTER_SLACK,
+        start_created_date=window.start - DATE_FILTER_SLACK,
+        end_created_date=window.end + DATE_FILTER_SLACK,
         limit=page_size,
     )
     # The next page is requested while this one is converted and written (still one request in
@@ -122,6 +131,7 @@ def fetch_calls_day(
             result.retries += page.retries
             result.waited_s += page.waited_s
         result.rows = writer.rows
+    result.removed_ids = sorted(previous_ids - seen_ids)
     result.seconds = time.monotonic() - started
     return result
 
@@ -159,6 +169,12 @@ class RunProgress:
         """Count the day in and log where the run stands."""
         totals = self.totals
         totals.update(days=1, rows=result.rows, pages=result.pages, retries=result.retries)
+        if result.removed_ids:
+            # Call ids are not personal data; nothing of the calls' contents is logged.
+            self.log.info(
+                f"{DIGA_CALLS}: {result.window.key}: {len(result.removed_ids)} call(s) stored before are no longer "
+                f"in the API (deleted) and were removed: {', '.join(result.removed_ids)}"
+            )
         self.log.info(
             f"{DIGA_CALLS}: {totals['days']}/{self.days} days done ({result.window.key}: {result.rows} rows, "
             f"{result.pages} pages, {result.retries} retries); {totals['rows']} rows, {totals['pages']} pages "
