@@ -1,4 +1,4 @@
-"""``diga-assets``: the project's command line (demo, ui, query, reconcile, simulator)."""
+"""``diga-assets``: the project's command line (demo, ui, query, reconcile, erase, simulator)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,49 @@ def reconcile(first: Any, last: Any, full: bool, dagster_home: Path | None) -> N
                 echo=click.echo,
             )
     except (ReconcileError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--contact-identifier", "identifiers", multiple=True, help="A caller's number or web id (repeatable).")
+@click.option("--contact-id", "contact_ids", multiple=True, help="A caller's contact id, a UUID (repeatable).")
+@click.option(
+    "--contact-identifier-file",
+    type=click.File(),
+    help="A file of contact identifiers, one per line.",
+)
+@click.option("--contact-id-file", type=click.File(), help="A file of contact ids, one per line.")
+@_DAGSTER_HOME
+def erase(
+    identifiers: tuple[str, ...],
+    contact_ids: tuple[str, ...],
+    contact_identifier_file: Any,
+    contact_id_file: Any,
+    dagster_home: Path | None,
+) -> None:
+    """Remove callers from every stored file (raw calls, curated days, their transcripts), list
+    them so no later fetch stores them again, and compute the touched days' metrics and the
+    report again. Needs DIGA_CONTACT_HASH_KEY: the list holds HMACs, never the values.
+
+    Prints the days touched and the calls removed; the values themselves are never printed.
+    """
+    _quiet_dagster()
+    import dagster as dg
+
+    from diga_assets.demo import PROJECT_DAGSTER_HOME
+    from diga_assets.erasure import ErasureError
+    from diga_assets.erasure import erase as run_erase
+    from diga_assets.settings import Settings, SettingsError
+
+    identifiers += tuple(contact_identifier_file.read().splitlines()) if contact_identifier_file else ()
+    contact_ids += tuple(contact_id_file.read().splitlines()) if contact_id_file else ()
+    home = dagster_home or Path(os.environ.get("DAGSTER_HOME") or PROJECT_DAGSTER_HOME)
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        settings = Settings.from_env()
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            run_erase(settings, identifiers=identifiers, contact_ids=contact_ids, instance=instance, echo=click.echo)
+    except (ErasureError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

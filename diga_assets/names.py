@@ -10,7 +10,7 @@ a project holds several (``DigaComponent``), as they are otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -147,19 +147,25 @@ class Names:
 
     def rerun_commands(self, asset: str, keys: Sequence[str]) -> list[str]:
         """The commands that re-run exactly the days ``keys`` of ``asset`` (one per stretch)."""
-        stretches: list[list[date]] = []
-        for day in sorted(date.fromisoformat(k) for k in keys):
-            if stretches and day - stretches[-1][-1] == timedelta(days=1):
-                stretches[-1].append(day)
-            else:
-                stretches.append([day])
         base = f"{self.launch} {self.selection(asset)}"
         return [
             f"{base} --partition {first.isoformat()}"
             if first == last
             else f"{base} --partition-range {first.isoformat()}...{last.isoformat()}"
-            for first, last in ((stretch[0], stretch[-1]) for stretch in stretches)
+            for first, last in day_stretches(date.fromisoformat(k) for k in keys)
         ]
+
+
+def day_stretches(days: Iterable[date]) -> list[tuple[date, date]]:
+    """``days`` as (first, last) stretches of consecutive days, in order: what one command or one
+    run covers."""
+    stretches: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if stretches and day - stretches[-1][1] == timedelta(days=1):
+            stretches[-1] = (stretches[-1][0], day)
+        else:
+            stretches.append((day, day))
+    return stretches
 
 
 # The names of the code location diga_assets.definitions: no prefix.

@@ -9,7 +9,7 @@ call whose fields were edited in place keeps its day's count, so only ``--full``
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from diga_assets.api.client import DigaClient
 from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw.audit import REFETCH, DayAudit, audit_call_days, audit_windows, keep_audits
 from diga_assets.definitions import build_definitions
-from diga_assets.names import CALLS_JOB, DIGA_CALLS
+from diga_assets.names import CALLS_JOB, DIGA_CALLS, day_stretches
 from diga_assets.schedules import range_tags
 from diga_assets.settings import Settings
 from diga_assets.storage import open_store
@@ -85,7 +85,7 @@ def reconcile(
     outcomes = {audit.window.key: DayOutcome(audit) for audit in audits}
     days = [audit.window.day for audit in audits if full or audit.action == REFETCH]
     job = build_definitions(settings).resolve_job_def(graph.names.name(CALLS_JOB))
-    for start, end in consecutive_ranges(days):
+    for start, end in day_stretches(days):
         result = job.execute_in_process(
             instance=instance, tags=range_tags(start.isoformat(), end.isoformat()), raise_on_error=False
         )
@@ -111,14 +111,3 @@ def reconcile(
         f"{sum(outcome.removed for outcome in refetched)} call(s) removed"
     )
     return list(outcomes.values())
-
-
-def consecutive_ranges(days: Sequence[date]) -> list[tuple[date, date]]:
-    """Sorted ``days`` as (first, last) ranges of consecutive days: one run each."""
-    ranges: list[tuple[date, date]] = []
-    for day in sorted(days):
-        if ranges and (day - ranges[-1][1]).days == 1:
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges

@@ -12,7 +12,8 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from diga_assets.reconcile import ReconcileError, consecutive_ranges, reconcile
+from diga_assets.names import day_stretches
+from diga_assets.reconcile import ReconcileError, reconcile
 from diga_assets_tests.assets import conftest as asset_fixtures
 from diga_assets_tests.assets.conftest import settings_for, window_of
 from diga_assets_tests.assets.test_raw import expected_ids, stored_ids, stored_rows
@@ -107,7 +108,7 @@ def test_reconcile_without_the_key_says_which_variable(tmp_path, monkeypatch):
 def test_days_are_fetched_in_runs_of_consecutive_days():
     days = [date(2026, 11, d) for d in (5, 3, 4, 9, 11, 10)]
 
-    assert consecutive_ranges(days) == [
+    assert day_stretches(days) == [
         (date(2026, 11, 3), date(2026, 11, 5)),
         (date(2026, 11, 9), date(2026, 11, 11)),
     ]

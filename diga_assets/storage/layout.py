@@ -80,6 +80,16 @@ class DataLayout:
         """The latest results of an audit: ``audit/call_day_audit/part-0.parquet`` (replaced whole)."""
         return self._at("audit", asset, PARTITION_FILE)
 
+    # -------------------------------------------------------------- privacy
+
+    def suppression_file(self) -> str:
+        """The erased callers' HMACs: ``privacy/suppressed_contacts/part-0.parquet``."""
+        return self._at("privacy", "suppressed_contacts", PARTITION_FILE)
+
+    def suppressed_days_file(self) -> str:
+        """How many listed callers' calls each day leaves out: ``privacy/suppressed_calls_by_day/part-0.parquet``."""
+        return self._at("privacy", "suppressed_calls_by_day", PARTITION_FILE)
+
     # --------------------------------------------------------------- report
 
     def report_file(self, asset: str) -> str:

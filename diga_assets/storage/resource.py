@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from diga_assets.privacy import HASH_KEY_VAR, PSEUDONYMIZE_VAR, hash_key_problem
 from diga_assets.storage import open_store
 from diga_assets.storage.layout import DataLayout
 from diga_assets.storage.store import Store
+from diga_assets.storage.suppression import SuppressionList, load_suppression
 
 
 class DigaStorage(dg.ConfigurableResource):
@@ -88,13 +90,30 @@ class DigaStorage(dg.ConfigurableResource):
         """The stored files of those days of a daily metric; days never stored are skipped."""
         return self.store.existing(self.layout.metric_partition(asset, key) for key in keys)
 
+    def hash_key(self) -> str | None:
+        """The HMAC key: the resolved field when pseudonymizing, else the variable it names
+        (erasure and the suppression list need it either way); None when unset."""
+        key = self.contact_hash_key
+        if isinstance(key, dg.EnvVar):  # used outside a run, where Dagster has not resolved it
+            key = key.get_value()
+        return key or os.environ.get(self.contact_hash_key_var) or None
+
+    def suppression(self) -> tuple[SuppressionList, str | None]:
+        """The erased callers (``storage/suppression.py``) and the key their calls are matched
+        with; a ``ValueError`` naming the variable when callers are listed and the key is not set."""
+        listed = load_suppression(self.store)
+        key = self.hash_key()
+        if len(listed) and (problem := hash_key_problem(key, self.contact_hash_key_var)):
+            raise ValueError(
+                f"{len(listed)} erased caller value(s) are listed, and their calls are dropped by HMAC: {problem}"
+            )
+        return listed, key
+
     def calls_to_store(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """A page of calls as it may be stored: ``contact_identifier`` pseudonymized when configured."""
         if not self.pseudonymize_contacts:
             return batch
-        key = self.contact_hash_key
-        if isinstance(key, dg.EnvVar):  # used outside a run, where Dagster has not resolved it
-            key = key.get_value()
+        key = self.hash_key()
         if problem := hash_key_problem(key, self.contact_hash_key_var):
             raise ValueError(problem)
         assert key is not None

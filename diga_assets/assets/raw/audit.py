@@ -33,6 +33,7 @@ from diga_assets.assets.raw.days import run_days
 from diga_assets.names import API_POOL, CALL_DAY_AUDIT, CALLS_DATASET, RAW_GROUP
 from diga_assets.partitions import DayWindow, day_window
 from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, Store
+from diga_assets.storage.suppression import suppressed_calls_by_day
 
 RAW_SQL = SqlFolder(Path(__file__).resolve().parent / "sql")
 # A call still dialing, queued or in progress this long after it was created has surely ended
@@ -144,10 +145,15 @@ def stored_day_counts(store: Store, windows: Sequence[DayWindow], *, now: dateti
             },
         ).fetchall()
     by_day = {window.day: window for window in windows}
-    return {
-        day.isoformat(): DayAudit(by_day[day], stored, fewest, most, unfinished, stale)
-        for day, stored, fewest, most, unfinished, stale in rows
-    }
+    # Calls of erased callers are left out of the stored days on purpose; the API still counts them.
+    left_out = suppressed_calls_by_day(store)
+    audits = {}
+    for day, stored, fewest, most, unfinished, stale in rows:
+        suppressed = left_out.get(day.isoformat(), 0)
+        audits[day.isoformat()] = DayAudit(
+            by_day[day], stored, fewest + suppressed, most + suppressed, unfinished, stale
+        )
+    return audits
 
 
 def served_call_ids(client: DigaClient, window: DayWindow, *, page_size: int) -> tuple[set[str], int]:

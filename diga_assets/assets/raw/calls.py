@@ -23,6 +23,7 @@ from diga_assets.names import CALLS_DATASET, DIGA_CALLS
 from diga_assets.partitions import DayWindow
 from diga_assets.privacy import stored_calls_schema
 from diga_assets.storage import DigaStorage
+from diga_assets.storage.suppression import SuppressionList, record_suppressed_calls
 
 # The spec does not say whether start_/end_created_date are inclusive, nor how finely the API
 # compares. Asking for a second more on each side and keeping exactly [start, end) on the parsed
@@ -45,6 +46,8 @@ class DayResult:
     dropped_duplicates: int = 0
     # Calls the day's previous file held that the API no longer serves (deleted since).
     removed_ids: list[str] = field(default_factory=list)
+    # Calls of erased callers (the suppression list) dropped before writing.
+    suppressed: int = 0
     value_counts: dict[str, Counter[str]] = field(default_factory=dict)
 
     def unknown_values(self, table: RecordTable) -> dict[str, dict[str, int]]:
@@ -70,6 +73,7 @@ class DayResult:
             "dropped_outside_window": self.dropped_outside_window,
             "dropped_duplicate_ids": self.dropped_duplicates,
             "removed_since_last_fetch": len(self.removed_ids),
+            "suppressed_calls": self.suppressed,
             "unknown_enum_values": sum(sum(v.values()) for v in unknown.values()),
             "path": dg.MetadataValue.path(self.path),
         }
@@ -87,12 +91,16 @@ def fetch_calls_day(
     *,
     page_size: int,
     cancelled: threading.Event | None = None,
+    suppression: tuple[SuppressionList, str | None] | None = None,
 ) -> DayResult:
     """Fetch every call created in ``window`` and replace that day's partition file atomically.
 
     Pages stream into the Parquet writer as they arrive, so memory holds two pages at a time:
-    the one being written and the next, fetched meanwhile.
+    the one being written and the next, fetched meanwhile. Calls of erased callers
+    (``suppression``: the list and its key, as the run loaded them) are dropped before writing;
+    a caller erased while the day was written is dropped from the file right after.
     """
+    suppressed, key = suppression if suppression is not None else storage.suppression()
     started = time.monotonic()
     result = DayResult(window=window, path=storage.layout.raw_partition(CALLS_DATASET, window.key))
     start = pa.scalar(window.start, type=pa.timestamp("us", tz="UTC"))
@@ -124,6 +132,10 @@ def fetch_calls_day(
             result.dropped_outside_window += batch.num_rows - in_window.num_rows
             batch = _drop_seen_ids(in_window, seen_ids)
             result.dropped_duplicates += in_window.num_rows - batch.num_rows
+            if len(suppressed):
+                kept = batch.filter(suppressed.keep_mask(batch, key))  # type: ignore[arg-type]
+                result.suppressed += batch.num_rows - kept.num_rows
+                batch = kept
             batch = storage.calls_to_store(batch)  # contact_identifier as an HMAC when pseudonymizing
             writer.write_batch(batch)
             _count_values(batch, CALLS.enum_columns, result.value_counts)
@@ -131,9 +143,28 @@ def fetch_calls_day(
             result.retries += page.retries
             result.waited_s += page.waited_s
         result.rows = writer.rows
+    # An erasure that listed callers after the run loaded the list rewrote the days stored then;
+    # this day was being written meanwhile, so it is filtered again now (erasure lists first,
+    # then rewrites: whichever finishes last, the day ends without those calls).
+    latest, key = storage.suppression()
+    if len(latest) > len(suppressed):
+        rewritten = storage.store.swap_table(result.path, lambda stored: _without(stored, latest, key))
+        if rewritten is not None:
+            result.suppressed += result.rows - rewritten.num_rows
+            result.rows = rewritten.num_rows
     result.removed_ids = sorted(previous_ids - seen_ids)
+    if result.suppressed or len(latest):
+        record_suppressed_calls(storage.store, window.key, result.suppressed, replace=True)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _without(stored: pa.Table | None, suppressed: SuppressionList, key: str | None) -> pa.Table | None:
+    """``stored`` without the calls of listed callers; None (keep it) when it has none."""
+    if stored is None:
+        return None
+    kept = stored.filter(suppressed.keep_mask(stored, key))  # type: ignore[arg-type]
+    return kept if kept.num_rows < stored.num_rows else None
 
 
 def _drop_seen_ids(batch: pa.RecordBatch, seen: set[str]) -> pa.RecordBatch:
@@ -210,9 +241,20 @@ def fetch_calls(run: DailyRun) -> None:
     progress = RunProgress(run.log, len(windows))
     diga = run.api
     with diga.make_client(logger=run.log) as client:
+        try:
+            suppression = run.storage.suppression()
+        except ValueError as exc:
+            raise dg.Failure(description=f"{DIGA_CALLS}: {exc}") from None
 
         def fetch(window: DayWindow, cancelled: threading.Event) -> DayResult:
-            return fetch_calls_day(client, run.storage, window, page_size=diga.calls_page_size, cancelled=cancelled)
+            return fetch_calls_day(
+                client,
+                run.storage,
+                window,
+                page_size=diga.calls_page_size,
+                cancelled=cancelled,
+                suppression=suppression,
+            )
 
         results, failures = run_days(
             windows,

@@ -1,0 +1,138 @@
+"""Erasure on request: a caller present on many days, with transcripts, is removed from every
+stored file, view, metric, the report and the instance, stays out of every later fetch, and the
+suppression list that keeps them out holds no value in clear."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+
+from diga_assets.assets.raw.audit import audit_call_days
+from diga_assets.definitions import build_definitions
+from diga_assets.erasure import ErasureError, erase
+from diga_assets.names import CALL_REPORT, CALLS_JOB_ASSETS, TRANSCRIPTS_JOB_ASSETS
+from diga_assets.privacy import contact_hash
+from diga_assets.settings import Settings
+from diga_assets.storage import open_store
+from diga_assets_tests.assets.conftest import api_resource, range_tags, window_of
+from diga_assets_tests.conftest import SIM_KEY
+from diga_assets_tests.reliability.leaks import event_log_text, files_holding, present
+
+DAYS = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19"]
+HASH_KEY = "erasure-test-key-" + "0123456789abcdef" * 2
+DIGA_ASSETS = Path(sys.executable).with_name("diga-assets")
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, sim: Any, data: Path, pseudonymize: bool) -> dict[str, str]:
+    """The DIGA_* variables of a user's shell, set in this process; returns them."""
+    variables = {
+        "DIGA_DATA_DIR": str(data),
+        "DIGA_API_BASE_URL": sim.base_url,
+        "DIGA_API_KEY": SIM_KEY,
+        "DIGA_START_DATE": "2026-10-01",
+        "DIGA_TIMEZONE": "UTC",
+        "DIGA_PSEUDONYMIZE_CONTACTS": "1" if pseudonymize else "0",
+        "DIGA_CONTACT_HASH_KEY": HASH_KEY,
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return variables
+
+
+def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, assets: tuple[str, ...], **kwargs: Any) -> Any:
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=dg.AssetSelection.assets(*assets),
+        resources=defs.resources,
+        instance=instance,
+        **kwargs,
+    )
+
+
+def busiest_caller(sim: Any) -> tuple[str, str, int]:
+    """(contact identifier, contact id, calls over DAYS) of the caller with the most calls."""
+    calls = [c for day in DAYS for c in sim.world.calls_created_between(window_of(day).start, window_of(day).end)]
+    counts = Counter((c["contact"]["identifier"], c["contact"]["id"]) for c in calls)
+    (identifier, contact_id), n = counts.most_common(1)[0]
+    assert len({c["created_date"][:10] for c in calls if c["contact"]["id"] == contact_id}) > 1
+    return identifier, contact_id, n
+
+
+@pytest.mark.parametrize("pseudonymize", [False, True], ids=["numbers", "pseudonymized"])
+def test_an_erased_caller_is_gone_from_every_file_and_stays_out_of_later_fetches(
+    start_simulator, tmp_path, monkeypatch, pseudonymize
+):
+    sim = start_simulator(days=6, calls_per_day=30, status_model="current")
+    data, home = tmp_path / "data", tmp_path / "home"
+    home.mkdir()
+    variables = configure(monkeypatch, sim, data, pseudonymize)
+    defs = build_definitions(Settings.from_env())
+    instance = dg.DagsterInstance.from_config(str(home))
+    every_day = range_tags(DAYS[0], DAYS[-1])
+    assert materialize(defs, instance, (*CALLS_JOB_ASSETS, *TRANSCRIPTS_JOB_ASSETS), tags=every_day).success
+    assert materialize(defs, instance, (CALL_REPORT,)).success
+    identifier, contact_id, their_calls = busiest_caller(sim)
+    needles = [identifier, contact_id]
+    assert files_holding([data], needles if not pseudonymize else [contact_id])  # stored before
+
+    if pseudonymize:  # by contact id, from a file, through the command as a user types it
+        listed = tmp_path / "ids.txt"
+        listed.write_text(f"{contact_id}\n")
+        done = subprocess.run(
+            [str(DIGA_ASSETS), "erase", "--contact-id-file", str(listed), f"--dagster-home={home}"],
+            env={**os.environ, **variables},
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"{their_calls} call(s)" in done.stdout and not present(needles, done.stdout + done.stderr)
+    else:
+        result = erase(Settings.from_env(), identifiers=[identifier], instance=instance, echo=lambda _: None)
+        assert result.calls_removed == their_calls and len(result.removed) > 1
+        assert result.messages_removed > 0
+
+    # No file (decoded Parquet, DuckDB, SQLite rows and blobs) and no run record holds them;
+    # the suppression list holds their HMAC only.
+    hashed = contact_hash(contact_id if pseudonymize else identifier, HASH_KEY)
+    assert files_holding([data, home], needles) == {}
+    holding_hash = files_holding([data], [hashed]).get(hashed, [])
+    assert [p.relative_to(data).parts[0] for p in holding_hash] == ["privacy"]
+    assert not present(needles, event_log_text(instance))
+    with duckdb.connect(str(data / "diga.duckdb"), read_only=True) as con:
+        calls = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+        counted = con.execute("SELECT sum(total_calls) FROM call_outcome_rates").fetchone()[0]
+    assert counted == calls  # the metrics were computed again without them
+    # The API still has their calls; the audit knows the days leave them out on purpose.
+    with api_resource(sim).make_client() as client:
+        audits, _ = audit_call_days(client, open_store(str(data)), [window_of(d) for d in DAYS], max_concurrency=2)
+    assert [audit.action for audit in audits] == ["none"] * len(DAYS), [audit.reason for audit in audits]
+
+    # A later fetch of those days does not bring them back, and says how many it dropped.
+    again = materialize(defs, instance, ("diga_calls",), tags=every_day)
+    suppressed = sum(
+        e.event_specific_data.materialization.metadata["suppressed_calls"].value
+        for e in again.get_asset_materialization_events()
+    )
+    assert suppressed == their_calls
+    assert files_holding([data, home], needles) == {}
+
+
+def test_erasure_needs_the_hash_key_and_a_caller(start_simulator, tmp_path, monkeypatch):
+    sim = start_simulator(days=2, calls_per_day=5)
+    configure(monkeypatch, sim, tmp_path / "data", pseudonymize=False)
+    instance = dg.DagsterInstance.ephemeral()
+    with pytest.raises(ErasureError, match="name at least one caller"):
+        erase(Settings.from_env(), identifiers=[" "], instance=instance)
+    monkeypatch.delenv("DIGA_CONTACT_HASH_KEY")
+    with pytest.raises(ErasureError, match="DIGA_CONTACT_HASH_KEY is not set"):
+        erase(Settings.from_env(), identifiers=["+34600000000"], instance=instance)
