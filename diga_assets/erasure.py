@@ -7,8 +7,8 @@ In this order, so that a run writing a day meanwhile cannot bring a caller back:
 2. each stored day whose raw calls hold them is rewritten whole without their calls, with its
    curated day and the transcripts of those calls (each file replaced atomically, as a run
    replaces it; on a bucket a conditional write);
-3. the touched days' metrics, conversation metrics and the report are computed again through
-   Dagster (runs recorded in the instance given).
+3. the touched days' metrics (from the rewritten curated days), conversation metrics and the
+   report are computed again through Dagster (runs recorded in the instance given).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from diga_assets.names import (
     CALL_CONVERSATION_STATS,
     CALL_REPORT,
     CALLS_DATASET,
-    CURATED_CALLS,
     DAILY_METRICS,
     MESSAGES_DATASET,
     day_stretches,
@@ -148,15 +147,16 @@ def erase_day(store: Store, day: str, listed: SuppressionList, key: str) -> tupl
 
 
 def recompute(settings: Settings, days: Sequence[date], store: Store, instance: dg.DagsterInstance) -> None:
-    """The touched days' curated calls and daily metrics (from the erased raw days), their
+    """The touched days' daily metrics (from their curated days, already rewritten), their
     conversation metrics where transcripts are stored, then the report, as Dagster runs."""
     graph = DigaGraph(settings)
     defs = build_definitions(settings)
     layout = DataLayout(store.root)
-    daily = dg.AssetSelection.assets(*graph.names.keys([CURATED_CALLS, *DAILY_METRICS]))
-    with_messages = [day for day in days if store.exists(layout.raw_partition(MESSAGES_DATASET, day.isoformat()))]
+    daily = dg.AssetSelection.assets(*graph.names.keys(DAILY_METRICS))
+    curated = [day for day in days if store.exists(layout.curated_partition(CALLS_DATASET, day.isoformat()))]
+    with_messages = [day for day in curated if store.exists(layout.raw_partition(MESSAGES_DATASET, day.isoformat()))]
     conversations = dg.AssetSelection.assets(graph.key(CALL_CONVERSATION_STATS))
-    runs = [(daily, first, last) for first, last in day_stretches(days)]
+    runs = [(daily, first, last) for first, last in day_stretches(curated)]
     runs += [(conversations, first, last) for first, last in day_stretches(with_messages)]
     for selection, first, last in runs:
         job = dg.define_asset_job("diga_erasure_recompute", selection=selection)
