@@ -111,8 +111,12 @@ def test_the_ui_lists_the_daily_schedules_and_never_shows_the_key(ui):
         "{ repositoriesOrError { ... on RepositoryConnection {"
         " nodes { name location { name } schedules { name } sensors { name } } } } }"
     )["repositoriesOrError"]["nodes"]
-    assert {s["name"] for s in repository["schedules"]} == {"diga_calls_daily", "diga_phones_daily"}
-    assert {s["name"] for s in repository["sensors"]} == {"diga_transcripts_daily"}
+    assert {s["name"] for s in repository["schedules"]} == {
+        "diga_calls_daily",
+        "diga_phones_daily",
+        "diga_call_day_audit_daily",
+    }
+    assert {s["name"] for s in repository["sensors"]} == {"diga_transcripts_daily", "diga_refetch_changed_days"}
 
     details = ui.graphql(
         """query ($selector: ResourceSelector!) { topLevelResourceDetailsOrError(resourceSelector: $selector) {
