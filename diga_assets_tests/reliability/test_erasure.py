@@ -21,7 +21,7 @@ from diga_assets.erasure import ErasureError, erase
 from diga_assets.names import CALL_REPORT, CALLS_JOB_ASSETS, TRANSCRIPTS_JOB_ASSETS
 from diga_assets.privacy import contact_hash
 from diga_assets.settings import Settings
-from diga_assets.storage import open_store
+from diga_assets.storage import DataLayout, open_store
 from diga_assets_tests.assets.conftest import api_resource, range_tags, window_of
 from diga_assets_tests.conftest import SIM_KEY
 from diga_assets_tests.reliability.leaks import event_log_text, files_holding, present
@@ -136,3 +136,69 @@ def test_erasure_needs_the_hash_key_and_a_caller(start_simulator, tmp_path, monk
     monkeypatch.delenv("DIGA_CONTACT_HASH_KEY")
     with pytest.raises(ErasureError, match="DIGA_CONTACT_HASH_KEY is not set"):
         erase(Settings.from_env(), identifiers=["+34600000000"], instance=instance)
+
+
+# An erasure whose process is SIGKILLed right after it rewrote its second day.
+KILLED_ERASURE = """
+import os, signal, sys
+from diga_assets import erasure
+from diga_assets.cli import main
+real = erasure.erase_day
+done = []
+def erase_then_die(*args, **kwargs):
+    removed = real(*args, **kwargs)
+    if removed[0]:
+        done.append(args[1])
+        if len(done) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return removed
+erasure.erase_day = erase_then_die
+main(["erase", "--contact-identifier", sys.argv[1], "--dagster-home=" + sys.argv[2]])
+"""
+
+
+def test_an_erasure_killed_midway_leaves_each_day_whole_and_running_it_again_finishes(
+    start_simulator, tmp_path, monkeypatch
+):
+    sim = start_simulator(days=6, calls_per_day=30, status_model="current")
+    data, home = tmp_path / "data", tmp_path / "home"
+    home.mkdir()
+    variables = configure(monkeypatch, sim, data, pseudonymize=False)
+    defs = build_definitions(Settings.from_env())
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert materialize(defs, instance, CALLS_JOB_ASSETS, tags=range_tags(DAYS[0], DAYS[-1])).success
+    identifier, _, _ = busiest_caller(sim)
+    store = open_store(str(data))
+    before = {day: stored_rows(store, day) for day in DAYS}
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_ERASURE, identifier, str(home)],
+        env={**os.environ, **variables},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    states = {day: day_state(store, day, before[day], identifier) for day in DAYS}
+    assert list(states.values()).count("after") == 2 and "half" not in states.values(), states
+    # The list was written first: running the command again finishes what was left.
+    erase(Settings.from_env(), identifiers=[identifier], instance=instance, echo=lambda _: None)
+    finished = {day: day_state(store, day, before[day], identifier) for day in DAYS}
+    assert finished == {day: "untouched" if state == "untouched" else "after" for day, state in states.items()}
+
+
+def stored_rows(store: Any, day: str) -> list[dict[str, Any]]:
+    """A day's raw calls, each row as stored."""
+    return store.read_table(DataLayout(store.root).raw_partition("calls", day)).to_pylist()
+
+
+def day_state(store: Any, day: str, original: list[dict[str, Any]], identifier: str) -> str:
+    """'before' (the day as stored before), 'after' (exactly without the caller), else 'half'."""
+    now = stored_rows(store, day)
+    if now == original:
+        return "before" if any(row["contact_identifier"] == identifier for row in original) else "untouched"
+    if now == [row for row in original if row["contact_identifier"] != identifier]:
+        return "after"
+    return "half"
