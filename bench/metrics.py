@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cpu_profile import profile_command, py_spy, summarize
 from measure import Outcome, rows_from_json, run_measured
@@ -52,8 +53,10 @@ VERSIONS_PER_AGENT = 3
 # ------------------------------------------------------------------------------------- data
 
 
-def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
-    """Raw call partitions with the project's schema, generated in bulk; returns the day keys."""
+def write_history(data_dir: Path, calls: int, days: int, *, callers: int = 1) -> list[str]:
+    """Raw call partitions with the project's schema, generated in bulk; returns the day keys.
+    With ``callers`` > 1 the calls come from that many callers (``+34600000000`` upwards), and
+    the first of them calls on every day (bench/erase.py erases them); else one caller for all."""
     import numpy as np
     import pyarrow as pa
 
@@ -77,6 +80,9 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
             "timedelta64[us]"
         )
         agent = rng.integers(0, AGENTS + 1, count)  # AGENTS means "no agent"
+        if callers > 1:
+            caller = rng.integers(0, callers, count)
+            caller[0] = 0
         version = rng.integers(0, VERSIONS_PER_AGENT, count)
         status = statuses[rng.choice(5, count, p=[0.62, 0.08, 0.14, 0.12, 0.04])]
         duration = rng.gamma(2.0, 40.0, count).astype("int64")
@@ -91,8 +97,10 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
             "duration": pa.array(np.where(status == "in_progress", 0, duration), mask=status == "in_progress"),
             "type": pa.array(np.where(rng.random(count) < 0.7, "outbound", "inbound")),
             "created_date": pa.array(created, pa.timestamp("us", tz="UTC")),
-            "contact_id": pa.array(np.full(count, "contact")),
-            "contact_identifier": pa.array(np.full(count, "+34600000000")),
+            "contact_id": pa.array(np.full(count, "contact")) if callers == 1 else contact_ids(caller),
+            "contact_identifier": pa.array(np.full(count, "+34600000000"))
+            if callers == 1
+            else pa.array([f"+346{c:08d}" for c in caller]),
             "contact_type": pa.array(np.full(count, "call")),
             "contact_created_date": pa.array(created, pa.timestamp("us", tz="UTC")),
             "fetched_at": pa.array(
@@ -109,6 +117,13 @@ def write_history(data_dir: Path, calls: int, days: int) -> list[str]:
         )
         keys.append(key)
     return keys
+
+
+def contact_ids(callers: Any) -> Any:
+    """A UUID-shaped contact id per caller number (a NumPy array in, an Arrow array out)."""
+    import pyarrow as pa
+
+    return pa.array([f"00000000-0000-4000-8000-{c:012d}" for c in callers])
 
 
 # -------------------------------------------------------------------------------- contenders

@@ -37,7 +37,7 @@ from diga_assets.privacy import hash_key_problem
 from diga_assets.schedules import range_tags
 from diga_assets.settings import Settings
 from diga_assets.storage import DataLayout, Store, open_store
-from diga_assets.storage.suppression import SuppressionList, add_to_suppression, record_suppressed_calls
+from diga_assets.storage.suppression import ErasedCallers, add_to_suppression, record_suppressed_calls
 
 MESSAGES_CALL_ID = "call_id"
 
@@ -81,7 +81,7 @@ def erase(
     store = open_store(str(settings.data_dir))
     store.check_writable()
     listed = add_to_suppression(store, key, identifiers=identifiers, contact_ids=contact_ids)
-    result = remove_listed_calls(store, listed, key)
+    result = remove_listed_calls(store, ErasedCallers.of(key, identifiers, contact_ids))
     touched = sorted(result.removed)
     echo(f"suppression list: {len(listed)} caller value(s) listed (as HMACs)")
     for day in touched:
@@ -95,12 +95,13 @@ def erase(
     return result
 
 
-def remove_listed_calls(store: Store, listed: SuppressionList, key: str) -> ErasureResult:
-    """Rewrite every stored day holding calls of listed callers without them: raw calls, the
-    curated day, and the transcripts of those calls."""
+def remove_listed_calls(store: Store, erased: ErasedCallers) -> ErasureResult:
+    """Rewrite every stored day holding calls of the erased callers without them: raw calls, the
+    curated day, and the transcripts of those calls. (Callers erased before are gone already;
+    every fetch since dropped them.)"""
     result = ErasureResult()
     for day in stored_call_days(store):
-        removed, messages_removed = erase_day(store, day.isoformat(), listed, key)
+        removed, messages_removed = erase_day(store, day.isoformat(), erased)
         # The API still counts them: the audit must not take the day for a changed one.
         record_suppressed_calls(store, day.isoformat(), len(removed), replace=False)
         if removed:
@@ -109,7 +110,7 @@ def remove_listed_calls(store: Store, listed: SuppressionList, key: str) -> Eras
     return result
 
 
-def erase_day(store: Store, day: str, listed: SuppressionList, key: str) -> tuple[list[str], int]:
+def erase_day(store: Store, day: str, erased: ErasedCallers) -> tuple[list[str], int]:
     """One day without the listed callers' calls (raw, curated) and their transcripts; each file
     replaced whole, after a re-read, only when it held any. Returns the call ids removed and how
     many messages went with them."""
@@ -119,7 +120,7 @@ def erase_day(store: Store, day: str, listed: SuppressionList, key: str) -> tupl
     def without_listed(stored: pa.Table | None) -> pa.Table | None:
         if stored is None:
             return None
-        keep = listed.keep_mask(stored, key)
+        keep = erased.keep_mask(stored)
         if pc.all(keep).as_py() is not False:
             return None
         removed.update(stored.filter(pc.invert(keep))["id"].to_pylist())

@@ -74,6 +74,31 @@ class SuppressionList:
         return keep
 
 
+@dataclass(frozen=True)
+class ErasedCallers:
+    """The callers one erasure removes, as it knows them: their values, and the HMACs a
+    pseudonymized ``contact_identifier`` holds. Matching stored days needs no hashing of every
+    stored value (a year of days holds millions), only a set lookup."""
+
+    identifiers: frozenset[str]
+    contact_ids: frozenset[str]
+
+    @classmethod
+    def of(cls, key: str, identifiers: Iterable[str], contact_ids: Iterable[str]) -> ErasedCallers:
+        """The values given, each identifier also as its HMAC under ``key``."""
+        values = set(identifiers)
+        return cls(frozenset(values | {contact_hash(value, key) for value in values}), frozenset(contact_ids))
+
+    def keep_mask(self, table: pa.Table) -> pa.Array:
+        """True for each call of ``table`` that is not one of theirs."""
+        hit = pa.array([False] * table.num_rows, pa.bool_())
+        for column, values in ((CONTACT_COLUMN, self.identifiers), (CONTACT_ID_COLUMN, self.contact_ids)):
+            if values and column in table.schema.names:
+                listed = pa.array(sorted(values), pa.string())
+                hit = pc.or_(hit, pc.fill_null(pc.is_in(table[column], value_set=listed), False))
+        return pc.invert(hit)
+
+
 def suppression_location(store: Store) -> str:
     """Where the list is stored under the root."""
     return DataLayout(store.root).suppression_file()
