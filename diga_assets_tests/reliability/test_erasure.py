@@ -16,12 +16,13 @@ import duckdb
 import pytest
 
 from diga_assets.assets.raw.audit import audit_call_days
+from diga_assets.assets.raw.calls import fetch_calls_day
 from diga_assets.definitions import build_definitions
 from diga_assets.erasure import ErasureError, erase
 from diga_assets.names import CALL_REPORT, CALLS_JOB_ASSETS, TRANSCRIPTS_JOB_ASSETS
 from diga_assets.privacy import contact_hash
 from diga_assets.settings import Settings
-from diga_assets.storage import DataLayout, open_store
+from diga_assets.storage import DataLayout, DigaStorage, open_store
 from diga_assets_tests.assets.conftest import api_resource, range_tags, window_of
 from diga_assets_tests.conftest import SIM_KEY
 from diga_assets_tests.reliability.leaks import event_log_text, files_holding, present
@@ -202,3 +203,60 @@ def day_state(store: Any, day: str, original: list[dict[str, Any]], identifier: 
     if now == [row for row in original if row["contact_identifier"] != identifier]:
         return "after"
     return "half"
+
+
+def test_a_fetch_that_loaded_the_list_before_an_erasure_still_ends_without_the_caller(
+    start_simulator, tmp_path, monkeypatch
+):
+    """The race a bucket cannot lock against: a run loads the suppression list, an erasure lists
+    a caller and rewrites the stored days, then the run writes its day from the API (which still
+    has the caller). The run checks the list again after writing, so neither change is lost: the
+    day holds the API's calls less the caller's."""
+    sim = start_simulator(days=6, calls_per_day=30, status_model="current")
+    data = tmp_path / "data"
+    configure(monkeypatch, sim, data, pseudonymize=False)
+    storage = DigaStorage(data_dir=str(data))
+    day = window_of(DAYS[1])
+    with api_resource(sim).make_client() as client:
+        fetch_calls_day(client, storage, day, page_size=1000)
+        identifier, _, _ = busiest_caller(sim)
+        loaded_before = storage.suppression()  # what a run loads when it starts
+        erase(Settings.from_env(), identifiers=[identifier], instance=dg.DagsterInstance.ephemeral(), echo=print)
+        sim.world.delete_calls([c["id"] for c in sim.world.calls_created_between(day.start, day.end)][-1:])
+
+        result = fetch_calls_day(client, storage, day, page_size=1000, suppression=loaded_before)
+
+    served = sim.world.calls_created_between(day.start, day.end)
+    expected = [c["id"] for c in served if c["contact"]["identifier"] != identifier]
+    stored = storage.store.read_table(storage.layout.raw_partition("calls", DAYS[1]))
+    assert stored["id"].to_pylist() == expected  # the erasure's change and the API's change both kept
+    assert result.suppressed == len(served) - len(expected) > 0
+
+
+def test_an_erasure_in_a_bucket_rewrites_its_days_there_and_lists_hashes_only(
+    start_simulator, s3_server, tmp_path, monkeypatch
+):
+    sim = start_simulator(days=6, calls_per_day=30, status_model="current")
+    root = s3_server.new_root("erasure")
+    configure(monkeypatch, sim, root, pseudonymize=False)
+    storage = DigaStorage(data_dir=root)
+    with api_resource(sim).make_client() as client:
+        for day in DAYS[:2]:
+            fetch_calls_day(client, storage, window_of(day), page_size=1000)
+    identifier, contact_id, _ = busiest_caller(sim)
+
+    result = erase(Settings.from_env(), identifiers=[identifier], instance=dg.DagsterInstance.ephemeral())
+
+    for day in DAYS[:2]:
+        window = window_of(day)
+        expected = [c["id"] for c in sim.world.calls_created_between(window.start, window.end)]
+        kept = [
+            c["id"]
+            for c in sim.world.calls_created_between(window.start, window.end)
+            if c["contact"]["identifier"] != identifier
+        ]
+        stored = storage.store.read_table(storage.layout.raw_partition("calls", day))["id"].to_pylist()
+        assert stored == kept and len(expected) - len(kept) == len(result.removed.get(day, []))
+    listed = storage.store.read_table(storage.layout.suppression_file()).to_pylist()
+    assert [row["hmac"] for row in listed] == [contact_hash(identifier, HASH_KEY)]
+    assert not present([identifier, contact_id], repr(listed))
