@@ -106,6 +106,13 @@ def reconcile(
     for outcome in outcomes.values():
         echo(outcome.line())
     refetched = [outcome for outcome in outcomes.values() if outcome.refetched]
+    if refetched:
+        # The call_day_audit view then says what the days are now, not what they were.
+        with DigaClient(key, settings.api_base_url, max_concurrency=settings.max_concurrency) as client:
+            again, _ = audit_call_days(
+                client, store, [o.audit.window for o in refetched], max_concurrency=settings.max_concurrency
+            )
+        keep_audits(store, again)
     echo(
         f"{len(audits)} day(s) audited, {len(refetched)} fetched again, "
         f"{sum(outcome.removed for outcome in refetched)} call(s) removed"

@@ -7,9 +7,11 @@ import dataclasses
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import date
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 
 from diga_assets.names import day_stretches
@@ -59,7 +61,18 @@ def test_reconcile_fetches_again_exactly_the_changed_days_and_says_so_per_day(
     assert "fetched again" in lines["2026-11-16"] and "3 removed" in lines["2026-11-16"], lines["2026-11-16"]
     assert all(line.endswith("unchanged") for day, line in lines.items() if day != "2026-11-16")
     assert stored_ids(tmp_path, "2026-11-16") == expected_ids(sim.world, "2026-11-16")
-    # One count per day, then the walk of the one changed day only.
+    # The day's metrics were computed again, and equal a count of what the API serves, per agent.
+    window = window_of("2026-11-16")
+    served = Counter(c["agent_id"] for c in sim.world.calls_created_between(window.start, window.end))
+    metric = pq.read_table(tmp_path / "data" / "metrics" / "call_outcome_rates" / "day=2026-11-16" / "part-0.parquet")
+    per_agent = Counter()
+    for row in metric.select(["agent_id", "total_calls"]).to_pylist():
+        per_agent[row["agent_id"]] += row["total_calls"]
+    assert per_agent == served
+    # The audit's view says what the day is now: unchanged since the re-fetch.
+    audit = pq.read_table(tmp_path / "data" / "audit" / "call_day_audit" / "part-0.parquet").to_pylist()
+    assert {str(row["day"]): row["action"] for row in audit} == dict.fromkeys(DAYS, "none")
+    # One count per day, then the walk of the one changed day only (and its count again).
     walks = [r for r in sim.request_log.requests_to(CALLS_PATH) if r.query.get("limit") != "1"]
     assert {r.query["start_created_date"][:10] for r in walks} == {"2026-11-15"}  # the 16th, less a second
     assert SIM_KEY not in done.stdout + done.stderr

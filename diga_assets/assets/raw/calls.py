@@ -29,6 +29,8 @@ from diga_assets.storage.suppression import SuppressionList, record_suppressed_c
 # compares. Asking for a second more on each side and keeping exactly [start, end) on the parsed
 # instant is right under every reading.
 DATE_FILTER_SLACK = timedelta(seconds=1)
+# A day whose calls were bulk-deleted logs this many of their ids, and how many more.
+_REMOVED_IDS_SHOWN = 50
 
 
 @dataclass
@@ -200,11 +202,14 @@ class RunProgress:
         """Count the day in and log where the run stands."""
         totals = self.totals
         totals.update(days=1, rows=result.rows, pages=result.pages, retries=result.retries)
-        if result.removed_ids:
+        if removed := result.removed_ids:
             # Call ids are not personal data; nothing of the calls' contents is logged.
+            shown = ", ".join(removed[:_REMOVED_IDS_SHOWN]) + (
+                f" and {len(removed) - _REMOVED_IDS_SHOWN} more" if len(removed) > _REMOVED_IDS_SHOWN else ""
+            )
             self.log.info(
-                f"{DIGA_CALLS}: {result.window.key}: {len(result.removed_ids)} call(s) stored before are no longer "
-                f"in the API (deleted) and were removed: {', '.join(result.removed_ids)}"
+                f"{DIGA_CALLS}: {result.window.key}: {len(removed)} call(s) stored before are no longer "
+                f"in the API (deleted) and were removed: {shown}"
             )
         self.log.info(
             f"{DIGA_CALLS}: {totals['days']}/{self.days} days done ({result.window.key}: {result.rows} rows, "
