@@ -9,19 +9,16 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from diga_assets.assets.common import DigaGraph
+from diga_assets.assets.common import AUDIT_CRON, DAILY_CRON, DigaGraph
 from diga_assets.names import CALL_DAY_AUDIT, CURATED_CALLS
 
 # Public tag names Dagster reads to run one job over a partition range in a single run.
 _RANGE_START_TAG = "dagster/asset_partition_range_start"
 _RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-DAILY_CRON = "15 0 * * *"
 CALLS_SCHEDULE = "diga_calls_daily"
 PHONES_SCHEDULE = "diga_phones_daily"
 TRANSCRIPTS_SENSOR = "diga_transcripts_daily"
-# After the calls run of the night (00:15) has fetched yesterday and the trailing days.
-AUDIT_CRON = "30 3 * * *"
 AUDIT_SCHEDULE = "diga_call_day_audit_daily"
 REFETCH_SENSOR = "diga_refetch_changed_days"
 

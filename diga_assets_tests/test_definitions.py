@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -16,6 +17,7 @@ import pytest
 
 from diga_assets.assets.common import DigaGraph
 from diga_assets.definitions import build_definitions
+from diga_assets.names import CALLS_JOB_ASSETS, PHONES_JOB_ASSETS
 from diga_assets.schedules import transcripts_request
 from diga_assets.settings import Settings, SettingsError
 from diga_assets_tests.assets.conftest import settings_for
@@ -273,3 +275,30 @@ def test_a_backfill_is_one_run_unless_days_per_run_is_set(tmp_path):
 def test_a_bad_days_per_run_fails_the_load_naming_the_variable(tmp_path, raw):
     with pytest.raises(SettingsError, match=f"DIGA_BACKFILL_DAYS_PER_RUN='{raw}' must be a whole number from 1"):
         Settings.from_env({"DIGA_DATA_DIR": str(tmp_path), "DIGA_BACKFILL_DAYS_PER_RUN": raw})
+
+
+def freshness_of(defs: dg.Definitions) -> dict[str, Any]:
+    graph = defs.resolve_asset_graph()
+    return {key.to_user_string(): graph.get(key).freshness_policy for key in graph.get_all_asset_keys()}
+
+
+def test_each_asset_is_expected_fresh_after_what_runs_it_in_the_partition_time_zone(tmp_path):
+    policies = freshness_of(build_definitions(settings_for(tmp_path, "Europe/Madrid")))
+
+    # Nothing runs the report by itself, nor the transcripts while they are off.
+    assert {asset for asset, policy in policies.items() if policy is None} == {
+        "call_report",
+        "diga_call_messages",
+        "call_conversation_stats",
+    }
+    for asset in (*CALLS_JOB_ASSETS, *PHONES_JOB_ASSETS):
+        policy = policies[asset]
+        # Materialized between the daily schedule (00:15) and 02:00, Madrid time.
+        assert (policy.deadline_cron, policy.timezone) == ("0 2 * * *", "Europe/Madrid"), asset
+        assert policy.lower_bound_delta == timedelta(hours=1, minutes=45)
+    assert policies["call_day_audit"].deadline_cron == "0 5 * * *"
+
+    with_transcripts = freshness_of(build_definitions(settings_for(tmp_path, transcripts=True, audit_days=0)))
+    assert with_transcripts["diga_call_messages"].deadline_cron == "0 4 * * *"
+    assert with_transcripts["call_conversation_stats"].deadline_cron == "0 4 * * *"
+    assert with_transcripts["call_day_audit"] is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from itertools import groupby
 from pathlib import Path
@@ -16,7 +16,13 @@ import pyarrow as pa
 
 from diga_assets.analysis.outcome_map import OutcomeMapError, resolve_outcome_map
 from diga_assets.analysis.views import refresh_analysis_db
-from diga_assets.names import Names
+from diga_assets.names import (
+    CALL_DAY_AUDIT,
+    CALLS_JOB_ASSETS,
+    PHONES_JOB_ASSETS,
+    TRANSCRIPTS_JOB_ASSETS,
+    Names,
+)
 from diga_assets.partitions import backfill_policy, daily_partitions
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings
@@ -24,6 +30,17 @@ from diga_assets.storage import DigaStorage, Store
 
 OWNERS = ["team:analytics"]
 PREVIEW_ROWS = 10
+
+# When the schedules fire, in the partition time zone (schedules.py): the calls and phones runs
+# right after midnight, the audit in the small hours, once the night's runs are done.
+DAILY_CRON = "15 0 * * *"
+AUDIT_CRON = "30 3 * * *"
+# What each asset's freshness policy expects of them: a materialization between the schedule
+# firing and a deadline that leaves a long run time to finish (the trailing days, a backfill
+# queued for the API pool); the transcripts follow the calls run by sensor.
+DAILY_DEADLINE = ("0 2 * * *", timedelta(hours=1, minutes=45))
+TRANSCRIPTS_DEADLINE = ("0 4 * * *", timedelta(hours=3, minutes=45))
+AUDIT_DEADLINE = ("0 5 * * *", timedelta(hours=1, minutes=30))
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,22 @@ class DigaGraph:
     def key(self, asset: str) -> dg.AssetKey:
         """The asset key of ``asset`` in this instance."""
         return self.names.key(asset)
+
+    def freshness_policy(self, asset: str) -> dg.FreshnessPolicy | None:
+        """What the UI holds ``asset`` to: materialized each day between its schedule firing and
+        its deadline, in the partition time zone (README, "Freshness"). None for what nothing
+        runs by itself: the report, the transcripts while they are off, the audit at 0 days."""
+        settings = self.settings
+        if asset in (*CALLS_JOB_ASSETS, *PHONES_JOB_ASSETS):
+            deadline = DAILY_DEADLINE
+        elif asset in TRANSCRIPTS_JOB_ASSETS and settings.transcripts:
+            deadline = TRANSCRIPTS_DEADLINE
+        elif asset == CALL_DAY_AUDIT and settings.audit_days > 0:
+            deadline = AUDIT_DEADLINE
+        else:
+            return None
+        cron, lower_bound = deadline
+        return dg.FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=lower_bound, timezone=settings.timezone)
 
     def api(self, context: dg.OpExecutionContext) -> DigaApiResource:
         """The API client resource of this instance, in a run."""

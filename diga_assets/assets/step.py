@@ -265,5 +265,6 @@ def daily_spec(
         deps=graph.names.keys(deps),
         partitions_def=graph.partitions,
         owners=OWNERS,
+        freshness_policy=graph.freshness_policy(asset),
         **options,
     )

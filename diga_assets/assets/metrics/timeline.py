@@ -40,6 +40,7 @@ def build_phone_timeline_asset(graph: DigaGraph) -> dg.AssetsDefinition:
             "layout": str(RELATIVE_LAYOUT.metric_file(PHONE_ASSIGNMENT_TIMELINE)),
         },
         required_resource_keys={names.storage_resource},
+        freshness_policy=graph.freshness_policy(PHONE_ASSIGNMENT_TIMELINE),
     )
     def phone_assignment_timeline(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         """Which agents answered and placed calls on each phone, and when: one row per stretch of

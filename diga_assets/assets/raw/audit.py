@@ -281,6 +281,7 @@ def build_call_day_audit_asset(graph: DigaGraph) -> dg.AssetsDefinition:
             "layout": str(RELATIVE_LAYOUT.audit_file(CALL_DAY_AUDIT)),
         },
         required_resource_keys={names.api_resource, names.storage_resource},
+        freshness_policy=graph.freshness_policy(CALL_DAY_AUDIT),
     )
     def call_day_audit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         """Which stored days of calls no longer match the API: for each of the last DIGA_AUDIT_DAYS
