@@ -75,8 +75,8 @@ def erase(
     if not identifiers and not contact_ids:
         raise ErasureError("name at least one caller: --contact-identifier VALUE or --contact-id UUID")
     key = os.environ.get(settings.contact_hash_key_var)
-    if problem := hash_key_problem(key, settings.contact_hash_key_var):
-        raise ErasureError(f"erasure lists callers as HMACs under the contact hash key: {problem}")
+    if problem := hash_key_problem(key, settings.contact_hash_key_var, "erasure (the list holds HMACs under it)"):
+        raise ErasureError(problem)
     assert key is not None
     store = open_store(str(settings.data_dir))
     store.check_writable()

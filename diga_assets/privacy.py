@@ -31,17 +31,16 @@ PSEUDONYMIZED_DOC = (
 )
 
 
-def hash_key_problem(key: str | None, variable: str = HASH_KEY_VAR) -> str | None:
-    """Why ``key`` (the value of ``variable``) cannot be the HMAC key, naming the variable but never
-    the value; ``None`` if it can."""
+def hash_key_problem(
+    key: str | None, variable: str = HASH_KEY_VAR, needed_for: str = f"pseudonymizing contacts ({PSEUDONYMIZE_VAR}=1)"
+) -> str | None:
+    """Why ``key`` (the value of ``variable``) cannot be the HMAC key for ``needed_for``, naming
+    the variable but never the value; ``None`` if it can."""
     if not key:
-        return (
-            f"{variable} is not set; pseudonymizing contacts ({PSEUDONYMIZE_VAR}=1) needs it "
-            f"(at least {MIN_HASH_KEY_LENGTH} characters)"
-        )
+        return f"{variable} is not set; {needed_for} needs it (at least {MIN_HASH_KEY_LENGTH} characters)"
     if len(key) < MIN_HASH_KEY_LENGTH:
         return (
-            f"{variable} is {len(key)} characters long; pseudonymizing contacts needs at least "
+            f"{variable} is {len(key)} characters long; {needed_for} needs at least "
             f"{MIN_HASH_KEY_LENGTH} (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
         )
     return None

@@ -103,10 +103,9 @@ class DigaStorage(dg.ConfigurableResource):
         with; a ``ValueError`` naming the variable when callers are listed and the key is not set."""
         listed = load_suppression(self.store)
         key = self.hash_key()
-        if len(listed) and (problem := hash_key_problem(key, self.contact_hash_key_var)):
-            raise ValueError(
-                f"{len(listed)} erased caller value(s) are listed, and their calls are dropped by HMAC: {problem}"
-            )
+        needed_for = f"dropping the calls of the {len(listed)} erased caller value(s) on the suppression list"
+        if len(listed) and (problem := hash_key_problem(key, self.contact_hash_key_var, needed_for)):
+            raise ValueError(problem)
         return listed, key
 
     def calls_to_store(self, batch: pa.RecordBatch) -> pa.RecordBatch:

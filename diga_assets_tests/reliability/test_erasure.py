@@ -23,6 +23,7 @@ from diga_assets.names import CALL_REPORT, CALLS_JOB_ASSETS, TRANSCRIPTS_JOB_ASS
 from diga_assets.privacy import contact_hash
 from diga_assets.settings import Settings
 from diga_assets.storage import DataLayout, DigaStorage, open_store
+from diga_assets.storage.suppression import add_to_suppression
 from diga_assets_tests.assets.conftest import api_resource, range_tags, window_of
 from diga_assets_tests.conftest import SIM_KEY
 from diga_assets_tests.reliability.leaks import event_log_text, files_holding, present
@@ -260,3 +261,20 @@ def test_an_erasure_in_a_bucket_rewrites_its_days_there_and_lists_hashes_only(
     listed = storage.store.read_table(storage.layout.suppression_file()).to_pylist()
     assert [row["hmac"] for row in listed] == [contact_hash(identifier, HASH_KEY)]
     assert not present([identifier, contact_id], repr(listed))
+
+
+def test_a_fetch_with_callers_listed_and_no_hash_key_fails_naming_the_variable(start_simulator, tmp_path, monkeypatch):
+    sim = start_simulator(days=3, calls_per_day=10, status_model="current")
+    configure(monkeypatch, sim, tmp_path / "data", pseudonymize=False)
+    add_to_suppression(open_store(str(tmp_path / "data")), HASH_KEY, identifiers=["+34600000001"])
+    monkeypatch.delenv("DIGA_CONTACT_HASH_KEY")
+    defs = build_definitions(Settings.from_env())
+
+    result = materialize(
+        defs, dg.DagsterInstance.ephemeral(), ("diga_calls",), partition_key=DAYS[1], raise_on_error=False
+    )
+
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.message
+    assert "DIGA_CONTACT_HASH_KEY is not set" in failure and "suppression list" in failure, failure
+    assert not (tmp_path / "data" / "raw" / "calls").exists()  # nothing fetched was written
