@@ -38,8 +38,9 @@ lint: $(STAMP)
 PYTEST_WORKERS ?= auto
 PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
+# The ten slowest tests close the output, so a run says where the suite's time goes.
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not install"
+	$(BIN)/python -m pytest $(PYTEST_XDIST) -m "not install" --durations=10
 
 # The edit loop: everything but the slow families (the UI in a browser, PostgreSQL, whole
 # commands end to end, the benchmarks); make test runs them all.
