@@ -158,3 +158,14 @@ def test_a_count_is_one_request_and_an_empty_window_counts_zero(start_simulator)
     assert counted == len(sim.world.calls_created_between(start, end)) > 0
     assert empty == 0
     assert len(sim.request_log) == 2
+
+
+def test_an_audit_before_any_day_is_stored_asks_nothing_and_succeeds(start_simulator, tmp_path):
+    sim = start_simulator(days=3, calls_per_day=10)
+    graph = DigaGraph(settings_for(tmp_path / "data"))
+    audit_asset = next(a for a in build_raw_assets(graph) if a.key == dg.AssetKey(CALL_DAY_AUDIT))
+
+    result = dg.materialize([audit_asset], resources={"diga": api_resource(sim), "storage": storage_for(tmp_path)})
+
+    assert result.asset_materializations_for_node(CALL_DAY_AUDIT)[0].metadata["days_audited"].value == 0
+    assert sim.request_log == []
