@@ -3,6 +3,7 @@
     .venv/bin/python bench/ingest.py [--days 30] [--calls-per-day 10000] [--latency-ms 50]
                                      [--concurrency 1,4] [--bucket] [--profile]
                                      [--dlt [--dlt-python /path/to/venv-with-dlt/bin/python]]
+                                     [--busy-day-calls 100000] [--busy-day-latency-ms 200]
 
 Starts the project's simulator on loopback (D days x N calls a day, L ms added to every request)
 and runs, one after the other, each as its own process:
@@ -16,6 +17,11 @@ and runs, one after the other, each as its own process:
 4. dlt (with --dlt, if installed): dlt's ``rest_api`` source loading the same range into DuckDB,
    configured as dlt's docs advise for an incremental API-to-DuckDB load that dedups on ``id``
    (see ``load_with_dlt``), at the same size as the others (30 days by default).
+
+Then one busy day alone (``--busy-day-calls`` calls at ``--busy-day-latency-ms``; 0 calls skips
+it): the floor's sequential walk of that day against the same command for that one partition,
+which cuts the day into sub-windows walked side by side, and its fetch step; both against the
+sequential floor computed as pages x latency.
 
 Prints wall seconds, rows, rows/s, the ratio to the floor, each process's peak RSS (its own, or
 its largest waited-for descendant's), the CPU seconds it used and those the simulator used
@@ -36,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cpu_profile import profile_command, py_spy, summarize
@@ -174,6 +180,13 @@ def main() -> None:
         action="store_true",
         help="also run each project contender into a bucket of an S3-compatible server on loopback (moto)",
     )
+    parser.add_argument(
+        "--busy-day-calls",
+        type=int,
+        default=100_000,
+        help="then one day of this many calls fetched alone (0: skip it)",
+    )
+    parser.add_argument("--busy-day-latency-ms", type=float, default=200.0)
     parser.add_argument("--dlt", action="store_true", help="also run dlt's rest_api source")
     parser.add_argument(
         "--dlt-python",
@@ -194,6 +207,8 @@ def main() -> None:
         profile=args.profile,
         bucket=args.bucket,
     )
+    if args.busy_day_calls:
+        busy_day(args.busy_day_calls, args.busy_day_latency_ms)
     return None
 
 
@@ -306,32 +321,7 @@ def benchmark(
             concurrency: int, run: str, data_dir: str | None = None
         ) -> tuple[list[str], dict[str, str], Path, Path]:
             """The command, environment, data dir and DAGSTER_HOME of one fresh project run."""
-            local_dir, home = Path(tmp) / f"data-{run}", Path(tmp) / f"home-{run}"
-            home.mkdir()
-            project_env = {
-                **env,
-                **(aws or {}),
-                # A bucket root's views file is a cache in the user's cache directory.
-                "XDG_CACHE_HOME": str(Path(tmp) / f"cache-{run}"),
-                "DAGSTER_HOME": str(home),
-                "DIGA_API_KEY": KEY,
-                "DIGA_API_BASE_URL": sim.base_url,
-                "DIGA_DATA_DIR": data_dir or str(local_dir),
-                "DIGA_START_DATE": first.isoformat(),
-                "DIGA_MAX_CONCURRENCY": str(concurrency),
-            }
-            command = [
-                str(BIN / "dagster"),
-                "asset",
-                "materialize",
-                "-m",
-                "diga_assets.definitions",
-                "--select",
-                "diga_calls",
-                "--partition-range",
-                f"{first}...{last}",
-            ]
-            return command, project_env, local_dir, home
+            return project_run(Path(tmp), run, {**env, **(aws or {})}, sim.base_url, first, last, concurrency, data_dir)
 
         for concurrency in concurrencies or (1, default):
             command, project_env, data_dir, home = project(concurrency, f"{concurrency}")
@@ -390,6 +380,96 @@ def benchmark(
     if len(rows) != 1:
         raise SystemExit(f"contenders disagree on the rows: {[(o.name, o.rows) for o in outcomes]}")
     return outcomes
+
+
+def project_run(
+    tmp: Path,
+    run: str,
+    env: dict[str, str],
+    base_url: str,
+    first: date,
+    last: date,
+    concurrency: int,
+    data_dir: str | None = None,
+) -> tuple[list[str], dict[str, str], Path, Path]:
+    """The command, environment, data dir and DAGSTER_HOME of one fresh project run of
+    ``diga_calls`` over ``first..last``."""
+    local_dir, home = tmp / f"data-{run}", tmp / f"home-{run}"
+    home.mkdir()
+    project_env = {
+        **env,
+        # A bucket root's views file is a cache in the user's cache directory.
+        "XDG_CACHE_HOME": str(tmp / f"cache-{run}"),
+        "DAGSTER_HOME": str(home),
+        "DIGA_API_KEY": KEY,
+        "DIGA_API_BASE_URL": base_url,
+        "DIGA_DATA_DIR": data_dir or str(local_dir),
+        "DIGA_START_DATE": first.isoformat(),
+        "DIGA_MAX_CONCURRENCY": str(concurrency),
+    }
+    command = [
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "diga_assets.definitions",
+        "--select",
+        "diga_calls",
+        "--partition-range",
+        f"{first}...{last}",
+    ]
+    return command, project_env, local_dir, home
+
+
+def busy_day(calls: int, latency_ms: float) -> list[Outcome]:
+    """One day of ``calls`` calls fetched alone: the floor's sequential walk against the project's
+    command for that one partition (at the default concurrency, so the day is cut into
+    sub-windows), each against pages x latency. Prints its table; returns the outcomes."""
+    import pyarrow.dataset as ds
+
+    from diga_assets.resources import DigaApiResource
+    from diga_assets.simulator import DigaSimulator, FaultConfig, World
+
+    day = (NOW - timedelta(days=1)).date()
+    start = f"{day}T00:00:00Z"
+    end = (datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) - timedelta(milliseconds=1)).isoformat(
+        timespec="milliseconds"
+    )
+    world = World(seed=11, now=NOW, days=2, calls_per_day=calls)
+    concurrency = DigaApiResource.model_fields["max_concurrency"].default
+    with (
+        DigaSimulator(world, api_key=KEY, faults=FaultConfig(latency_ms=latency_ms), keep_bodies=False) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        floor_cmd = [sys.executable, str(HERE), "floor", sim.base_url, start, end]
+        subprocess.run(floor_cmd, env=env, check=True, capture_output=True)  # warm the simulator's cache
+        sim.request_log.clear()
+        floor = run_measured("floor (1 session, sequential)", floor_cmd, env, rows_from_json)
+        pages = len(sim.request_log.all())
+        command, project_env, data_dir, home = project_run(Path(tmp), "busy", env, sim.base_url, day, day, concurrency)
+
+        def stored_rows(_: bytes) -> int:
+            return ds.dataset(data_dir / "raw" / "calls", format="parquet").count_rows()
+
+        sim.request_log.clear()
+        project = run_measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows)
+        requests = len([r for r in sim.request_log.all() if r.path == "/v1/call/"])
+        step = fetch_seconds(home)
+    # Without latency there is nothing to overlap: the floor's own walk is then the baseline.
+    sequential = pages * latency_ms / 1000 or floor.seconds
+    print(f"\none day of {floor.rows:,} calls alone, {latency_ms:g} ms latency per request, {pages} pages of 1,000")
+    print(f"sequential floor (pages x latency, or the floor's walk without latency): {sequential:.2f} s")
+    print(f"{'contender':<34}{'seconds':>9}{'rows':>11}{'requests':>10}{'x floor':>9}{'peak RSS MB':>13}{'CPU s':>8}")
+    for outcome, sent in ((floor, pages), (project, requests)):
+        print(
+            f"{outcome.name:<34}{outcome.seconds:>9.2f}{outcome.rows:>11,}{sent:>10}"
+            f"{outcome.seconds / sequential:>9.2f}{outcome.peak_rss_mb:>13.0f}{outcome.cpu_seconds:>8.1f}"
+        )
+    print(f"  of which its diga_calls step's fetch {step:>9.2f} s  {step / sequential:.2f}x floor")
+    if floor.rows != project.rows:
+        raise SystemExit(f"the busy day's contenders disagree on the rows: {floor.rows} and {project.rows}")
+    return [floor, project]
 
 
 @contextmanager

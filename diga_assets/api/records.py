@@ -431,7 +431,7 @@ class RecordTable:
         # than six fractional digits): parse one by one, naming the first that is not an instant.
         instants = []
         for record, value in zip(records, strings.to_pylist(), strict=True):
-            instant = None if value is None else _parse_instant(value)
+            instant = None if value is None else parse_instant(value)
             if value is not None and instant is None:
                 raise RecordError(
                     self.endpoint, record.get("id"), col.name, value, "is not an RFC 3339 date-time with a UTC offset"
@@ -489,7 +489,7 @@ _RFC3339_DATE_TIME = re.compile(_RFC3339_GRAMMAR)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _parse_instant(value: str) -> datetime | None:
+def parse_instant(value: str) -> datetime | None:
     """An RFC 3339 date-time (any offset; ``t``/``z`` in either case; fractions past microseconds
     truncated) as an aware datetime, or ``None`` when it is not one."""
     if not _RFC3339_DATE_TIME.fullmatch(value):

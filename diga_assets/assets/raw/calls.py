@@ -3,7 +3,8 @@
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ import pyarrow.compute as pc
 from diga_assets.api.client import DigaClient
 from diga_assets.api.read_ahead import ReadAhead
 from diga_assets.api.records import CALLS, RecordTable
+from diga_assets.api.split import split_window, sub_windows
 from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw.common import page_to_batch, raw_spec
 from diga_assets.assets.raw.days import run_days
@@ -31,6 +33,8 @@ from diga_assets.storage.suppression import SuppressionList, record_suppressed_c
 DATE_FILTER_SLACK = timedelta(seconds=1)
 # A day whose calls were bulk-deleted logs this many of their ids, and how many more.
 _REMOVED_IDS_SHOWN = 50
+# A later sub-window of a day keeps every page it fetches until the ones before it are written.
+_WAIT_WHOLE = 1 << 30
 
 
 @dataclass
@@ -51,6 +55,9 @@ class DayResult:
     # Calls of erased callers (the suppression list) dropped before writing.
     suppressed: int = 0
     value_counts: dict[str, Counter[str]] = field(default_factory=dict)
+    # How the day was walked: in how many sub-windows, and the requests that cut it.
+    sub_windows: int = 1
+    split_requests: int = 0
 
     def unknown_values(self, table: RecordTable) -> dict[str, dict[str, int]]:
         """Values of enum columns that the published spec does not list, with their counts."""
@@ -69,6 +76,8 @@ class DayResult:
         metadata: dict[str, Any] = {
             "dagster/row_count": self.rows,
             "pages_fetched": self.pages,
+            "sub_windows": self.sub_windows,
+            "split_requests": self.split_requests,
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
             "retry_wait_seconds": round(self.waited_s, 3),
@@ -94,19 +103,21 @@ def fetch_calls_day(
     page_size: int,
     cancelled: threading.Event | None = None,
     suppression: tuple[SuppressionList, str | None] | None = None,
+    parts: int = 1,
 ) -> DayResult:
     """Fetch every call created in ``window`` and replace that day's partition file atomically.
 
-    Pages stream into the Parquet writer as they arrive, so memory holds two pages at a time:
-    the one being written and the next, fetched meanwhile. Calls of erased callers
+    With ``parts`` above 1 a day of more than a page is cut into up to ``parts`` sub-windows of
+    about as many calls each (:func:`~diga_assets.api.split.split_window`), walked side by side;
+    otherwise, and for small days, it is one cursor walk. Pages are converted as they arrive and
+    written in order: the first sub-window streams into the Parquet writer (memory holds two of
+    its pages), the later ones wait converted until their turn. Calls of erased callers
     (``suppression``: the list and its key, as the run loaded them) are dropped before writing;
     a caller erased while the day was written is dropped from the file right after.
     """
     suppressed, key = suppression if suppression is not None else storage.suppression()
     started = time.monotonic()
     result = DayResult(window=window, path=storage.layout.raw_partition(CALLS_DATASET, window.key))
-    start = pa.scalar(window.start, type=pa.timestamp("us", tz="UTC"))
-    end = pa.scalar(window.end, type=pa.timestamp("us", tz="UTC"))
     seen_ids: set[str] = set()
     # What the day held before, to say how many of its calls the API no longer has.
     previous_ids = (
@@ -114,36 +125,49 @@ def fetch_calls_day(
         if storage.store.exists(result.path)
         else set()
     )
-    walk = client.iter_call_pages(
-        start_created_date=window.start - DATE_FILTER_SLACK,
-        end_created_date=window.end + DATE_FILTER_SLACK,
-        limit=page_size,
-    )
-    # The next page is requested while this one is converted and written (still one request in
-    # flight per day): the conversion hides behind the API's latency.
-    with (
-        storage.store.parquet_writer(result.path, CALLS.arrow_schema) as writer,
-        ReadAhead(walk, name=f"diga-calls-{window.key}") as pages,
-    ):
-        for page in pages:
-            if cancelled is not None and cancelled.is_set():
-                raise InterruptedError(f"day {window.key} was cancelled")
-            batch = page_to_batch(CALLS, page, datetime.now(UTC), where=f" for day {window.key}")
-            created = batch.column("created_date")
-            in_window = batch.filter(pc.and_(pc.greater_equal(created, start), pc.less(created, end)))
-            result.dropped_outside_window += batch.num_rows - in_window.num_rows
-            batch = _drop_seen_ids(in_window, seen_ids)
-            result.dropped_duplicates += in_window.num_rows - batch.num_rows
-            if len(suppressed):
-                kept = batch.filter(suppressed.keep_mask(batch, key))  # type: ignore[arg-type]
-                result.suppressed += batch.num_rows - kept.num_rows
-                batch = kept
-            batch = storage.calls_to_store(batch)  # contact_identifier as an HMAC when pseudonymizing
-            writer.write_batch(batch)
-            _count_values(batch, CALLS.enum_columns, result.value_counts)
-            result.pages += 1
-            result.retries += page.retries
-            result.waited_s += page.waited_s
+    cuts: tuple[datetime, ...] = ()
+    if parts > 1:
+        split = split_window(
+            client,
+            window.start,
+            window.end,
+            parts=parts,
+            page_size=page_size,
+            asked=(window.start - DATE_FILTER_SLACK, window.end + DATE_FILTER_SLACK),
+        )
+        cuts, result.split_requests = split.cuts, split.requests
+    parts_of_day = sub_windows(window.start, window.end, cuts)
+    result.sub_windows = len(parts_of_day)
+    with ExitStack() as walks, storage.store.parquet_writer(result.path, CALLS.arrow_schema) as writer:
+        # Every sub-window's walk starts now; the first keeps one page ready (the next is
+        # requested while this one is written), the later ones keep all they fetch until their turn.
+        readers = [
+            walks.enter_context(
+                ReadAhead(
+                    _converted_pages(client, window, low, high, page_size),
+                    depth=1 if index == 0 else _WAIT_WHOLE,
+                    name=f"diga-calls-{window.key}-{index}",
+                )
+            )
+            for index, (low, high) in enumerate(parts_of_day)
+        ]
+        for reader in readers:
+            for converted in reader:
+                if cancelled is not None and cancelled.is_set():
+                    raise InterruptedError(f"day {window.key} was cancelled")
+                result.dropped_outside_window += converted.outside_window
+                batch = _drop_seen_ids(converted.batch, seen_ids)
+                result.dropped_duplicates += converted.batch.num_rows - batch.num_rows
+                if len(suppressed):
+                    kept = batch.filter(suppressed.keep_mask(batch, key))  # type: ignore[arg-type]
+                    result.suppressed += batch.num_rows - kept.num_rows
+                    batch = kept
+                batch = storage.calls_to_store(batch)  # contact_identifier as an HMAC when pseudonymizing
+                writer.write_batch(batch)
+                _count_values(batch, CALLS.enum_columns, result.value_counts)
+                result.pages += 1
+                result.retries += converted.retries
+                result.waited_s += converted.waited_s
         result.rows = writer.rows
     # An erasure that listed callers after the run loaded the list rewrote the days stored then;
     # this day was being written meanwhile, so it is filtered again now (erasure lists first,
@@ -159,6 +183,45 @@ def fetch_calls_day(
         record_suppressed_calls(storage.store, window.key, result.suppressed, replace=True)
     result.seconds = time.monotonic() - started
     return result
+
+
+@dataclass
+class _ConvertedPage:
+    """One page of a sub-window as Arrow, cut to the sub-window, with what it cost."""
+
+    batch: pa.RecordBatch
+    outside_window: (
+        int  # calls outside the whole day (the slack); those outside only the sub-window are its neighbour's
+    )
+    retries: int
+    waited_s: float
+
+
+def _converted_pages(
+    client: DigaClient, window: DayWindow, low: datetime, high: datetime, page_size: int
+) -> Iterator[_ConvertedPage]:
+    """The pages of one sub-window ``[low, high)`` of ``window``, walked with the slack on each
+    side and cut exactly on the parsed instant."""
+    utc = pa.timestamp("us", tz="UTC")
+    day_start, day_end = pa.scalar(window.start, type=utc), pa.scalar(window.end, type=utc)
+    part_start, part_end = pa.scalar(low, type=utc), pa.scalar(high, type=utc)
+    walk = client.iter_call_pages(
+        start_created_date=low - DATE_FILTER_SLACK, end_created_date=high + DATE_FILTER_SLACK, limit=page_size
+    )
+    # The next page is requested while this one is converted: the conversion hides behind the
+    # API's latency (still one request in flight per sub-window).
+    with ReadAhead(walk, name=f"diga-walk-{window.key}-{low:%H%M%S}") as pages:
+        for page in pages:
+            batch = page_to_batch(CALLS, page, datetime.now(UTC), where=f" for day {window.key}")
+            created = batch.column("created_date")
+            in_day = pc.and_(pc.greater_equal(created, day_start), pc.less(created, day_end))
+            in_part = pc.and_(pc.greater_equal(created, part_start), pc.less(created, part_end))
+            yield _ConvertedPage(
+                batch=batch.filter(in_part),
+                outside_window=batch.num_rows - (pc.sum(in_day).as_py() or 0),
+                retries=page.retries,
+                waited_s=page.waited_s,
+            )
 
 
 def _without(stored: pa.Table | None, suppressed: SuppressionList, key: str | None) -> pa.Table | None:
@@ -245,6 +308,9 @@ def fetch_calls(run: DailyRun) -> None:
     windows = run.windows
     progress = RunProgress(run.log, len(windows))
     diga = run.api
+    # Fewer days than requests allowed in flight: each day is cut into sub-windows walked side by
+    # side, so one busy day (today's, a day re-fetched alone) is not one long chain of pages.
+    parts = max(1, diga.max_concurrency // len(windows))
     with diga.make_client(logger=run.log) as client:
         try:
             suppression = run.storage.suppression()
@@ -259,6 +325,7 @@ def fetch_calls(run: DailyRun) -> None:
                 page_size=diga.calls_page_size,
                 cancelled=cancelled,
                 suppression=suppression,
+                parts=parts,
             )
 
         results, failures = run_days(
