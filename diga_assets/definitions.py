@@ -41,7 +41,12 @@ from diga_assets.names import (
 )
 from diga_assets.privacy import HASH_KEY_VAR
 from diga_assets.resources import DigaApiResource
-from diga_assets.schedules import build_audit_automation, build_schedules, build_transcripts_sensor
+from diga_assets.schedules import (
+    build_audit_automation,
+    build_intraday_schedule,
+    build_schedules,
+    build_transcripts_sensor,
+)
 from diga_assets.settings import API_KEY_VAR, DEFAULT_TIMEZONE, Settings, SettingsError
 from diga_assets.storage import DigaStorage
 
@@ -94,7 +99,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # stream, so a process per step only adds seconds of start-up to each (BENCHMARKS.md);
         # the days of a backfill are fetched concurrently inside the diga_calls step.
         executor=dg.in_process_executor,
-        schedules=[*build_schedules(graph, calls_job, phones_job), audit_schedule],
+        schedules=[
+            *build_schedules(graph, calls_job, phones_job),
+            *build_intraday_schedule(graph, calls_job),
+            audit_schedule,
+        ],
         sensors=[build_transcripts_sensor(graph, transcripts_job), refetch_sensor],
         resources=build_resources(settings),
     )
@@ -192,6 +201,10 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
         default=None,
         description="Stored days the daily audit compares with the API, one request each (default 90; 0: off).",
     )
+    intraday_minutes: int | None = Field(
+        default=None,
+        description="Minutes between refreshes of today's calls, curated calls and metrics (default 15; 0: off).",
+    )
     outcome_map: str | None = Field(
         default=None, description="Your call outcome map CSV (relative to the project root); default: the package's."
     )
@@ -225,6 +238,7 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
             "max_concurrency": text(self.max_concurrency),
             "backfill_days_per_run": text(self.backfill_days_per_run),
             "audit_days": text(self.audit_days),
+            "intraday_minutes": text(self.intraday_minutes),
             "pseudonymize_contacts": text(self.pseudonymize_contacts),
             "transcripts": text(self.transcripts),
             "outcome_map": self.outcome_map,

@@ -13,9 +13,12 @@ import dagster as dg
 from diga_assets.settings import Settings
 
 
-def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
-    """One partition per calendar day in the configured time zone, from ``DIGA_START_DATE``."""
-    return dg.DailyPartitionsDefinition(start_date=settings.start_date.isoformat(), timezone=settings.timezone)
+def daily_partitions(settings: Settings, *, with_today: bool = False) -> dg.DailyPartitionsDefinition:
+    """One partition per calendar day in the configured time zone, from ``DIGA_START_DATE``, up to
+    yesterday, or up to today (``with_today``: the day so far, refreshed during the day)."""
+    return dg.DailyPartitionsDefinition(
+        start_date=settings.start_date.isoformat(), timezone=settings.timezone, end_offset=1 if with_today else 0
+    )
 
 
 def backfill_policy(settings: Settings) -> dg.BackfillPolicy:

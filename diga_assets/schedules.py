@@ -21,6 +21,15 @@ PHONES_SCHEDULE = "diga_phones_daily"
 TRANSCRIPTS_SENSOR = "diga_transcripts_daily"
 AUDIT_SCHEDULE = "diga_call_day_audit_daily"
 REFETCH_SENSOR = "diga_refetch_changed_days"
+INTRADAY_SCHEDULE = "diga_calls_intraday"
+# Marks the runs of the intraday refresh, so a tick can see that the previous one still runs.
+INTRADAY_TAG = "diga/intraday"
+_IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def calls_partition_range(ended: date, *, trailing_days: int, first_day: date) -> tuple[str, str]:
@@ -68,6 +77,67 @@ def build_schedules(
         description="Snapshot the phone register right after each day ends.",
     )
     return [calls_daily, phones_daily]
+
+
+def intraday_cron(minutes: int) -> str:
+    """Every ``minutes`` minutes of each hour (at the minutes that are multiples of it)."""
+    return "0 * * * *" if minutes >= 60 else f"*/{minutes} * * * *"
+
+
+def build_intraday_schedule(
+    graph: DigaGraph, calls_job: dg.UnresolvedAssetJobDefinition
+) -> list[dg.ScheduleDefinition]:
+    """Today's calls, curated calls and metrics refreshed every ``intraday_minutes`` (none when 0).
+
+    Each tick asks for one run of today's partition, which fetches only what can have changed
+    since the last refresh. The first tick of a day also takes yesterday, fetched whole now that
+    it has ended, so the day stops being partial even while the daily schedule is stopped. A tick
+    while the previous refresh still runs is skipped rather than queued behind it. Runs by
+    default: a refresh costs the pages of the calls made since the last one."""
+    settings = graph.settings
+    minutes = settings.intraday_minutes
+    if not minutes:
+        return []
+    zone = ZoneInfo(settings.timezone)
+    job_name = calls_job.name
+
+    @dg.schedule(
+        name=graph.names.name(INTRADAY_SCHEDULE),
+        job=calls_job,
+        cron_schedule=intraday_cron(minutes),
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            f"Refresh today's calls, curated calls and daily metrics every {minutes} minutes (the day so far, "
+            "marked partial); the first refresh of a day fetches yesterday whole."
+        ),
+    )
+    def calls_intraday(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        return intraday_request(
+            context.instance, job_name, context.scheduled_execution_time.astimezone(zone), minutes, settings.start_date
+        )
+
+    return [calls_intraday]
+
+
+def intraday_request(
+    instance: dg.DagsterInstance, job_name: str, now: datetime, minutes: int, first_day: date
+) -> dg.RunRequest | dg.SkipReason:
+    """The refresh at ``now`` (in the partition time zone): today, or yesterday and today at the
+    first tick of a day; a skip while a refresh of ``job_name`` is still in flight."""
+    today = now.date()
+    if today < first_day:
+        return dg.SkipReason(f"the first partition ({first_day}) has not begun yet")
+    in_flight = instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, tags={INTRADAY_TAG: "true"}, statuses=_IN_FLIGHT), limit=1
+    )
+    if in_flight:
+        return dg.SkipReason(f"the previous refresh (run {in_flight[0].dagster_run.run_id}) is still running")
+    tags = {INTRADAY_TAG: "true"}
+    first_tick = now - datetime.combine(today, time(), now.tzinfo) < timedelta(minutes=minutes)
+    if first_tick and today - timedelta(days=1) >= first_day:
+        return dg.RunRequest(tags={**tags, **range_tags((today - timedelta(days=1)).isoformat(), today.isoformat())})
+    return dg.RunRequest(partition_key=today.isoformat(), tags=tags)
 
 
 def transcripts_request(graph: DigaGraph, instance: dg.DagsterInstance, now: datetime) -> dg.RunRequest | dg.SkipReason:

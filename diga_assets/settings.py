@@ -38,6 +38,9 @@ class WholeNumberRule:
 TRAILING_DAYS = WholeNumberRule(default=2, low=0, high=31)
 # Stored days the daily audit asks the API about (one request each): a quarter by default.
 AUDIT_DAYS = WholeNumberRule(default=90, low=0, high=3660)
+# Minutes between refreshes of today's calls (0: no today partition, no refresh). The refresh's
+# cron fires at the minutes of each hour that are multiples of it, so up to an hour.
+INTRADAY_MINUTES = WholeNumberRule(default=15, low=0, high=60)
 # Days of a backfill fetched at once. 4 keeps an API with tens of milliseconds of latency busy on
 # a 2-core machine without leaning hard on its rate limits; past 32 the threads only contend.
 MAX_CONCURRENCY = WholeNumberRule(default=4, low=1, high=32)
@@ -75,6 +78,7 @@ ENV_VARS = {
     "max_concurrency": "DIGA_MAX_CONCURRENCY",
     "backfill_days_per_run": "DIGA_BACKFILL_DAYS_PER_RUN",
     "audit_days": "DIGA_AUDIT_DAYS",
+    "intraday_minutes": "DIGA_INTRADAY_MINUTES",
     "pseudonymize_contacts": PSEUDONYMIZE_VAR,
     "transcripts": TRANSCRIPTS_VAR,
     "outcome_map": OUTCOME_MAP_VAR,
@@ -107,6 +111,9 @@ class Settings:
     backfill_days_per_run: int | None = None
     # How many stored days, back from yesterday, the daily audit compares with the API (0: off).
     audit_days: int = AUDIT_DAYS.default
+    # Minutes between refreshes of today's calls, raw, curated and metrics (0: off, and no
+    # partition for today).
+    intraday_minutes: int = INTRADAY_MINUTES.default
     # Whether the transcripts sensor starts running (DIGA_TRANSCRIPTS): transcripts hold what
     # callers said, so nothing fetches them until someone decides to.
     transcripts: bool = False
@@ -186,6 +193,7 @@ class Settings:
         )
 
         audit_days = _whole_number(label("audit_days"), value("audit_days"), AUDIT_DAYS)
+        intraday_minutes = _whole_number(label("intraday_minutes"), value("intraday_minutes"), INTRADAY_MINUTES)
 
         pseudonymize_contacts = _flag(label("pseudonymize_contacts"), value("pseudonymize_contacts"))
         if pseudonymize_contacts and (problem := hash_key_problem(hash_key, contact_hash_key_var)):
@@ -202,6 +210,7 @@ class Settings:
             pseudonymize_contacts=pseudonymize_contacts,
             backfill_days_per_run=backfill_days_per_run,
             audit_days=audit_days,
+            intraday_minutes=intraday_minutes,
             transcripts=_flag(label("transcripts"), value("transcripts")),
             outcome_map=(relative_to / Path(outcome_map).expanduser()).resolve() if outcome_map else None,
             names=names,

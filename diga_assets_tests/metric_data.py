@@ -284,6 +284,12 @@ def _group(calls: Iterable[dict[str, Any]], *columns: str) -> dict[tuple, list[d
     return groups
 
 
+def day_is_partial(calls: Sequence[dict[str, Any]], day: date) -> bool:
+    """Whether any of the day's calls was fetched before the day ended (``partial``, False when
+    the call does not say)."""
+    return any(c.get("partial", False) for c in calls if c["day"] == day)
+
+
 def expected_outcome_rates(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:
     """call_outcome_rates for ``day``, one dict per group."""
     rows = []
@@ -303,6 +309,7 @@ def expected_outcome_rates(calls: Sequence[dict[str, Any]], day: date) -> list[d
                 "no_answer_rate": _ratio(counts["no_answer"], ended),
                 "transfer_rate": _ratio(counts["transferred"], ended),
                 "voicemail_rate": _ratio(counts["voicemail"], ended),
+                "partial": day_is_partial(calls, day),
             }
         )
     return rows
@@ -325,6 +332,7 @@ def expected_duration_stats(calls: Sequence[dict[str, Any]], day: date) -> list[
                 "p90_duration_s": _quantile(durations, 0.9),
                 "max_duration_s": max(durations),
                 "total_duration_s": sum(durations),
+                "partial": day_is_partial(calls, day),
             }
         )
     return rows
@@ -351,6 +359,7 @@ def expected_version_outcomes(calls: Sequence[dict[str, Any]], day: date) -> lis
                 "completion_rate_high": high,
                 "transfer_rate": _ratio(sum(1 for c in group if c["outcome"] == "transferred"), ended),
                 "median_duration_s": _quantile([c["duration"] for c in group if c["duration"] is not None], 0.5),
+                "partial": day_is_partial(calls, day),
             }
         )
     return rows
@@ -400,6 +409,7 @@ def expected_end_reasons(calls: Sequence[dict[str, Any]], day: date) -> list[dic
                 "calls": len(group),
                 "outcome": outcome_of(status, end_reason),
                 "mapped_by": mapped_by(status, end_reason),
+                "partial": day_is_partial(calls, day),
             }
         )
     return rows

@@ -49,14 +49,25 @@ def test_the_code_location_loads_with_the_public_asset_names(tmp_path):
     calls = defs.resolve_assets_def("diga_calls")
     assert calls.backfill_policy == dg.BackfillPolicy.single_run()
     assert calls.partitions_def.timezone == "UTC"
-    assert {s.name for s in defs.schedules} == {"diga_calls_daily", "diga_phones_daily", "diga_call_day_audit_daily"}
+    assert {s.name for s in defs.schedules} == {
+        "diga_calls_daily",
+        "diga_phones_daily",
+        "diga_calls_intraday",
+        "diga_call_day_audit_daily",
+    }
     assert {s.name for s in defs.sensors} == {"diga_transcripts_daily", "diga_refetch_changed_days"}
-    # The audit and its re-fetching run by default (one request per audited day); 0 days: off.
+    # The audit and its re-fetching run by default (one request per audited day), and so does
+    # today's refresh (the pages of the calls made since the last one); 0 turns each off.
     automation = [*defs.schedules, *defs.sensors]
     running = {a.name for a in automation if a.default_status.value == "RUNNING"}
-    assert running == {"diga_call_day_audit_daily", "diga_refetch_changed_days"}
-    off = build_definitions(settings_for(tmp_path, audit_days=0))
+    assert running == {"diga_call_day_audit_daily", "diga_refetch_changed_days", "diga_calls_intraday"}
+    off = build_definitions(settings_for(tmp_path, audit_days=0, intraday_minutes=0))
     assert not any(a.default_status.value == "RUNNING" for a in [*off.schedules, *off.sensors])
+    assert "diga_calls_intraday" not in {s.name for s in off.schedules}
+    # Today's partition exists for the calls job's assets only while the refresh is on.
+    today_key = calls.partitions_def.get_last_partition_key()
+    assert today_key > defs.resolve_assets_def("diga_phones").partitions_def.get_last_partition_key()
+    assert off.resolve_assets_def("diga_calls").partitions_def.get_last_partition_key() < today_key
 
 
 def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path):
@@ -291,8 +302,14 @@ def test_each_asset_is_expected_fresh_after_what_runs_it_in_the_partition_time_z
         "diga_call_messages",
         "call_conversation_stats",
     }
-    for asset in (*CALLS_JOB_ASSETS, *PHONES_JOB_ASSETS):
+    for asset in CALLS_JOB_ASSETS:
+        # Refreshed every 15 minutes: stale after one missed refresh, failed after two.
         policy = policies[asset]
+        windows = (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())
+        assert windows == (timedelta(minutes=20), timedelta(minutes=35)), asset
+    daily = freshness_of(build_definitions(settings_for(tmp_path, "Europe/Madrid", intraday_minutes=0)))
+    for asset in (*CALLS_JOB_ASSETS, *PHONES_JOB_ASSETS):
+        policy = (daily if asset in CALLS_JOB_ASSETS else policies)[asset]
         # Materialized between the daily schedule (00:15) and 02:00, Madrid time.
         assert (policy.deadline_cron, policy.timezone) == ("0 2 * * *", "Europe/Madrid"), asset
         assert policy.lower_bound_delta == timedelta(hours=1, minutes=45)

@@ -41,6 +41,9 @@ AUDIT_CRON = "30 3 * * *"
 DAILY_DEADLINE = ("0 2 * * *", timedelta(hours=1, minutes=45))
 TRANSCRIPTS_DEADLINE = ("0 4 * * *", timedelta(hours=3, minutes=45))
 AUDIT_DEADLINE = ("0 5 * * *", timedelta(hours=1, minutes=30))
+# The intraday refresh's assets: a refresh is due every interval and takes a minute or two; one
+# missed (a slow run, a daemon restart) warns, two in a row fail.
+INTRADAY_RUN_ALLOWANCE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,21 @@ class DigaGraph:
 
     @cached_property
     def partitions(self) -> dg.DailyPartitionsDefinition:
-        """One partition per day in the configured time zone, from the start date."""
+        """One partition per day in the configured time zone, from the start date to yesterday."""
         return daily_partitions(self.settings)
+
+    @cached_property
+    def calls_partitions(self) -> dg.DailyPartitionsDefinition:
+        """The days of the calls job's assets: up to today while the intraday refresh is on (the
+        day so far), else the same days as every other asset."""
+        if self.settings.intraday_minutes:
+            return daily_partitions(self.settings, with_today=True)
+        return self.partitions
+
+    def partitions_for(self, asset: str) -> dg.DailyPartitionsDefinition:
+        """The daily partitions of ``asset``: today's exists for the calls job's assets only (the
+        phone snapshots, transcripts and audit are of days that have ended)."""
+        return self.calls_partitions if asset in CALLS_JOB_ASSETS else self.partitions
 
     @cached_property
     def backfill_policy(self) -> dg.BackfillPolicy:
@@ -71,10 +87,17 @@ class DigaGraph:
         return self.names.key(asset)
 
     def freshness_policy(self, asset: str) -> dg.FreshnessPolicy | None:
-        """What the UI holds ``asset`` to: materialized each day between its schedule firing and
-        its deadline, in the partition time zone (README, "Freshness"). None for what nothing
-        runs by itself: the report, the transcripts while they are off, the audit at 0 days."""
+        """What the UI holds ``asset`` to: the calls job's assets, while the intraday refresh is on,
+        a materialization within two refresh intervals (a warning after one); the others each day
+        between their schedule firing and a deadline, in the partition time zone (README,
+        "Freshness"). None for what nothing runs by itself: the report, the transcripts while
+        they are off, the audit at 0 days."""
         settings = self.settings
+        if asset in CALLS_JOB_ASSETS and settings.intraday_minutes:
+            interval = timedelta(minutes=settings.intraday_minutes)
+            return dg.FreshnessPolicy.time_window(
+                fail_window=2 * interval + INTRADAY_RUN_ALLOWANCE, warn_window=interval + INTRADAY_RUN_ALLOWANCE
+            )
         if asset in (*CALLS_JOB_ASSETS, *PHONES_JOB_ASSETS):
             deadline = DAILY_DEADLINE
         elif asset in TRANSCRIPTS_JOB_ASSETS and settings.transcripts:

@@ -118,7 +118,7 @@ class DailyRun:
     @property
     def windows(self) -> list[DayWindow]:
         """The instants each of the run's days covers."""
-        return [day_window(self.graph.partitions, key) for key in self.keys]
+        return [day_window(self.graph.partitions_for(self.step.specs[0].key.path[-1]), key) for key in self.keys]
 
     @property
     def api(self) -> DigaApiResource:
@@ -159,7 +159,7 @@ def build_daily_asset(graph: DigaGraph, step: DailyStep, work: DailyWork) -> dg.
         @dg.multi_asset(
             name=names.name(step.name),
             specs=step.specs,
-            partitions_def=graph.partitions,
+            partitions_def=graph.partitions_for(step.specs[0].key.path[-1]),
             backfill_policy=graph.backfill_policy,
             # API-fetching steps share one pool, so backfills and schedules queue for the API instead
             # of multiplying its load.
@@ -263,7 +263,7 @@ def daily_spec(
         group_name=graph.names.name(group),
         description=description,
         deps=graph.names.keys(deps),
-        partitions_def=graph.partitions,
+        partitions_def=graph.partitions_for(asset),
         owners=OWNERS,
         freshness_policy=graph.freshness_policy(asset),
         **options,

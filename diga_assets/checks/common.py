@@ -28,7 +28,7 @@ def daily_check(
                 asset=graph.key(asset),
                 name=name,
                 description=description,
-                partitions_def=graph.partitions,
+                partitions_def=graph.partitions_for(asset),
                 blocking=blocking,
                 required_resource_keys={graph.names.storage_resource},
             )

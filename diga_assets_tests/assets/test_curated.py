@@ -14,6 +14,7 @@ directory and a bucket):
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -80,8 +81,10 @@ def test_each_curated_day_holds_its_days_calls_by_creation_time_with_their_outco
         raw = storage.store.read_table(storage.layout.raw_partition(CALLS_DATASET, key)).to_pylist()
         raw.sort(key=lambda row: (row["created_date"], row["id"]))
         rows = curated_rows(tmp_path, key)
-        # Every column of the stored call as it is, then how it was counted.
-        assert [{k: v for k, v in row.items() if not k.startswith("outcome")} for row in rows] == raw, key
+        # Every column of the stored call as it is, then how it was counted, and that the day is
+        # whole (fetched after it ended).
+        assert [{k: v for k, v in row.items() if not k.startswith("outcome") and k != "partial"} for row in rows] == raw
+        assert {row["partial"] for row in rows} <= {False}, key
         assert [(r["outcome"], r["outcome_mapped_by"]) for r in rows] == [
             (outcome_of(r["status"], r["end_reason"]), mapped_by(r["status"], r["end_reason"])) for r in raw
         ]
@@ -91,6 +94,21 @@ def test_each_curated_day_holds_its_days_calls_by_creation_time_with_their_outco
         ("e", "completed"),
     ]
     assert curated_rows(tmp_path, "2026-11-07") == []
+
+
+def test_a_day_fetched_before_it_ended_is_curated_as_partial_in_its_own_time_zone(tmp_path):
+    storage = storage_for(tmp_path)
+    records = [call("a", "2026-11-05T09:00:00Z"), call("b", "2026-11-05T22:30:00Z")]
+    # 23:30 UTC on the 5th is 00:30 on the 6th in Madrid: the 5th there had ended an hour before.
+    write_raw_calls(storage, "2026-11-05", records, fetched_at=datetime(2026, 11, 5, 22, 45, tzinfo=UTC))
+    write_raw_calls(
+        storage, "2026-11-04", [call("c", "2026-11-04T09:00:00Z")], fetched_at=datetime(2026, 11, 4, 23, 30, tzinfo=UTC)
+    )
+
+    materialize_curated(tmp_path, "2026-11-04", "2026-11-05", timezone=MADRID)
+
+    assert {row["partial"] for row in curated_rows(tmp_path, "2026-11-05")} == {True}
+    assert {row["partial"] for row in curated_rows(tmp_path, "2026-11-04")} == {False}
 
 
 def test_a_call_curated_under_two_days_blocks_the_metrics(tmp_path):
@@ -131,6 +149,11 @@ def test_the_curated_calls_view_equals_the_view_computed_from_the_raw_snapshots(
     with views_connection(storage.store, views) as (con, _):
         con.execute("ALTER VIEW calls RENAME TO calls_from_raw")
         con.execute(curated_calls_view(storage.store).sql())
+        # The raw snapshots cannot say whether a day had ended when it was fetched (that needs the
+        # partition time zone): `partial` is the curated days' own column.
+        partial = con.sql("SELECT DISTINCT partial FROM calls").fetchall()
+        con.execute("ALTER VIEW calls RENAME TO curated")
+        con.execute("CREATE VIEW calls AS SELECT * EXCLUDE (partial) FROM curated")
         columns = [con.sql(f"DESCRIBE {view}").fetchall() for view in ("calls_from_raw", "calls")]
         differences = con.sql(
             "(FROM calls_from_raw EXCEPT ALL FROM calls) UNION ALL (FROM calls EXCEPT ALL FROM calls_from_raw)"
@@ -139,6 +162,7 @@ def test_the_curated_calls_view_equals_the_view_computed_from_the_raw_snapshots(
 
     assert columns[0] == columns[1]
     assert differences == [] and count == (18,)
+    assert partial == [(False,)]
 
 
 def test_a_filter_on_day_opens_only_that_days_file(tmp_path):

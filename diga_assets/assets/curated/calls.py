@@ -22,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from diga_assets.analysis.sql import SqlFolder
 from diga_assets.analysis.views import outcome_map_view, stored_calls_view, views_connection
@@ -37,6 +38,10 @@ _OUTCOME_DOC = (
     "What the call came to, from (status, end_reason) through the outcome map as it was when this "
     "day was curated: completed, failed, no_answer, transferred, voicemail, unfinished or other."
 )
+_PARTIAL_DOC = (
+    "True when the call was fetched before its day ended in the partition time zone: the day so far "
+    "(today's refresh); the fetch after midnight makes the day whole. NULL in days curated before 2026-12."
+)
 _MAPPED_BY_DOC = (
     "Which row of the outcome map gave `outcome`: end_reason (a row names this status and end_reason), "
     "status (the status's default row) or none (nobody mapped the status)."
@@ -44,11 +49,12 @@ _MAPPED_BY_DOC = (
 
 
 def curated_calls_schema(*, pseudonymized: bool = False) -> pa.Schema:
-    """The columns of a curated day: the stored call's, then ``outcome`` and ``outcome_mapped_by``
-    (``day`` is the folder's name)."""
+    """The columns of a curated day: the stored call's, then ``outcome``, ``outcome_mapped_by`` and
+    ``partial`` (``day`` is the folder's name)."""
     extra = [
         pa.field("outcome", pa.string(), nullable=False, metadata={"doc": _OUTCOME_DOC}),
         pa.field("outcome_mapped_by", pa.string(), nullable=False, metadata={"doc": _MAPPED_BY_DOC}),
+        pa.field("partial", pa.bool_(), metadata={"doc": _PARTIAL_DOC}),
     ]
     return pa.schema([*stored_calls_schema(pseudonymized=pseudonymized), *extra])
 
@@ -104,7 +110,8 @@ def curate_calls(
                         f"on another day in {timezone} (DIGA_TIMEZONE): the day was fetched under another time "
                         f"zone. Nothing was written for it; fetch it again:\n  {command}"
                     )
-                return _conformed(cursor.sql(CURATED_SQL("select_curated_calls")).to_arrow_table(), schema)
+                curated = cursor.sql(CURATED_SQL("select_curated_calls"), params={"timezone": timezone})
+                return _conformed(curated.to_arrow_table(), schema)
 
         ahead: deque[tuple[date, Future[pa.Table]]] = deque()
         for day in sorted(days):
@@ -133,6 +140,7 @@ def _day_metadata(rows: pa.Table, location: str) -> dict[str, Any]:
     the UI plots them across partitions; never a value of a call)."""
     metadata: dict[str, Any] = {"dagster/row_count": rows.num_rows, "path": dg.MetadataValue.path(location)}
     if rows.num_rows:
+        metadata["partial"] = bool(pc.any(rows.column("partial")).as_py())
         counts = rows.column("outcome").value_counts().to_pylist()
         metadata.update({f"outcome_{item['values']}": item["counts"] for item in counts})
     return metadata

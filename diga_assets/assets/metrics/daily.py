@@ -16,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from diga_assets.analysis.views import (
     ANALYSIS_SQL,
@@ -57,6 +58,7 @@ METRIC_CALL_COLUMNS = (
     "outcome",
     "outcome_mapped_by",
     "duration",
+    "partial",
 )
 
 
@@ -128,6 +130,8 @@ class DailyComputation:
     table: pa.Table
     headlines: dict[date, dict[str, Any]]
     agent_names: Mapping[str, str | None] = field(default_factory=dict)
+    # Days fetched before they ended (today's refresh): their rows are the day so far.
+    partial_days: frozenset[date] = frozenset()
 
     def rows_of(self, day: date) -> pa.Table:
         """The rows of one day, in the query's order (an empty table with the full schema when
@@ -165,14 +169,24 @@ def compute_daily_metrics(
         rows = con.sql(ANALYSIS_SQL("select_daily_headlines"), params=params).to_arrow_table().to_pylist()
         headlines = {row.pop("day"): row for row in rows}
         names = agent_names(con)
+        partial = frozenset(day for (day,) in con.sql(METRIC_SQL("select_partial_days"), params=params).fetchall())
         return {
             metric.name: DailyComputation(
-                table=con.sql(METRIC_SQL(metric.statement), params=params).to_arrow_table().cast(metric.schema),
+                table=_with_partial(
+                    con.sql(METRIC_SQL(metric.statement), params=params).to_arrow_table(), partial
+                ).cast(metric.schema),
                 headlines=headlines,
                 agent_names=names,
+                partial_days=partial,
             )
             for metric in metrics
         }
+
+
+def _with_partial(rows: pa.Table, partial_days: frozenset[date]) -> pa.Table:
+    """``rows`` with the ``partial`` column: whether the row's day is the day so far."""
+    is_partial = pc.is_in(rows.column("day"), value_set=pa.array(sorted(partial_days), pa.date32()))
+    return rows.append_column("partial", is_partial)
 
 
 def write_metric_days(run: DailyRun, metric: DailyMetric, computed: DailyComputation) -> None:
@@ -187,6 +201,7 @@ def write_metric_days(run: DailyRun, metric: DailyMetric, computed: DailyComputa
             "dagster/row_count": rows.num_rows,
             "preview": preview(with_agent_names(rows, computed.agent_names)),
             "path": dg.MetadataValue.path(path),
+            "partial": day in computed.partial_days,
         }
         # Numbers only, so the UI plots each across partitions; an undefined rate is left out.
         for name in metric.headlines:

@@ -15,6 +15,13 @@ _DAY = _field("day", pa.date32(), "The partition day: created_date in the partit
 _AGENT = _field("agent_id", pa.string(), "The agent that handled the calls; NULL groups the calls no agent handled.")
 _CALL_TYPE = _field("call_type", pa.string(), "The calls' direction (the API's `type`: inbound or outbound).")
 _TOTAL = _field("total_calls", pa.int64(), "Calls in the group.", nullable=False)
+_PARTIAL = _field(
+    "partial",
+    pa.bool_(),
+    "True when the day was fetched before it ended: the day so far (today's refresh). The fetch after "
+    "midnight makes the day whole and its metrics final.",
+    nullable=False,
+)
 _ENDED = "completed + failed + no_answer + transferred + voicemail"
 _RATE_BASE = f"{_ENDED} (NULL when no call ended)"
 
@@ -50,6 +57,7 @@ CALL_OUTCOME_RATES_SCHEMA = pa.schema(
         _rate("no_answer_rate", "no_answer"),
         _rate("transfer_rate", "transferred"),
         _rate("voicemail_rate", "voicemail"),
+        _PARTIAL,
     ]
 )
 
@@ -64,6 +72,7 @@ CALL_DURATION_STATS_SCHEMA = pa.schema(
         _field("p90_duration_s", pa.float64(), "90th percentile of duration in seconds (continuous: interpolated)."),
         _field("max_duration_s", pa.int64(), "Longest duration in seconds."),
         _field("total_duration_s", pa.int64(), "Sum of durations in seconds."),
+        _PARTIAL,
     ]
 )
 
@@ -88,6 +97,7 @@ AGENT_VERSION_OUTCOMES_SCHEMA = pa.schema(
         ),
         _rate("transfer_rate", "transferred"),
         _field("median_duration_s", pa.float64(), "Median duration in seconds of the calls with one (continuous)."),
+        _PARTIAL,
     ]
 )
 
@@ -129,6 +139,7 @@ CALL_END_REASONS_SCHEMA = pa.schema(
             "reason), status (the status's default row) or none (the status is unmapped: other).",
             nullable=False,
         ),
+        _PARTIAL,
     ]
 )
 

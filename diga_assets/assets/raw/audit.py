@@ -27,7 +27,7 @@ from diga_assets.api.client import DigaClient
 from diga_assets.api.records import CALLS
 from diga_assets.api.spec import UNFINISHED_CALL_STATUSES
 from diga_assets.assets.common import OWNERS, DigaGraph, preview, refresh_views, table_schema
-from diga_assets.assets.raw.calls import DATE_FILTER_SLACK
+from diga_assets.assets.raw.calls import DATE_FILTER_SLACK, STALE_UNFINISHED_AFTER
 from diga_assets.assets.raw.common import page_to_batch
 from diga_assets.assets.raw.days import run_days
 from diga_assets.names import API_POOL, CALL_DAY_AUDIT, CALLS_DATASET, RAW_GROUP
@@ -36,9 +36,6 @@ from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, Store
 from diga_assets.storage.suppression import suppressed_calls_by_day
 
 RAW_SQL = SqlFolder(Path(__file__).resolve().parent / "sql")
-# A call still dialing, queued or in progress this long after it was created has surely ended
-# since: its stored day is fetched again.
-STALE_UNFINISHED_AFTER = timedelta(hours=3)
 REFETCH = "refetch"
 UNCHANGED = "none"
 

@@ -3,7 +3,7 @@
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 
 from diga_assets.api.client import DigaClient
 from diga_assets.api.read_ahead import ReadAhead
-from diga_assets.api.records import CALLS, RecordTable
+from diga_assets.api.records import CALLS, UTC_MICROS, RecordTable
+from diga_assets.api.spec import UNFINISHED_CALL_STATUSES
 from diga_assets.api.split import split_window, sub_windows
 from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.raw.common import page_to_batch, raw_spec
@@ -33,6 +34,10 @@ from diga_assets.storage.suppression import SuppressionList, record_suppressed_c
 DATE_FILTER_SLACK = timedelta(seconds=1)
 # A day whose calls were bulk-deleted logs this many of their ids, and how many more.
 _REMOVED_IDS_SHOWN = 50
+# A call still dialing, queued or in progress this long after it was created has surely ended
+# since: the audit fetches its stored day again, and today's refresh no longer walks back to it
+# (the run after midnight fetches the whole day).
+STALE_UNFINISHED_AFTER = timedelta(hours=3)
 # A later sub-window of a day keeps every page it fetches until the ones before it are written.
 _WAIT_WHOLE = 1 << 30
 
@@ -58,6 +63,11 @@ class DayResult:
     # How the day was walked: in how many sub-windows, and the requests that cut it.
     sub_windows: int = 1
     split_requests: int = 0
+    # Fetched before the day ended: the day so far.
+    partial: bool = False
+    # A refresh of the day so far walked only from this instant (calls created since the newest
+    # one stored, or since the oldest stored unfinished); the calls before it were kept.
+    refreshed_from: datetime | None = None
 
     def unknown_values(self, table: RecordTable) -> dict[str, dict[str, int]]:
         """Values of enum columns that the published spec does not list, with their counts."""
@@ -78,6 +88,8 @@ class DayResult:
             "pages_fetched": self.pages,
             "sub_windows": self.sub_windows,
             "split_requests": self.split_requests,
+            "partial": self.partial,
+            "refreshed_from": self.refreshed_from.isoformat() if self.refreshed_from else "whole day",
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
             "retry_wait_seconds": round(self.waited_s, 3),
@@ -104,6 +116,7 @@ def fetch_calls_day(
     cancelled: threading.Event | None = None,
     suppression: tuple[SuppressionList, str | None] | None = None,
     parts: int = 1,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DayResult:
     """Fetch every call created in ``window`` and replace that day's partition file atomically.
 
@@ -114,17 +127,30 @@ def fetch_calls_day(
     its pages), the later ones wait converted until their turn. Calls of erased callers
     (``suppression``: the list and its key, as the run loaded them) are dropped before writing;
     a caller erased while the day was written is dropped from the file right after.
+
+    A day that has not ended by now (``clock``, which also stamps ``fetched_at``) is partial.
+    When it is stored already, only what can have changed is walked: from the oldest call stored
+    unfinished (created in the last ``STALE_UNFINISHED_AFTER``), or else from the newest call
+    stored, to the end of the day. The calls stored from before that instant are kept as they
+    are; the rest are replaced by what the walk finds.
     """
     suppressed, key = suppression if suppression is not None else storage.suppression()
     started = time.monotonic()
-    result = DayResult(window=window, path=storage.layout.raw_partition(CALLS_DATASET, window.key))
+    now = clock()
+    result = DayResult(
+        window=window, path=storage.layout.raw_partition(CALLS_DATASET, window.key), partial=now < window.end
+    )
     seen_ids: set[str] = set()
     # What the day held before, to say how many of its calls the API no longer has.
-    previous_ids = (
-        set(storage.store.read_table(result.path, columns=["id"])["id"].to_pylist())
-        if storage.store.exists(result.path)
-        else set()
-    )
+    stored = storage.store.read_table(result.path) if storage.store.exists(result.path) else None
+    previous_ids = set(stored.column("id").to_pylist()) if stored is not None else set()
+    kept: pa.Table | None = None
+    if result.partial and stored is not None and (since := refresh_start(stored, now)) is not None:
+        result.refreshed_from = since
+        kept = stored.filter(pc.less(stored.column("created_date"), pa.scalar(since, type=UTC_MICROS)))
+        if len(suppressed):
+            kept = kept.filter(suppressed.keep_mask(kept, key))  # type: ignore[arg-type]
+        parts = 1  # what changed is a few pages at most: cutting them would cost more requests than it saves
     cuts: tuple[datetime, ...] = ()
     if parts > 1:
         split = split_window(
@@ -136,15 +162,21 @@ def fetch_calls_day(
             asked=(window.start - DATE_FILTER_SLACK, window.end + DATE_FILTER_SLACK),
         )
         cuts, result.split_requests = split.cuts, split.requests
-    parts_of_day = sub_windows(window.start, window.end, cuts)
+    parts_of_day = sub_windows(result.refreshed_from or window.start, window.end, cuts)
     result.sub_windows = len(parts_of_day)
     with ExitStack() as walks, storage.store.parquet_writer(result.path, CALLS.arrow_schema) as writer:
+        if kept is not None and kept.num_rows:
+            # Stored as they were (already in the stored form: pseudonymized when configured).
+            seen_ids.update(kept.column("id").to_pylist())
+            for batch in kept.to_batches():
+                writer.write_batch(batch)
+                _count_values(batch, CALLS.enum_columns, result.value_counts)
         # Every sub-window's walk starts now; the first keeps one page ready (the next is
         # requested while this one is written), the later ones keep all they fetch until their turn.
         readers = [
             walks.enter_context(
                 ReadAhead(
-                    _converted_pages(client, window, low, high, page_size),
+                    _converted_pages(client, window, low, high, page_size, clock),
                     depth=1 if index == 0 else _WAIT_WHOLE,
                     name=f"diga-calls-{window.key}-{index}",
                 )
@@ -198,13 +230,12 @@ class _ConvertedPage:
 
 
 def _converted_pages(
-    client: DigaClient, window: DayWindow, low: datetime, high: datetime, page_size: int
+    client: DigaClient, window: DayWindow, low: datetime, high: datetime, page_size: int, clock: Callable[[], datetime]
 ) -> Iterator[_ConvertedPage]:
     """The pages of one sub-window ``[low, high)`` of ``window``, walked with the slack on each
     side and cut exactly on the parsed instant."""
-    utc = pa.timestamp("us", tz="UTC")
-    day_start, day_end = pa.scalar(window.start, type=utc), pa.scalar(window.end, type=utc)
-    part_start, part_end = pa.scalar(low, type=utc), pa.scalar(high, type=utc)
+    day_start, day_end = pa.scalar(window.start, type=UTC_MICROS), pa.scalar(window.end, type=UTC_MICROS)
+    part_start, part_end = pa.scalar(low, type=UTC_MICROS), pa.scalar(high, type=UTC_MICROS)
     walk = client.iter_call_pages(
         start_created_date=low - DATE_FILTER_SLACK, end_created_date=high + DATE_FILTER_SLACK, limit=page_size
     )
@@ -212,7 +243,7 @@ def _converted_pages(
     # API's latency (still one request in flight per sub-window).
     with ReadAhead(walk, name=f"diga-walk-{window.key}-{low:%H%M%S}") as pages:
         for page in pages:
-            batch = page_to_batch(CALLS, page, datetime.now(UTC), where=f" for day {window.key}")
+            batch = page_to_batch(CALLS, page, clock(), where=f" for day {window.key}")
             created = batch.column("created_date")
             in_day = pc.and_(pc.greater_equal(created, day_start), pc.less(created, day_end))
             in_part = pc.and_(pc.greater_equal(created, part_start), pc.less(created, part_end))
@@ -222,6 +253,19 @@ def _converted_pages(
                 retries=page.retries,
                 waited_s=page.waited_s,
             )
+
+
+def refresh_start(stored: pa.Table, now: datetime) -> datetime | None:
+    """Where a refresh of the stored day so far walks from: the oldest call stored unfinished
+    and created in the last ``STALE_UNFINISHED_AFTER``, or else the newest call stored (calls
+    created at its very instant may have arrived since). None for a day stored empty."""
+    if stored.num_rows == 0:
+        return None
+    created = stored.column("created_date")
+    recent = pc.greater_equal(created, pa.scalar(now - STALE_UNFINISHED_AFTER, type=UTC_MICROS))
+    unfinished = pc.and_(pc.is_in(stored.column("status"), pa.array(sorted(UNFINISHED_CALL_STATUSES))), recent)
+    candidates = [pc.max(created).as_py(), pc.min(created.filter(unfinished)).as_py()]
+    return min(instant for instant in candidates if instant is not None)
 
 
 def _without(stored: pa.Table | None, suppressed: SuppressionList, key: str | None) -> pa.Table | None:
