@@ -355,7 +355,9 @@ def run_ui(
     today = datetime.now(ZoneInfo(env_settings.timezone)).date()
     world = World(seed=7, days=days + PHONE_SNAPSHOTS + 1, calls_per_day=CALLS_PER_DAY, status_model="current")
     dagster_home.mkdir(parents=True, exist_ok=True)
-    with DigaSimulator(world, api_key=sim_key) as sim:
+    # The simulated company keeps taking calls while the UI runs, so today's refresh
+    # (diga_calls_intraday) shows the day growing.
+    with DigaSimulator(world, api_key=sim_key, live_clock=True) as sim:
         env = {
             **os.environ,
             "DAGSTER_HOME": str(dagster_home),

@@ -114,6 +114,7 @@ def test_the_ui_lists_the_daily_schedules_and_never_shows_the_key(ui):
     assert {s["name"] for s in repository["schedules"]} == {
         "diga_calls_daily",
         "diga_phones_daily",
+        "diga_calls_intraday",
         "diga_call_day_audit_daily",
     }
     assert {s["name"] for s in repository["sensors"]} == {"diga_transcripts_daily", "diga_refetch_changed_days"}

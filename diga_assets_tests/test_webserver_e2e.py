@@ -201,6 +201,8 @@ def dev_environment(sim: DigaSimulator, data_dir: Path, dagster_home: Path) -> d
         DIGA_DATA_DIR=str(data_dir),
         DIGA_START_DATE="2026-11-01",
         DIGA_TIMEZONE="UTC",
+        # The daemon would run today's refresh at each quarter hour: a run this test does not launch.
+        DIGA_INTRADAY_MINUTES="0",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -73,9 +73,11 @@ class DigaGraph:
         return self.partitions
 
     def partitions_for(self, asset: str) -> dg.DailyPartitionsDefinition:
-        """The daily partitions of ``asset``: today's exists for the calls job's assets only (the
-        phone snapshots, transcripts and audit are of days that have ended)."""
-        return self.calls_partitions if asset in CALLS_JOB_ASSETS else self.partitions
+        """The daily partitions of ``asset``: today's exists for the calls job's assets, and for
+        the transcripts' so that a run can still select calls and transcripts together (nothing
+        fetches today's transcripts); not for the phone snapshots, whose day is the one that ended
+        when they were observed."""
+        return self.calls_partitions if asset in (*CALLS_JOB_ASSETS, *TRANSCRIPTS_JOB_ASSETS) else self.partitions
 
     @cached_property
     def backfill_policy(self) -> dg.BackfillPolicy:

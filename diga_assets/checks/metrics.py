@@ -101,8 +101,11 @@ def completion_anomaly_check(storage: DigaStorage, keys: Sequence[str]) -> dg.As
     )
     judged: list[dict[str, Any]] = []
     low: list[str] = []
+    partial = [row["day"] for row in rows if row["day"] in checked and row["partial"]]
     for row in rows:
-        if row["day"] not in checked or row["completion_rate"] is None or row["trailing_days"] < MIN_HISTORY_DAYS:
+        if row["day"] not in checked or row["partial"] or row["completion_rate"] is None:
+            continue
+        if row["trailing_days"] < MIN_HISTORY_DAYS:
             continue
         floor = row["trailing_mean"] - ANOMALY_STDDEVS * row["trailing_stddev"]
         judged.append(row)
@@ -120,11 +123,13 @@ def completion_anomaly_check(storage: DigaStorage, keys: Sequence[str]) -> dg.As
             f"completion rate far below its trailing {TRAILING_DAYS}-day mean: {first_failures(low)}"
             if low
             else f"{len(judged)} day(s) within {ANOMALY_STDDEVS:g} standard deviations of their trailing "
-            f"{TRAILING_DAYS}-day mean; {len(checked) - len(judged)} day(s) without enough history or ended calls"
+            f"{TRAILING_DAYS}-day mean; {len(checked) - len(judged) - len(partial)} day(s) without enough history "
+            f"or ended calls" + (f"; {len(partial)} partial day(s) (the day so far) not judged" if partial else "")
         ),
         metadata={
             "days_anomalous": len(low),
             "days_judged": len(judged),
+            "days_partial": len(partial),
             **(
                 {
                     "completion_rate": latest["completion_rate"],

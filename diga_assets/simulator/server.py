@@ -37,7 +37,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -274,6 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
                 simulator._log(self.command, path, query, status, None, self.connection_number, self.arrived_at)
                 self._send(status, body, record_path=None)  # not part of the Diga API
             elif (endpoint := simulator._endpoint_of(path)) is not None:
+                if simulator.live_clock:
+                    simulator.world.advance_to(datetime.now(UTC))
                 self._api(endpoint, path, pairs, query)
             else:
                 error = ApiError(404, "NOT_FOUND", f"No route for {self.command} {path}")
@@ -392,6 +394,8 @@ class DigaSimulator:
     benchmark serving 300,000 calls does not want them in memory). ``denied_resources`` (a subset
     of ``calls``, ``phones``, ``agents``) simulates a key without Read permission on those
     resources: their endpoints answer 403 with the documented body, the others serve as usual.
+    ``live_clock`` moves the world's clock to the wall clock before each API request, so calls
+    arrive during the day as they would at Diga (the demo's UI shows today growing).
     """
 
     def __init__(
@@ -404,6 +408,7 @@ class DigaSimulator:
         end_date_inclusive: bool = True,
         keep_bodies: bool = True,
         denied_resources: Iterable[str] = (),
+        live_clock: bool = False,
     ) -> None:
         if not is_loopback_host(host):
             raise ValueError(f"the simulator only binds loopback hosts, not {host!r}")
@@ -414,6 +419,7 @@ class DigaSimulator:
             unknown = sorted(denied - RESOURCE_PATHS.keys())
             raise ValueError(f"unknown resources {unknown}; known: {sorted(RESOURCE_PATHS)}")
         self.world = world
+        self.live_clock = live_clock
         self.denied_resources = denied
         self._denied_paths = frozenset(path for name in denied for path in RESOURCE_PATHS[name])
         self.end_date_inclusive = end_date_inclusive

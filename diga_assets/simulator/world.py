@@ -141,6 +141,15 @@ class World:
             self._calls.generate_through(self._now_us)
             return from_us(self._now_us)
 
+    def advance_to(self, instant: datetime) -> datetime:
+        """Move the clock forward to ``instant``; an instant not after the clock leaves it as it is."""
+        with self._lock:
+            target = to_us(instant)
+            if target > self._now_us:
+                self._now_us = target
+                self._calls.generate_through(self._now_us)
+            return from_us(self._now_us)
+
     # -- stable parts --------------------------------------------------------------------------
 
     @property

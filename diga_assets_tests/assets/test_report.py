@@ -226,3 +226,24 @@ def test_the_report_says_nothing_of_unmapped_codes_below_one_percent(tmp_path):
     for chart in ("volume", "completion", "duration"):
         section = re.search(rf'<section id="{chart}".*?</section>', html, re.S).group(0)
         assert [t for t in re.findall(r"<text[^>]*>([^<]+)</text>", section) if t.endswith(" Nov")] == ["03 Nov"]
+
+
+@pytest.mark.one_storage(
+    "the page's wording; test_the_report_has_every_chart_inline_and_nothing_to_fetch reads a bucket"
+)
+def test_a_day_fetched_before_it_ended_is_labelled_so_far_as_of_its_last_fetch(tmp_path):
+    storage = storage_for(tmp_path)
+    write_raw_calls(storage, DAYS[0], [call("a", f"{DAYS[0]}T09:00:00Z")])
+    # The last day as today's refresh left it: fetched at 10:15 UTC, 11:15 in Madrid.
+    fetched = datetime(2026, 11, 4, 10, 15, tzinfo=UTC)
+    write_raw_calls(storage, DAYS[1], [call("b", f"{DAYS[1]}T09:00:00Z")], fetched_at=fetched)
+    graph = DigaGraph(settings_for(tmp_path / "data", "Europe/Madrid"))
+    materialize_metrics(
+        tmp_path, ["call_outcome_rates"], first=DAYS[0], last=DAYS[1], checks=False, timezone="Europe/Madrid"
+    )
+
+    dg.materialize([build_report_asset(graph)], resources={"storage": storage})
+
+    html = storage.store.read_bytes(storage.layout.report_file(CALL_REPORT)).decode("utf-8")
+    assert f"{DAYS[1]} so far, as of 11:15" in html
+    assert f"{DAYS[0]} so far" not in html

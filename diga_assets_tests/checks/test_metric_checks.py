@@ -8,7 +8,7 @@ The integrity checks cannot fail on files the assets computed correctly, so thei
 tamper with a stored metric file (as a bug or a hand edit would) and run the checks alone.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 import pyarrow as pa
@@ -17,7 +17,14 @@ import pytest
 from diga_assets.assets.metrics.schemas import CALL_CONVERSATION_STATS_SCHEMA
 from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_CONVERSATION_STATS, CALL_OUTCOME_RATES
 from diga_assets_tests.assets.conftest import storage_for
-from diga_assets_tests.metric_data import call, materialize_metrics, read_metric_day, run_checks, write_raw_calls
+from diga_assets_tests.metric_data import (
+    FETCHED_AT,
+    call,
+    materialize_metrics,
+    read_metric_day,
+    run_checks,
+    write_raw_calls,
+)
 
 # Run against a local data directory and against a bucket (each_storage).
 pytestmark = pytest.mark.usefixtures("each_storage")
@@ -27,8 +34,11 @@ FIRST = date(2026, 11, 1)
 DAY = "2026-11-05"
 
 
-def write_days(tmp_path, completed_per_day: list[int], calls_per_day: int = 20) -> list[str]:
-    """Raw calls for consecutive days: ``completed`` completed calls, the rest failed."""
+def write_days(
+    tmp_path, completed_per_day: list[int], calls_per_day: int = 20, *, last_so_far: bool = False
+) -> list[str]:
+    """Raw calls for consecutive days: ``completed`` completed calls, the rest failed; with
+    ``last_so_far`` the last day as today's refresh stores it (fetched before the day ended)."""
     keys = []
     for n, completed in enumerate(completed_per_day):
         key = (FIRST + timedelta(days=n)).isoformat()
@@ -44,7 +54,9 @@ def write_days(tmp_path, completed_per_day: list[int], calls_per_day: int = 20) 
             )
             for i in range(calls_per_day)
         ]
-        write_raw_calls(storage_for(tmp_path), key, records)
+        so_far = last_so_far and n == len(completed_per_day) - 1
+        fetched = datetime.fromisoformat(f"{key}T20:00:00+00:00") if so_far else FETCHED_AT
+        write_raw_calls(storage_for(tmp_path), key, records, fetched_at=fetched)
         keys.append(key)
     return keys
 
@@ -85,6 +97,18 @@ def test_every_metric_check_passes_on_a_normal_range_run(tmp_path):
     # Days 8..15 have at least 7 days of history with a rate; the first 7 are not judged.
     assert anomaly.metadata["days_judged"].value == 8
     assert anomaly.metadata["completion_rate"].value == 0.8
+
+
+def test_a_partial_day_is_not_judged_against_its_history(tmp_path):
+    keys = write_days(tmp_path, [*STEADY[:14], 9], last_so_far=True)
+
+    result = materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first=keys[0], last=keys[-1])
+
+    anomaly = evaluations(result)[(CALL_OUTCOME_RATES, "completion_rate_within_trailing_range")]
+    assert anomaly.passed, anomaly.description
+    assert anomaly.metadata["days_partial"].value == 1
+    assert "1 partial day(s) (the day so far) not judged" in anomaly.description
+    assert read_metric_day(storage_for(tmp_path), CALL_OUTCOME_RATES, keys[-1]).column("partial").to_pylist()[0] is True
 
 
 @pytest.mark.one_storage(

@@ -434,6 +434,9 @@ def deployment(
         DIGA_BACKFILL_DAYS_PER_RUN=str(DAYS_PER_RUN),
         # Days fetched one after another: a fetch under way has more requests still to come.
         DIGA_MAX_CONCURRENCY="1",
+        # The daemon would run today's refresh at each quarter hour: runs in the pool the test
+        # does not launch, beside the ones whose slots it follows.
+        DIGA_INTRADAY_MINUTES="0",
         PYTHONUNBUFFERED="1",
     )
     # The test reads the same instance: the same settings, the same variables.

@@ -11,16 +11,17 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from diga_assets.api.spec import live
-from diga_assets.simulator import World, calls
+from diga_assets.simulator import DigaSimulator, World, calls
 from diga_assets.simulator.phones import spanish_region_codes
 from diga_assets.simulator.world import CURRENT_CALL_STATUSES, DOCUMENTED_END_REASONS, MADE_UP_END_REASONS
 from diga_assets_tests.simulator.conftest import FIXED_NOW
@@ -213,3 +214,19 @@ def test_only_an_imported_number_may_be_a_sip_identifier(phone_history: list[dic
     assert identifiers <= {"custom"}
     purchased = Counter(p["number"][:3] for p in phone_history if p["telephony_provider"] == "netelip")
     assert set(purchased) == {"+34"}
+
+
+def test_a_live_clock_serves_the_calls_made_since_the_simulator_started() -> None:
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    world = World(seed=3, now=start, days=1, calls_per_day=20_000, status_model="current")
+    with DigaSimulator(world, api_key="k", live_clock=True) as sim:
+        body = requests.get(
+            f"{sim.base_url}/v1/call/",
+            params={"start_created_date": start.isoformat(), "limit": 1000, "order": "asc"},
+            headers={"Authorization": "Bearer k"},
+            timeout=10,
+        ).json()
+    # Half an hour of a 20,000-call day has passed since the world's clock was set.
+    assert world.now >= start + timedelta(minutes=30)
+    assert body["data"], "calls made since the start should be served"
+    assert all(datetime.fromisoformat(c["created_date"]) > start for c in body["data"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 import matplotlib
@@ -232,6 +233,11 @@ def render_report(data: ReportData | None, *, generated_at: datetime, timezone: 
             "days": len(days),
             "calls": sum(r["total_calls"] for r in totals),
             "phones": len(set(data.timeline["phone_id"].to_pylist())),
+            # Today's refresh: "2026-12-07 so far, as of 10:15" in the partition time zone.
+            "partial": [
+                f"{day} so far, as of {as_of.astimezone(ZoneInfo(timezone)):%H:%M}"
+                for day, as_of in sorted(data.partial_days.items())
+            ],
         }
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=jinja2.select_autoescape(["html", "j2"])

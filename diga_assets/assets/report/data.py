@@ -3,8 +3,8 @@ queries) with the ``sql/select_report_*.sql`` statements beside this module."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -87,6 +87,8 @@ class ReportData:
     version_comparison: pa.Table
     # Per agent, from call_conversation_stats; no rows unless transcripts are fetched (opt-in).
     conversations: pa.Table
+    # The days fetched before they ended (today so far), each with when it was last fetched.
+    partial_days: dict[date, datetime] = field(default_factory=dict)
 
     @property
     def unmapped_share(self) -> float:
@@ -107,6 +109,16 @@ def gather_report_data(store: Store, outcome_map: Path) -> ReportData | None:
             return None
         daily_status = con.sql(REPORT_SQL("select_report_daily_status")).to_arrow_table()
         days = sorted(set(daily_status["day"].to_pylist()))
+        # Curated days written before the partial column existed are whole days.
+        calls_columns = {row[0] for row in con.sql(f"DESCRIBE {CALLS_DATASET}").fetchall()}
+        partial_days = (
+            {
+                row["day"]: row["as_of"]
+                for row in con.sql(REPORT_SQL("select_report_partial_days")).to_arrow_table().to_pylist()
+            }
+            if "partial" in calls_columns
+            else {}
+        )
         timeline_sql = f"SELECT * FROM {PHONE_ASSIGNMENT_TIMELINE} ORDER BY number, valid_from"
         comparison_sql = f"SELECT * FROM {AGENT_VERSION_COMPARISON}($first, $last)"
         return ReportData(
@@ -136,4 +148,5 @@ def gather_report_data(store: Store, outcome_map: Path) -> ReportData | None:
                 if CALL_CONVERSATION_STATS in created
                 else pa.table({})
             ),
+            partial_days=partial_days,
         )
