@@ -4,7 +4,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,7 +123,7 @@ def fetch_calls_day(
     With ``parts`` above 1 a day of more than a page is cut into up to ``parts`` sub-windows of
     about as many calls each (:func:`~diga_assets.api.split.split_window`), walked side by side;
     otherwise, and for small days, it is one cursor walk. Pages are converted as they arrive and
-    written in order: the first sub-window streams into the Parquet writer (memory holds two of
+    written in order: the first sub-window streams into the Parquet writer (memory holds a few of
     its pages), the later ones wait converted until their turn. Calls of erased callers
     (``suppression``: the list and its key, as the run loaded them) are dropped before writing;
     a caller erased while the day was written is dropped from the file right after.
@@ -141,8 +141,10 @@ def fetch_calls_day(
         window=window, path=storage.layout.raw_partition(CALLS_DATASET, window.key), partial=now < window.end
     )
     seen_ids: set[str] = set()
-    # What the day held before, to say how many of its calls the API no longer has.
-    stored = storage.store.read_table(result.path) if storage.store.exists(result.path) else None
+    # What the day held before, to say how many of its calls the API no longer has (and, for a
+    # day so far, the calls a refresh keeps).
+    columns = None if result.partial else ["id"]
+    stored = storage.store.read_table(result.path, columns=columns) if storage.store.exists(result.path) else None
     previous_ids = set(stored.column("id").to_pylist()) if stored is not None else set()
     kept: pa.Table | None = None
     if result.partial and stored is not None and (since := refresh_start(stored, now)) is not None:
@@ -171,18 +173,17 @@ def fetch_calls_day(
             for batch in kept.to_batches():
                 writer.write_batch(batch)
                 _count_values(batch, CALLS.enum_columns, result.value_counts)
-        # Every sub-window's walk starts now; the first keeps one page ready (the next is
-        # requested while this one is written), the later ones keep all they fetch until their turn.
-        readers = [
-            walks.enter_context(
-                ReadAhead(
-                    _converted_pages(client, window, low, high, page_size, clock),
-                    depth=1 if index == 0 else _WAIT_WHOLE,
-                    name=f"diga-calls-{window.key}-{index}",
+        # The first sub-window is converted here as its pages arrive (its walk keeps one page
+        # ahead); each later one is walked and converted by a thread of its own now, and waits
+        # converted until its turn.
+        readers: list[Iterable[_ConvertedPage]] = []
+        for index, (low, high) in enumerate(parts_of_day):
+            pages = walks.enter_context(closing(_converted_pages(client, window, low, high, page_size, clock)))
+            if index:
+                pages = walks.enter_context(
+                    ReadAhead(pages, depth=_WAIT_WHOLE, name=f"diga-calls-{window.key}-{index}")
                 )
-            )
-            for index, (low, high) in enumerate(parts_of_day)
-        ]
+            readers.append(pages)
         for reader in readers:
             for converted in reader:
                 if cancelled is not None and cancelled.is_set():
@@ -191,9 +192,9 @@ def fetch_calls_day(
                 batch = _drop_seen_ids(converted.batch, seen_ids)
                 result.dropped_duplicates += converted.batch.num_rows - batch.num_rows
                 if len(suppressed):
-                    kept = batch.filter(suppressed.keep_mask(batch, key))  # type: ignore[arg-type]
-                    result.suppressed += batch.num_rows - kept.num_rows
-                    batch = kept
+                    allowed = batch.filter(suppressed.keep_mask(batch, key))  # type: ignore[arg-type]
+                    result.suppressed += batch.num_rows - allowed.num_rows
+                    batch = allowed
                 batch = storage.calls_to_store(batch)  # contact_identifier as an HMAC when pseudonymizing
                 writer.write_batch(batch)
                 _count_values(batch, CALLS.enum_columns, result.value_counts)
@@ -222,9 +223,8 @@ class _ConvertedPage:
     """One page of a sub-window as Arrow, cut to the sub-window, with what it cost."""
 
     batch: pa.RecordBatch
-    outside_window: (
-        int  # calls outside the whole day (the slack); those outside only the sub-window are its neighbour's
-    )
+    # Calls outside the whole day (in the slack); those outside only the sub-window are its neighbour's.
+    outside_window: int
     retries: int
     waited_s: float
 
