@@ -445,7 +445,10 @@ def busy_day(calls: int, latency_ms: float) -> list[Outcome]:
         floor_cmd = [sys.executable, str(HERE), "floor", sim.base_url, start, end]
         subprocess.run(floor_cmd, env=env, check=True, capture_output=True)  # warm the simulator's cache
         sim.request_log.clear()
+        # The simulator serves from this process's threads: its CPU is this process's meanwhile.
+        before = time.process_time()
         floor = run_measured("floor (1 session, sequential)", floor_cmd, env, rows_from_json)
+        floor_sim_cpu = time.process_time() - before
         pages = len(sim.request_log.all())
         command, project_env, data_dir, home = project_run(Path(tmp), "busy", env, sim.base_url, day, day, concurrency)
 
@@ -453,18 +456,24 @@ def busy_day(calls: int, latency_ms: float) -> list[Outcome]:
             return ds.dataset(data_dir / "raw" / "calls", format="parquet").count_rows()
 
         sim.request_log.clear()
+        before = time.process_time()
         project = run_measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows)
+        project_sim_cpu = time.process_time() - before
         requests = len([r for r in sim.request_log.all() if r.path == "/v1/call/"])
         step = fetch_seconds(home)
     # Without latency there is nothing to overlap: the floor's own walk is then the baseline.
     sequential = pages * latency_ms / 1000 or floor.seconds
     print(f"\none day of {floor.rows:,} calls alone, {latency_ms:g} ms latency per request, {pages} pages of 1,000")
     print(f"sequential floor (pages x latency, or the floor's walk without latency): {sequential:.2f} s")
-    print(f"{'contender':<34}{'seconds':>9}{'rows':>11}{'requests':>10}{'x floor':>9}{'peak RSS MB':>13}{'CPU s':>8}")
-    for outcome, sent in ((floor, pages), (project, requests)):
+    print(
+        f"{'contender':<34}{'seconds':>9}{'rows':>11}{'requests':>10}{'x floor':>9}{'peak RSS MB':>13}"
+        f"{'CPU s':>8}{'sim CPU s':>11}"
+    )
+    for outcome, sent, sim_cpu in ((floor, pages, floor_sim_cpu), (project, requests, project_sim_cpu)):
         print(
             f"{outcome.name:<34}{outcome.seconds:>9.2f}{outcome.rows:>11,}{sent:>10}"
             f"{outcome.seconds / sequential:>9.2f}{outcome.peak_rss_mb:>13.0f}{outcome.cpu_seconds:>8.1f}"
+            f"{sim_cpu:>11.1f}"
         )
     print(f"  of which its diga_calls step's fetch {step:>9.2f} s  {step / sequential:.2f}x floor")
     if floor.rows != project.rows:

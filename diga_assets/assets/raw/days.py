@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 from diga_assets.api.errors import DigaConnectionError, DigaProtocolError, DigaRateLimitError, DigaServerError
@@ -68,10 +70,30 @@ def run_days(
             if fatal is not None:
                 raise fatal
 
-    run_round(windows)
-    retry = [w for w in windows if w.key in failures and isinstance(failures[w.key].error, RETRYABLE_DAY_ERRORS)]
-    for window in retry:
-        on_retry(failures[window.key])
-    if retry:
-        run_round(retry)
+    with cyclic_gc_paused():
+        run_round(windows)
+        retry = [w for w in windows if w.key in failures and isinstance(failures[w.key].error, RETRYABLE_DAY_ERRORS)]
+        for window in retry:
+            on_retry(failures[window.key])
+        if retry:
+            run_round(retry)
     return results, sorted(failures.values(), key=lambda f: f.key)
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off for the block, back to what it was after (and one collection).
+
+    A page decodes into a thousand dicts, so collections come every few pages, and each full one
+    walks every object of the process (Dagster's included) while every walk waits: stalls of
+    100-250 ms in the middle of the day's request chains (BENCHMARKS.md, "One busy day alone").
+    What the fetch allocates holds no cycles and is freed by reference counting; whatever cycles
+    other code makes meanwhile are collected when the block ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+            gc.collect()
