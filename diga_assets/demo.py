@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
 from diga_assets.analysis.views import ANALYSIS_SQL
 from diga_assets.assets.report.data import REPORT_SQL
 from diga_assets.definitions import build_definitions
@@ -48,6 +49,7 @@ from diga_assets.names import (
 from diga_assets.resources import DigaApiResource
 from diga_assets.settings import Settings, project_root
 from diga_assets.simulator import DigaSimulator, World
+from diga_assets.simulator.world import MADE_UP_END_REASON_OUTCOMES
 from diga_assets.storage import DigaStorage
 
 DEMO_DAYS = 14
@@ -82,6 +84,18 @@ WHERE status = 'completed' AND end_reason IS NOT NULL AND mapped_by <> 'end_reas
 GROUP BY end_reason
 ORDER BY calls DESC, end_reason
 """
+
+
+def demo_outcome_map(folder: Path) -> Path:
+    """Write the demo's outcome map into ``folder`` and return its path: the package's map and a
+    line for each of the simulator's made-up end-reason codes, so the demo's rates count a
+    transfer, a call nobody answered or an error as what it was (a user's own map does the same
+    for their account's codes; README, "Call outcomes")."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "demo_outcomes.csv"
+    lines = [f"completed,{code},{outcome}" for code, outcome in MADE_UP_END_REASON_OUTCOMES.items()]
+    path.write_text(DEFAULT_OUTCOME_MAP.read_text(encoding="utf-8").rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+    return path
 
 
 class DemoError(RuntimeError):
@@ -130,6 +144,8 @@ def run_demo(
         timezone=env_settings.timezone,
         api_base_url="http://127.0.0.1",
         trailing_days=env_settings.trailing_days,
+        # The user's map when they set one, else the simulator's codes mapped (demo_outcome_map).
+        outcome_map=env_settings.outcome_map or demo_outcome_map(dagster_home),
     )
     defs = build_definitions(settings)
     graph = list(defs.assets or []) + list(defs.asset_checks or [])
@@ -366,6 +382,7 @@ def run_ui(
         }
         # Partitions from the simulator's first day, unless the user chose a start.
         env.setdefault("DIGA_START_DATE", (today - timedelta(days=days + PHONE_SNAPSHOTS)).isoformat())
+        env.setdefault("DIGA_OUTCOME_MAP", str(demo_outcome_map(dagster_home)))
         command = [
             str(Path(sys.executable).parent / "dagster"),
             "dev",

@@ -68,8 +68,7 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(dem
         assert re.search(rf"^{day} +{calls_per_day[day]} ", summary, re.MULTILINE)
     assert str(tmp_path / "data/diga.duckdb") in summary and "diga-assets ui" in summary
     # Each agent by the name the agents list gives it (an agent saved without a name by the first
-    # characters of its id), and each end reason the outcome map does not know (the simulator's
-    # made-up sim_* codes).
+    # characters of its id).
     assert any(name for _, name in agents) and any(name is None for _, name in agents)
     for agent_id, name in agents:
         shown = name or (agent_id[:8] if agent_id else "(no agent)")
@@ -78,8 +77,18 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(dem
     assert result.conversations and sum(n for _, n, *_ in result.conversations) > 0
     for agent, transcripts, *_ in result.conversations:
         assert re.search(rf"^{re.escape(agent)} +{transcripts} ", summary.split("transcripts", 1)[1], re.MULTILINE)
-    unmapped = [code for code, _ in result.unmapped_end_reasons]
-    assert unmapped and all(code.startswith("sim_") and code in summary for code in unmapped)
+    # The demo maps the simulator's own end-reason codes (demo_outcome_map), so its rates count
+    # transfers, unanswered calls and errors as such, and nothing is left unmapped.
+    assert result.unmapped_end_reasons == [] and "does not name" not in summary
+    with duckdb.connect(str(tmp_path / "data/diga.duckdb"), read_only=True) as con:
+        outcomes = dict(
+            con.sql(
+                "SELECT end_reason, any_value(outcome) FROM call_end_reasons WHERE end_reason LIKE 'sim_%' GROUP BY ALL"
+            ).fetchall()
+        )
+        [totals] = con.sql("SELECT sum(transferred), sum(failed), sum(no_answer) FROM call_outcome_rates").fetchall()
+    assert outcomes["sim_transferred"] == "transferred" and outcomes["sim_error"] == "failed"
+    assert all(totals), totals
 
     instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
     recorded = instance.fetch_materializations(dg.AssetKey("diga_calls"), limit=10).records

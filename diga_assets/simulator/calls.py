@@ -53,6 +53,15 @@ MADE_UP_END_REASONS: tuple[str, ...] = (
     "sim_error",
 )
 CURRENT_END_REASONS: tuple[str, ...] = DOCUMENTED_END_REASONS + MADE_UP_END_REASONS
+# What each made-up code stands for, as an outcome map names outcomes: the demo maps them, so its
+# rates count a transfer, a call nobody answered or an error as what it was.
+MADE_UP_END_REASON_OUTCOMES: dict[str, str] = {
+    "sim_customer_hangup": "completed",
+    "sim_agent_hangup": "completed",
+    "sim_transferred": "transferred",
+    "sim_no_answer": "no_answer",
+    "sim_error": "failed",
+}
 
 # Call outcomes: (seed-model status, end_reason, connected?, weight). The seed model's end
 # reasons are kept as they have always been served: its pages are pinned byte for byte.
