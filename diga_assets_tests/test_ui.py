@@ -258,7 +258,7 @@ def test_the_report_file_renders_every_chart_offline_in_chromium(ui, browser):
     sections = browser.find_elements(By.CSS_SELECTOR, "section.chart")
     titles = [s.find_element(By.TAG_NAME, "h2").text for s in sections]
     assert titles == [
-        "Daily call volume by status",
+        "Daily call volume by outcome",
         "Completion rate over time",
         "Median and p90 duration over time",
         "Outcomes by agent version",

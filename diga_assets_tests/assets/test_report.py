@@ -147,9 +147,9 @@ def test_two_weeks_of_days_label_the_axis_without_running_into_each_other():
     from diga_assets.assets.report.data import Names, ReportData
 
     days = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
-    status = pa.table({"day": days, "status": ["completed"] * 14, "calls": [100] * 14})
+    outcomes = pa.table({"day": days, "outcome": ["completed"] * 14, "calls": [100] * 14})
     empty = pa.table({})
-    data = ReportData(days, status, empty, empty, empty, empty, Names({}, {}), empty, empty, empty)
+    data = ReportData(days, outcomes, empty, empty, empty, empty, Names({}, {}), empty, empty, empty)
 
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, as the report renders it
         svg = figure_svg(chart_daily_volume(data))
@@ -247,3 +247,23 @@ def test_a_day_fetched_before_it_ended_is_labelled_so_far_as_of_its_last_fetch(t
     html = storage.store.read_bytes(storage.layout.report_file(CALL_REPORT)).decode("utf-8")
     assert f"{DAYS[1]} so far, as of 11:15" in html
     assert f"{DAYS[0]} so far" not in html
+
+
+@pytest.mark.one_storage(
+    "the chart's legend; test_the_report_has_every_chart_inline_and_nothing_to_fetch reads a bucket"
+)
+def test_the_volume_chart_stacks_outcomes_not_statuses(tmp_path):
+    storage = storage_for(tmp_path)
+    # The live status model: every finished call is completed; the end reason says how it ended.
+    endings = ("voicemail_left", "ivr_unreachable", "mailbox_unavailable", None)
+    records = [call(f"c{i}", f"{DAYS[0]}T{9 + i:02d}:00:00Z", end_reason=endings[i % 4]) for i in range(8)]
+    write_raw_calls(storage, DAYS[0], records)
+    materialize_metrics(tmp_path, ["call_outcome_rates"], first=DAYS[0], checks=False)
+
+    materialize_report(tmp_path)
+
+    html = storage.store.read_bytes(storage.layout.report_file(CALL_REPORT)).decode("utf-8")
+    volume = re.search(r'<section id="volume".*?</section>', html, re.S).group(0)
+    legend = set(re.findall(r"<text[^>]*>([^<]+)</text>", volume))
+    assert {"completed", "voicemail", "failed", "no_answer"} <= legend
+    assert "Daily call volume by outcome" in html

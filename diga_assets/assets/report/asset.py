@@ -42,7 +42,7 @@ def build_report_asset(graph: DigaGraph) -> dg.AssetsDefinition:
     )
     def call_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         """A self-contained HTML report (``reports/call_report.html``, readable offline): daily
-        call volume by status, completion rate over time, median and p90 duration over time,
+        call volume by outcome, completion rate over time, median and p90 duration over time,
         outcomes by agent version, and a timeline of phone assignments.
 
         The materialization links the file and shows the completion-rate chart inline.

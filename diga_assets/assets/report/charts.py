@@ -84,21 +84,22 @@ def _date_axis(axes: Any, days: Sequence[date] = ()) -> None:
 
 
 def chart_daily_volume(data: ReportData) -> Figure:
-    """Stacked bars: calls per day, by the status the API reported."""
+    """Stacked bars: calls per day, by outcome (the outcome map's, in a fixed order and colour)."""
     figure, axes = _figure()
     days = data.days
-    rows = data.daily_status.to_pylist()
-    statuses = sorted({row["status"] for row in rows})
+    rows = data.daily_outcomes.to_pylist()
+    present = {row["outcome"] for row in rows}
+    outcomes = [o for o in _OUTCOME_COLOURS if o in present] + sorted(present - _OUTCOME_COLOURS.keys())
     bottom = [0] * len(days)
     index = {day: i for i, day in enumerate(days)}
-    for status in statuses:
+    for outcome in outcomes:
         heights = [0] * len(days)
         for row in rows:
-            if row["status"] == status:
+            if row["outcome"] == outcome:
                 heights[index[row["day"]]] = row["calls"]
-        axes.bar(days, heights, bottom=bottom, label=status, color=_OUTCOME_COLOURS.get(status), width=0.8)
+        axes.bar(days, heights, bottom=bottom, label=outcome, color=_OUTCOME_COLOURS.get(outcome), width=0.8)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    axes.set_title("Calls per day, by status")
+    axes.set_title("Calls per day, by outcome")
     axes.set_ylabel("calls")
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
     _date_axis(axes, days)
@@ -278,7 +279,7 @@ def _conversation_rows(data: ReportData) -> list[dict[str, Any]]:
 def _draw(data: ReportData, generated_at: datetime) -> tuple[list[Chart], bytes]:
     completion = chart_completion_rate(data)
     figures = [
-        ("volume", "Daily call volume by status", chart_daily_volume(data)),
+        ("volume", "Daily call volume by outcome", chart_daily_volume(data)),
         ("completion", "Completion rate over time", completion),
         ("duration", "Median and p90 duration over time", chart_durations(data)),
         ("versions", "Outcomes by agent version", chart_version_outcomes(data)),

@@ -77,7 +77,7 @@ class ReportData:
     """What the report draws, each as an Arrow table read from the views."""
 
     days: list[date]  # the days that have calls, in order
-    daily_status: pa.Table
+    daily_outcomes: pa.Table
     daily_completion: pa.Table
     daily_durations: pa.Table
     version_outcomes: pa.Table
@@ -107,8 +107,8 @@ def gather_report_data(store: Store, outcome_map: Path) -> ReportData | None:
     with views_connection(store, analysis_views(store, outcome_map)) as (con, created):
         if not {CALLS_DATASET, CALL_OUTCOME_RATES} <= set(created):
             return None
-        daily_status = con.sql(REPORT_SQL("select_report_daily_status")).to_arrow_table()
-        days = sorted(set(daily_status["day"].to_pylist()))
+        daily_outcomes = con.sql(REPORT_SQL("select_report_daily_outcomes")).to_arrow_table()
+        days = sorted(set(daily_outcomes["day"].to_pylist()))
         # Curated days written before the partial column existed are whole days.
         calls_columns = {row[0] for row in con.sql(f"DESCRIBE {CALLS_DATASET}").fetchall()}
         partial_days = (
@@ -123,7 +123,7 @@ def gather_report_data(store: Store, outcome_map: Path) -> ReportData | None:
         comparison_sql = f"SELECT * FROM {AGENT_VERSION_COMPARISON}($first, $last)"
         return ReportData(
             days=days,
-            daily_status=daily_status,
+            daily_outcomes=daily_outcomes,
             daily_completion=con.sql(REPORT_SQL("select_report_daily_completion")).to_arrow_table(),
             daily_durations=con.sql(ANALYSIS_SQL("select_daily_headlines"), params={"days": days}).to_arrow_table(),
             version_outcomes=con.sql(REPORT_SQL("select_report_version_outcomes")).to_arrow_table(),
