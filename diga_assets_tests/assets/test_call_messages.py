@@ -13,17 +13,20 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 import pytest
 
+from diga_assets.api.records import TRANSCRIPTS
 from diga_assets.api.spec import UNFINISHED_CALL_STATUSES
+from diga_assets.assets.metrics.conversations import compute_conversation_stats
 from diga_assets.definitions import build_definitions
 from diga_assets.names import (
     CALL_CONVERSATION_STATS,
+    CALL_OUTCOME_RATES,
     CALL_REPORT,
     CALLS_JOB_ASSETS,
     DIGA_AGENTS,
@@ -35,7 +38,14 @@ from diga_assets.simulator import DigaSimulator, Fault, FaultConfig, World
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for
 from diga_assets_tests.conftest import SIM_KEY, SIM_NOW
-from diga_assets_tests.metric_data import assert_rows_equal, call, partition_metadata, read_metric_day, write_raw_calls
+from diga_assets_tests.metric_data import (
+    assert_rows_equal,
+    call,
+    materialize_metrics,
+    partition_metadata,
+    read_metric_day,
+    write_raw_calls,
+)
 
 DAYS = ("2026-11-18", "2026-11-19")
 
@@ -127,6 +137,32 @@ def test_calls_without_messages_hold_none_and_are_counted(pipeline):
         assert metadata[key]["dagster/row_count"] == pipeline.messages_of(key).num_rows
 
 
+def reply_latencies(messages: list[dict[str, Any]]) -> list[float]:
+    """Seconds from the caller's last message to each agent reply that follows one, walking the
+    transcript in order (a reply with no user message since the previous reply does not count)."""
+    latencies, last_user = [], None
+    for message in sorted(messages, key=lambda m: (m["created_date"], m["id"])):
+        if message["role"] == "user":
+            last_user = message["created_date"]
+        elif message["role"] == "assistant":
+            if last_user is not None:
+                latencies.append((message["created_date"] - last_user).total_seconds())
+            last_user = None
+    return latencies
+
+
+def continuous_quantile(values: list[float], q: float) -> float | None:
+    """The q-quantile with linear interpolation between the two nearest values (DuckDB's
+    quantile_cont), from its definition."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 def expected_conversation_stats(pipeline: Pipeline, key: str) -> list[dict[str, Any]]:
     """call_conversation_stats of one day, computed here from the stored rows with Python."""
     messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -152,6 +188,8 @@ def expected_conversation_stats(pipeline: Pipeline, key: str) -> list[dict[str, 
         def mean(values: list[float]) -> float | None:
             return statistics.fmean(values) if values else None
 
+        latencies = [latency for _, m in talked for latency in reply_latencies(m)]
+
         rows.append(
             {
                 "day": datetime.fromisoformat(key).date(),
@@ -166,6 +204,8 @@ def expected_conversation_stats(pipeline: Pipeline, key: str) -> list[dict[str, 
                 "tool_call_share": mean([float(t) for t in tools]),
                 "first_reply_median_s": statistics.median(replies) if replies else None,
                 "hung_up_after_greeting_share": mean([float(u <= 1) for u in users]),
+                "response_latency_p50_s": continuous_quantile(latencies, 0.5),
+                "response_latency_p90_s": continuous_quantile(latencies, 0.9),
             }
         )
     return rows
@@ -178,6 +218,12 @@ def test_conversation_stats_equal_an_independent_computation(pipeline, key):
 
     assert_rows_equal(actual, expected, ("agent_id", "call_type"))
     assert any(row["hung_up_after_greeting_share"] for row in expected), "some callers left after the greeting"
+    assert all(
+        row["response_latency_p90_s"] >= row["response_latency_p50_s"] > 0
+        for row in expected
+        if row["response_latency_p50_s"]
+    ), "replies take time"
+    assert any(row["response_latency_p50_s"] for row in expected), "the agent replied to someone"
     assert any(row["tool_call_share"] for row in expected), "some agents called a tool"
 
 
@@ -291,3 +337,43 @@ def test_a_day_whose_calls_are_not_stored_is_refused_with_the_command(start_simu
     assert f"diga_calls has no stored partition for {DAYS[1]}" in message
     assert f"--select diga_calls --partition {DAYS[1]}" in message
     assert len(sim.request_log) == 0, "nothing was asked of the API"
+
+
+def test_a_reply_counts_from_the_callers_last_message_and_only_once_per_turn(tmp_path):
+    storage = storage_for(tmp_path)
+    key = "2026-11-05"
+    write_raw_calls(storage, key, [call("call-a", f"{key}T09:00:00Z", duration=120)])
+    materialize_metrics(tmp_path, [CALL_OUTCOME_RATES], first=key, checks=False)  # the day curated
+    at = datetime.fromisoformat(f"{key}T09:00:00+00:00")
+    transcript = [  # (id, seconds after the start, role)
+        ("m1", 1, "assistant"),  # the greeting: no one spoke before it
+        ("m2", 4, "user"),
+        ("m3", 6, "user"),  # the caller's last message before the reply
+        ("m4", 8.5, "assistant"),  # 2.5 s
+        ("m5", 9, "tool"),
+        ("m6", 10, "assistant"),  # no user message since the last reply: not a response
+        ("m7", 12, "user"),
+        ("m8", 12, "assistant"),  # the same instant, after it in the transcript's order: 0 s
+    ]
+    rows = [
+        {
+            "call_id": "call-a",
+            "id": message_id,
+            "created_date": at + timedelta(seconds=seconds),
+            "role": role,
+            "content": "...",
+            "tool_call": None,
+            "extra_fields": None,
+            "fetched_at": at + timedelta(days=1),
+        }
+        for message_id, seconds, role in transcript
+    ]
+    storage.store.write_table(
+        storage.layout.raw_partition(MESSAGES_DATASET, key), pa.Table.from_pylist(rows, schema=TRANSCRIPTS.arrow_schema)
+    )
+
+    [stats] = compute_conversation_stats(storage.store, [date.fromisoformat(key)]).table.to_pylist()
+
+    # Replies of 2.5 s and 0 s: the median halfway, the 90th percentile near the slower one.
+    assert stats["response_latency_p50_s"] == pytest.approx(1.25)
+    assert stats["response_latency_p90_s"] == pytest.approx(2.25)

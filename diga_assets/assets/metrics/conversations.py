@@ -40,7 +40,8 @@ CONVERSATION_STATS = DailyMetric(
     """What each day's transcripts say, per (day, agent_id, call_type): finished calls and those
 with a transcript; messages per call (mean, median); user and assistant turns per call; the
 share of calls with a tool call; the median seconds from the call's start to the agent's first
-message; the share of calls whose caller left after the greeting (at most one user message).
+message; the share of calls whose caller left after the greeting (at most one user message);
+the agent's response latency (the caller's last message to the reply), p50 and p90.
 Computed from curated_calls and diga_call_messages (opt-in: DIGA_TRANSCRIPTS).""",
     "select_call_conversation_stats",
     CALL_CONVERSATION_STATS_SCHEMA,

@@ -177,5 +177,16 @@ CALL_CONVERSATION_STATS_SCHEMA = pa.schema(
             pa.float64(),
             f"Share of calls with at most one user message (the caller left after the greeting), {_OF_TRANSCRIBED}.",
         ),
+        _field(
+            "response_latency_p50_s",
+            pa.float64(),
+            "Seconds from the caller's last message to the agent's reply that follows it, median over every "
+            "reply of the group's calls (how long the agent takes to answer; NULL without replies).",
+        ),
+        _field(
+            "response_latency_p90_s",
+            pa.float64(),
+            "The same, 90th percentile (continuous): the slow replies a caller notices.",
+        ),
     ]
 )

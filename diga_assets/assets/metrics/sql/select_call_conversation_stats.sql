@@ -1,8 +1,12 @@
 -- call_conversation_stats: what the transcripts of each day's finished calls say, per (day,
 -- agent_id, call_type): how many have one, how many messages and turns they take, how often the
 -- agent calls a tool, how soon it first speaks, and how many callers left after the greeting
--- (at most one user message). A finished call without stored messages counts in finished_calls
--- only; the averages, medians and shares are over the calls with a transcript.
+-- (at most one user message), and how long the agent takes to answer: a response latency is the
+-- time from the caller's last message to the agent's reply that follows it (an assistant message
+-- with a user message since the previous assistant one, in the transcript's order: created_date,
+-- then id), p50 and p90 over every reply of the group's calls. A finished call without stored
+-- messages counts in finished_calls only; the averages, medians and shares are over the calls
+-- with a transcript.
 --
 -- Reads the calls view (create_curated_calls_view.sql) and the call_messages view
 -- (create_call_messages_view.sql). In a shell, replace:
@@ -18,7 +22,40 @@ WITH per_call AS (
         min(created_date) FILTER (WHERE role = 'assistant') AS first_assistant_at
     FROM call_messages
     GROUP BY call_id
-)
+),
+numbered AS (
+    SELECT call_id, role, created_date, row_number() OVER (PARTITION BY call_id ORDER BY created_date, id) AS position
+    FROM call_messages
+),
+ordered AS (
+    SELECT
+        call_id,
+        role,
+        created_date,
+        max(created_date) FILTER (WHERE role = 'user') OVER earlier AS last_user_at,
+        max(position) FILTER (WHERE role = 'user') OVER earlier AS last_user_position,
+        max(position) FILTER (WHERE role = 'assistant') OVER earlier AS last_assistant_position
+    FROM numbered
+    WINDOW earlier AS (PARTITION BY call_id ORDER BY position ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+),
+replies AS (
+    SELECT call_id, epoch(created_date - last_user_at) AS latency_s
+    FROM ordered
+    WHERE role = 'assistant' AND last_user_position > coalesce(last_assistant_position, 0)
+),
+latency AS (
+    SELECT
+        calls.day,
+        calls.agent_id,
+        calls.type AS call_type,
+        quantile_cont(replies.latency_s, 0.5) AS response_latency_p50_s,
+        quantile_cont(replies.latency_s, 0.9) AS response_latency_p90_s
+    FROM replies
+    JOIN calls ON calls.id = replies.call_id
+    WHERE list_contains($days, calls.day) AND NOT list_contains($unfinished_statuses, calls.status)
+    GROUP BY calls.day, calls.agent_id, calls.type
+),
+stats AS (
 SELECT
     calls.day,
     calls.agent_id,
@@ -36,4 +73,14 @@ FROM calls
 LEFT JOIN per_call ON per_call.call_id = calls.id
 WHERE list_contains($days, calls.day) AND NOT list_contains($unfinished_statuses, calls.status)
 GROUP BY calls.day, calls.agent_id, calls.type
-ORDER BY calls.day, calls.agent_id NULLS LAST, call_type;
+)
+SELECT
+    stats.*,
+    CAST(latency.response_latency_p50_s AS DOUBLE) AS response_latency_p50_s,
+    CAST(latency.response_latency_p90_s AS DOUBLE) AS response_latency_p90_s
+FROM stats
+LEFT JOIN latency
+    ON latency.day = stats.day
+    AND latency.agent_id IS NOT DISTINCT FROM stats.agent_id
+    AND latency.call_type = stats.call_type
+ORDER BY stats.day, stats.agent_id NULLS LAST, stats.call_type;
