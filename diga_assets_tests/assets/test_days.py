@@ -38,3 +38,13 @@ def test_a_paused_collector_stays_off_after_if_it_was_off_before():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_overlapping_pauses_end_with_the_collector_on():
+    first, second = cyclic_gc_paused(), cyclic_gc_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled(), "still paused while the second block runs"
+    second.__exit__(None, None, None)
+    assert gc.isenabled()

@@ -80,6 +80,19 @@ def run_days(
     return results, sorted(failures.values(), key=lambda f: f.key)
 
 
+class _CollectorPause:
+    """How many blocks have the cycle collector paused, and whether it ran before the first:
+    overlapping pauses (two runs' fetches in one process) end with the collector as it was."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.was_enabled = False
+
+
+_PAUSE = _CollectorPause()
+
+
 @contextmanager
 def cyclic_gc_paused() -> Iterator[None]:
     """Python's cycle collector off for the block, back to what it was after (and one collection).
@@ -88,12 +101,19 @@ def cyclic_gc_paused() -> Iterator[None]:
     walks every object of the process (Dagster's included) while every walk waits: stalls of
     100-250 ms in the middle of the day's request chains (BENCHMARKS.md, "One busy day alone").
     What the fetch allocates holds no cycles and is freed by reference counting; whatever cycles
-    other code makes meanwhile are collected when the block ends."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    other code makes meanwhile are collected when the last overlapping block ends."""
+    with _PAUSE.lock:
+        if _PAUSE.depth == 0:
+            _PAUSE.was_enabled = gc.isenabled()
+            gc.disable()
+        _PAUSE.depth += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _PAUSE.lock:
+            _PAUSE.depth -= 1
+            resume = _PAUSE.depth == 0 and _PAUSE.was_enabled
+            if resume:
+                gc.enable()
+        if resume:
             gc.collect()
