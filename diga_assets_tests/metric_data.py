@@ -262,8 +262,8 @@ def latest_calls(storage: DigaStorage) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-def _quantile(values: Sequence[float], q: float) -> float | None:
-    """Continuous quantile, linear interpolation between closest ranks."""
+def continuous_quantile(values: Sequence[float], q: float) -> float | None:
+    """Continuous quantile, linear interpolation between closest ranks (DuckDB's quantile_cont)."""
     if not values:
         return None
     ordered = sorted(values)
@@ -328,8 +328,8 @@ def expected_duration_stats(calls: Sequence[dict[str, Any]], day: date) -> list[
                 "call_type": call_type,
                 "calls_with_duration": len(durations),
                 "avg_duration_s": sum(durations) / len(durations),
-                "median_duration_s": _quantile(durations, 0.5),
-                "p90_duration_s": _quantile(durations, 0.9),
+                "median_duration_s": continuous_quantile(durations, 0.5),
+                "p90_duration_s": continuous_quantile(durations, 0.9),
                 "max_duration_s": max(durations),
                 "total_duration_s": sum(durations),
                 "partial": day_is_partial(calls, day),
@@ -358,7 +358,9 @@ def expected_version_outcomes(calls: Sequence[dict[str, Any]], day: date) -> lis
                 "completion_rate_low": low,
                 "completion_rate_high": high,
                 "transfer_rate": _ratio(sum(1 for c in group if c["outcome"] == "transferred"), ended),
-                "median_duration_s": _quantile([c["duration"] for c in group if c["duration"] is not None], 0.5),
+                "median_duration_s": continuous_quantile(
+                    [c["duration"] for c in group if c["duration"] is not None], 0.5
+                ),
                 "partial": day_is_partial(calls, day),
             }
         )
@@ -422,7 +424,7 @@ def expected_day_headlines(calls: Sequence[dict[str, Any]], day: date) -> dict[s
     return {
         "total_calls": len(of_day),
         "completion_rate": _ratio(sum(1 for c in of_day if c["outcome"] == "completed"), ended),
-        "median_duration_s": _quantile([c["duration"] for c in of_day if c["duration"] is not None], 0.5),
+        "median_duration_s": continuous_quantile([c["duration"] for c in of_day if c["duration"] is not None], 0.5),
     }
 
 

@@ -34,7 +34,6 @@ class Split:
     """Where a window was cut, and what finding out cost."""
 
     cuts: tuple[datetime, ...]  # ascending, strictly inside the window
-    calls_counted: int | None  # what the API counted in the window asked (None: it does not count)
     requests: int  # the count and the probes: one per sub-window
 
 
@@ -60,7 +59,7 @@ def split_window(
     low, high = asked or (start, end)
     counted = client.count_calls(start_created_date=low, end_created_date=high)
     if counted is None or parts == 1 or counted <= page_size:
-        return Split((), counted, 1)
+        return Split((), 1)
     parts = min(parts, -(-counted // page_size))  # no sub-window smaller than a page
     positions = sorted({counted * index // parts + 1 for index in range(1, parts)})
 
@@ -74,7 +73,7 @@ def split_window(
 
     with ThreadPoolExecutor(max_workers=len(positions), thread_name_prefix="diga-split") as pool:
         found = list(pool.map(probe, positions))
-    return Split(_cuts_inside(found, start, end), counted, 1 + len(positions))
+    return Split(_cuts_inside(found, start, end), 1 + len(positions))
 
 
 def _cuts_inside(found: Sequence[datetime | None], start: datetime, end: datetime) -> tuple[datetime, ...]:

@@ -41,6 +41,7 @@ from diga_assets_tests.conftest import SIM_KEY, SIM_NOW
 from diga_assets_tests.metric_data import (
     assert_rows_equal,
     call,
+    continuous_quantile,
     materialize_metrics,
     partition_metadata,
     read_metric_day,
@@ -149,18 +150,6 @@ def reply_latencies(messages: list[dict[str, Any]]) -> list[float]:
                 latencies.append((message["created_date"] - last_user).total_seconds())
             last_user = None
     return latencies
-
-
-def continuous_quantile(values: list[float], q: float) -> float | None:
-    """The q-quantile with linear interpolation between the two nearest values (DuckDB's
-    quantile_cont), from its definition."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def expected_conversation_stats(pipeline: Pipeline, key: str) -> list[dict[str, Any]]:
