@@ -382,7 +382,8 @@ def run_ui(
         }
         # Partitions from the simulator's first day, unless the user chose a start.
         env.setdefault("DIGA_START_DATE", (today - timedelta(days=days + PHONE_SNAPSHOTS)).isoformat())
-        env.setdefault("DIGA_OUTCOME_MAP", str(demo_outcome_map(dagster_home)))
+        if "DIGA_OUTCOME_MAP" not in env:
+            env["DIGA_OUTCOME_MAP"] = str(demo_outcome_map(dagster_home))
         command = [
             str(Path(sys.executable).parent / "dagster"),
             "dev",

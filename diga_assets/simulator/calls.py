@@ -44,17 +44,9 @@ DOCUMENTED_END_REASONS: tuple[str, ...] = (
     "ivr_no_answer",
     "ivr_unreachable",
 )
-# The simulator's own codes for endings whose real codes are not public (see the module docstring).
-MADE_UP_END_REASONS: tuple[str, ...] = (
-    "sim_customer_hangup",
-    "sim_agent_hangup",
-    "sim_transferred",
-    "sim_no_answer",
-    "sim_error",
-)
-CURRENT_END_REASONS: tuple[str, ...] = DOCUMENTED_END_REASONS + MADE_UP_END_REASONS
-# What each made-up code stands for, as an outcome map names outcomes: the demo maps them, so its
-# rates count a transfer, a call nobody answered or an error as what it was.
+# The simulator's own codes for endings whose real codes are not public (see the module docstring),
+# with what each stands for, as an outcome map names outcomes: the demo maps them, so its rates
+# count a transfer, a call nobody answered or an error as what it was.
 MADE_UP_END_REASON_OUTCOMES: dict[str, str] = {
     "sim_customer_hangup": "completed",
     "sim_agent_hangup": "completed",
@@ -62,6 +54,8 @@ MADE_UP_END_REASON_OUTCOMES: dict[str, str] = {
     "sim_no_answer": "no_answer",
     "sim_error": "failed",
 }
+MADE_UP_END_REASONS: tuple[str, ...] = tuple(MADE_UP_END_REASON_OUTCOMES)
+CURRENT_END_REASONS: tuple[str, ...] = DOCUMENTED_END_REASONS + MADE_UP_END_REASONS
 
 # Call outcomes: (seed-model status, end_reason, connected?, weight). The seed model's end
 # reasons are kept as they have always been served: its pages are pinned byte for byte.
