@@ -280,12 +280,7 @@ def benchmark(
 
     last = (NOW - timedelta(days=1)).date()
     first = last - timedelta(days=days - 1)
-    # The range is half-open like the project's days; the simulator reads end_created_date as
-    # inclusive, so the floor and dlt stop one millisecond short of it (calls are whole seconds).
-    start = f"{first}T00:00:00Z"
-    end = (datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC) - timedelta(milliseconds=1)).isoformat(
-        timespec="milliseconds"
-    )
+    start, end = floor_bounds(first, last)
     built = time.perf_counter()
     world = World(seed=7, now=NOW, days=days + 1, calls_per_day=calls_per_day)
     print(f"world: {world.visible_call_count():,} calls built in {time.perf_counter() - built:.1f}s", flush=True)
@@ -294,11 +289,7 @@ def benchmark(
     simulator_cpu: dict[str, float] = {}
 
     def measured(name: str, command: list[str], env: dict[str, str], rows_of: Callable[[bytes], int]) -> Outcome:
-        # The simulator serves from this process's threads: its CPU is this process's while the
-        # contender runs (the main thread only waits).
-        before = time.process_time()
-        outcome = run_measured(name, command, env, rows_of)
-        simulator_cpu[name] = time.process_time() - before
+        outcome, simulator_cpu[name] = run_beside_simulator(name, command, env, rows_of)
         return outcome
 
     step_seconds: dict[str, float] = {}
@@ -382,6 +373,24 @@ def benchmark(
     return outcomes
 
 
+def floor_bounds(first: date, last: date) -> tuple[str, str]:
+    """The floor's (and dlt's) start_/end_created_date for the days ``first..last``. The range is
+    half-open like the project's days; the simulator reads end_created_date as inclusive, so they
+    stop one millisecond short of it (calls are whole seconds)."""
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC) - timedelta(milliseconds=1)
+    return f"{first}T00:00:00Z", end.isoformat(timespec="milliseconds")
+
+
+def run_beside_simulator(
+    name: str, command: list[str], env: dict[str, str], rows_of: Callable[[bytes], int]
+) -> tuple[Outcome, float]:
+    """``run_measured``, and the CPU the simulator spent meanwhile: it serves from this process's
+    threads, so its CPU is this process's while the contender runs (the main thread only waits)."""
+    before = time.process_time()
+    outcome = run_measured(name, command, env, rows_of)
+    return outcome, time.process_time() - before
+
+
 def project_run(
     tmp: Path,
     run: str,
@@ -431,10 +440,7 @@ def busy_day(calls: int, latency_ms: float) -> list[Outcome]:
     from diga_assets.simulator import DigaSimulator, FaultConfig, World
 
     day = (NOW - timedelta(days=1)).date()
-    start = f"{day}T00:00:00Z"
-    end = (datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) - timedelta(milliseconds=1)).isoformat(
-        timespec="milliseconds"
-    )
+    start, end = floor_bounds(day, day)
     world = World(seed=11, now=NOW, days=2, calls_per_day=calls)
     concurrency = DigaApiResource.model_fields["max_concurrency"].default
     with (
@@ -445,10 +451,7 @@ def busy_day(calls: int, latency_ms: float) -> list[Outcome]:
         floor_cmd = [sys.executable, str(HERE), "floor", sim.base_url, start, end]
         subprocess.run(floor_cmd, env=env, check=True, capture_output=True)  # warm the simulator's cache
         sim.request_log.clear()
-        # The simulator serves from this process's threads: its CPU is this process's meanwhile.
-        before = time.process_time()
-        floor = run_measured("floor (1 session, sequential)", floor_cmd, env, rows_from_json)
-        floor_sim_cpu = time.process_time() - before
+        floor, floor_sim_cpu = run_beside_simulator("floor (1 session, sequential)", floor_cmd, env, rows_from_json)
         pages = len(sim.request_log.all())
         command, project_env, data_dir, home = project_run(Path(tmp), "busy", env, sim.base_url, day, day, concurrency)
 
@@ -456,9 +459,9 @@ def busy_day(calls: int, latency_ms: float) -> list[Outcome]:
             return ds.dataset(data_dir / "raw" / "calls", format="parquet").count_rows()
 
         sim.request_log.clear()
-        before = time.process_time()
-        project = run_measured(f"project, max_concurrency={concurrency}", command, project_env, stored_rows)
-        project_sim_cpu = time.process_time() - before
+        project, project_sim_cpu = run_beside_simulator(
+            f"project, max_concurrency={concurrency}", command, project_env, stored_rows
+        )
         requests = len([r for r in sim.request_log.all() if r.path == "/v1/call/"])
         step = fetch_seconds(home)
     # Without latency there is nothing to overlap: the floor's own walk is then the baseline.
