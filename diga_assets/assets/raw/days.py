@@ -95,13 +95,15 @@ _PAUSE = _CollectorPause()
 
 @contextmanager
 def cyclic_gc_paused() -> Iterator[None]:
-    """Python's cycle collector off for the block, back to what it was after (and one collection).
+    """Python's cycle collector off for the block, back to what it was after.
 
     A page decodes into a thousand dicts, so collections come every few pages, and each full one
     walks every object of the process (Dagster's included) while every walk waits: stalls of
     100-250 ms in the middle of the day's request chains (BENCHMARKS.md, "One busy day alone").
     What the fetch allocates holds no cycles and is freed by reference counting; whatever cycles
-    other code makes meanwhile are collected when the last overlapping block ends."""
+    other code makes meanwhile wait for the collector's next pass once it is back on. No explicit
+    collection on the way out: a full one walks the whole heap, 250 ms in a process that has
+    loaded Dagster, paid by every run."""
     with _PAUSE.lock:
         if _PAUSE.depth == 0:
             _PAUSE.was_enabled = gc.isenabled()
@@ -112,8 +114,5 @@ def cyclic_gc_paused() -> Iterator[None]:
     finally:
         with _PAUSE.lock:
             _PAUSE.depth -= 1
-            resume = _PAUSE.depth == 0 and _PAUSE.was_enabled
-            if resume:
+            if _PAUSE.depth == 0 and _PAUSE.was_enabled:
                 gc.enable()
-        if resume:
-            gc.collect()
