@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ class DigaGraph:
         else:
             return None
         cron, lower_bound = deadline
-        return dg.FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=lower_bound, timezone=settings.timezone)
+        return _cron_freshness_policy(cron, lower_bound, settings.timezone)
 
     def api(self, context: dg.OpExecutionContext) -> DigaApiResource:
         """The API client resource of this instance, in a run."""
@@ -195,3 +195,11 @@ def _cell(value: Any) -> str | int | float | bool | None:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return str(value)
+
+
+@cache
+def _cron_freshness_policy(cron: str, lower_bound: timedelta, timezone: str) -> dg.FreshnessPolicy:
+    """One policy per deadline and time zone, shared by the assets held to it: Dagster checks a
+    cron policy by walking the cron's ticks to find its smallest interval, and a
+    graph is built once per code-location load, per component instance and per test."""
+    return dg.FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=lower_bound, timezone=timezone)
