@@ -21,11 +21,12 @@ import hashlib
 import os
 import posixpath
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,7 +102,9 @@ class S3Store(Store):
     def client(self) -> Any:
         """A boto3 S3 client from the standard AWS chain (thread-safe, shared by the run's days)."""
         config = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=10, read_timeout=60)
-        return boto3.session.Session().client("s3", config=config)
+        session = _aws_session(_aws_environment())
+        with _SESSION_LOCK:  # a boto3 session is not thread-safe; its clients are
+            return session.client("s3", config=config)
 
     @cached_property
     def filesystem(self) -> ArrowFSWrapper:
@@ -282,6 +285,23 @@ def _endpoint() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
 
 
+_SESSION_LOCK = threading.Lock()
+
+
+def _aws_environment() -> tuple[tuple[str, str], ...]:
+    """The AWS variables of the process: what a session resolves its credentials and endpoint from."""
+    return tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
+
+
+@cache
+def _aws_session(environment: tuple[tuple[str, str], ...]) -> boto3.session.Session:
+    """One boto3 session per AWS environment: a new session loads botocore's service models again
+    for each client, and the data of a run or a test opens several stores.
+    Keyed by the AWS variables, so a changed variable gets a session that reads it."""
+    del environment  # the cache key only
+    return boto3.session.Session()
+
+
 def _arrow_s3_options() -> dict[str, str]:
     """pyarrow's S3 filesystem options from the standard AWS chain, as boto3 reads it: the AWS
     SDK under pyarrow reads the credentials itself, but neither ``AWS_ENDPOINT_URL`` nor the
@@ -289,7 +309,9 @@ def _arrow_s3_options() -> dict[str, str]:
     options: dict[str, str] = {}
     if endpoint := _endpoint():
         options["endpoint_override"] = endpoint
-    if region := boto3.session.Session().region_name:
+    with _SESSION_LOCK:
+        region = _aws_session(_aws_environment()).region_name
+    if region:
         options["region"] = region
     return options
 
