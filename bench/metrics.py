@@ -147,7 +147,7 @@ def project_metrics(data_dir: str, first: str, last: str) -> None:
     # The three metrics the pandas contender computes, as the daily_call_metrics step does: one
     # read of the curated days for the three statements.
     metrics = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES)
-    computed = compute_daily_metrics(metrics, storage.store, days)
+    computed = compute_daily_metrics(metrics, storage.store, days, timezone="UTC")
     for name, computation in computed.items():
         for day in days:
             storage.store.write_table(f"{storage.root}/bench/{name}/{day}.parquet", computation.rows_of(day))
@@ -236,7 +236,7 @@ def rebuild_functions(data_dir: str, first: str, last: str) -> None:
         store.write_table(layout.curated_partition("calls", day.isoformat()), table)
     span = [day.isoformat() for day in with_neighbours(days)]
     assert not duplicate_call_ids(store, storage.existing_curated_files("calls", span))
-    computed = compute_daily_metrics(DAILY_CALL_METRICS, store, days)
+    computed = compute_daily_metrics(DAILY_CALL_METRICS, store, days, timezone="UTC")
     for metric in DAILY_CALL_METRICS:
         for key, day in zip(keys, days, strict=True):
             store.write_table(layout.metric_partition(metric.name, key), computed[metric.name].rows_of(day))

@@ -205,6 +205,10 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
         default=None,
         description="Minutes between refreshes of today's calls, curated calls and metrics (default 15; 0: off).",
     )
+    concurrency_limit: int | None = Field(
+        default=None,
+        description="Your plan's cap on concurrent calls: a WARN check flags the hours whose peak reaches it.",
+    )
     outcome_map: str | None = Field(
         default=None, description="Your call outcome map CSV (relative to the project root); default: the package's."
     )
@@ -239,6 +243,7 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
             "backfill_days_per_run": text(self.backfill_days_per_run),
             "audit_days": text(self.audit_days),
             "intraday_minutes": text(self.intraday_minutes),
+            "concurrency_limit": text(self.concurrency_limit),
             "pseudonymize_contacts": text(self.pseudonymize_contacts),
             "transcripts": text(self.transcripts),
             "outcome_map": self.outcome_map,

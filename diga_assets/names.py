@@ -44,7 +44,18 @@ CALL_OUTCOME_RATES = "call_outcome_rates"
 CALL_DURATION_STATS = "call_duration_stats"
 AGENT_VERSION_OUTCOMES = "agent_version_outcomes"
 CALL_END_REASONS = "call_end_reasons"
-DAILY_METRICS = (CALL_OUTCOME_RATES, CALL_DURATION_STATS, AGENT_VERSION_OUTCOMES, CALL_END_REASONS)
+CALL_KPIS = "call_kpis"
+REPEAT_CALLERS = "repeat_callers"
+CALL_CONCURRENCY = "call_concurrency"
+DAILY_METRICS = (
+    CALL_OUTCOME_RATES,
+    CALL_DURATION_STATS,
+    AGENT_VERSION_OUTCOMES,
+    CALL_END_REASONS,
+    CALL_KPIS,
+    REPEAT_CALLERS,
+    CALL_CONCURRENCY,
+)
 PHONE_ASSIGNMENT_TIMELINE = "phone_assignment_timeline"
 # Daily metric of the transcripts, computed by its own asset (not part of daily_call_metrics).
 CALL_CONVERSATION_STATS = "call_conversation_stats"

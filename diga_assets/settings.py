@@ -46,6 +46,9 @@ INTRADAY_MINUTES = WholeNumberRule(default=15, low=0, high=60)
 MAX_CONCURRENCY = WholeNumberRule(default=4, low=1, high=32)
 # Days per run when a backfill is split into several runs (unset: one run for the whole range).
 BACKFILL_DAYS_PER_RUN = WholeNumberRule(default=0, low=1, high=3660)
+# The plan's cap on concurrent calls: call_concurrency's WARN check flags the hours at or above it
+# (unset: no check against a cap).
+CONCURRENCY_LIMIT = WholeNumberRule(default=0, low=1, high=1_000_000)
 
 # Switches the transcripts sensor on (diga_call_messages, call_conversation_stats).
 TRANSCRIPTS_VAR = "DIGA_TRANSCRIPTS"
@@ -79,6 +82,7 @@ ENV_VARS = {
     "backfill_days_per_run": "DIGA_BACKFILL_DAYS_PER_RUN",
     "audit_days": "DIGA_AUDIT_DAYS",
     "intraday_minutes": "DIGA_INTRADAY_MINUTES",
+    "concurrency_limit": "DIGA_CONCURRENCY_LIMIT",
     "pseudonymize_contacts": PSEUDONYMIZE_VAR,
     "transcripts": TRANSCRIPTS_VAR,
     "outcome_map": OUTCOME_MAP_VAR,
@@ -114,6 +118,9 @@ class Settings:
     # Minutes between refreshes of today's calls, raw, curated and metrics (0: off, and no
     # partition for today).
     intraday_minutes: int = INTRADAY_MINUTES.default
+    # The plan's cap on concurrent calls, which call_concurrency's WARN check compares each hour's
+    # peak with (None: no cap to compare with).
+    concurrency_limit: int | None = None
     # Whether the transcripts sensor starts running (DIGA_TRANSCRIPTS): transcripts hold what
     # callers said, so nothing fetches them until someone decides to.
     transcripts: bool = False
@@ -194,6 +201,11 @@ class Settings:
 
         audit_days = _whole_number(label("audit_days"), value("audit_days"), AUDIT_DAYS)
         intraday_minutes = _whole_number(label("intraday_minutes"), value("intraday_minutes"), INTRADAY_MINUTES)
+        concurrency_limit = (
+            _whole_number(label("concurrency_limit"), value("concurrency_limit"), CONCURRENCY_LIMIT)
+            if value("concurrency_limit")
+            else None
+        )
 
         pseudonymize_contacts = _flag(label("pseudonymize_contacts"), value("pseudonymize_contacts"))
         if pseudonymize_contacts and (problem := hash_key_problem(hash_key, contact_hash_key_var)):
@@ -211,6 +223,7 @@ class Settings:
             backfill_days_per_run=backfill_days_per_run,
             audit_days=audit_days,
             intraday_minutes=intraday_minutes,
+            concurrency_limit=concurrency_limit,
             transcripts=_flag(label("transcripts"), value("transcripts")),
             outcome_map=(relative_to / Path(outcome_map).expanduser()).resolve() if outcome_map else None,
             names=names,

@@ -9,10 +9,11 @@ import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pyarrow as pa
@@ -163,11 +164,12 @@ def materialize_metrics(
     instance: dg.DagsterInstance | None = None,
     raise_on_error: bool = True,
     outcome_map: Path | None = None,
+    **setting_overrides: Any,
 ) -> dg.ExecuteInProcessResult:
     """Materialize metric assets (and their checks) from the raw files under ``tmp_path/data``,
     with the days curated first (``curated_calls``, which the daily metrics read), with the
-    package's outcome map or ``outcome_map``."""
-    graph = DigaGraph(settings_for(tmp_path / "data", timezone, outcome_map=outcome_map))
+    package's outcome map or ``outcome_map``, and the test settings or ``setting_overrides``."""
+    graph = DigaGraph(settings_for(tmp_path / "data", timezone, outcome_map=outcome_map, **setting_overrides))
     selection = dg.AssetSelection.assets(*assets).without_checks()
     if any(asset in DAILY_METRICS for asset in assets):
         selection = selection | dg.AssetSelection.assets(CURATED_CALLS)
@@ -417,6 +419,95 @@ def expected_end_reasons(calls: Sequence[dict[str, Any]], day: date) -> list[dic
     return rows
 
 
+def expected_call_kpis(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+    """call_kpis for ``day``, one dict per (agent_id, call_type)."""
+    rows = []
+    for (agent_id, call_type), group in _group((c for c in calls if c["day"] == day), "agent_id", "type").items():
+        finished = [c for c in group if c["outcome"] in TERMINAL]
+        contained = sum(1 for c in finished if c["outcome"] not in ("transferred", "failed"))
+        transferred = sum(1 for c in finished if c["outcome"] == "transferred")
+        outbound = call_type == "outbound"
+        answered = sum(1 for c in finished if c["outcome"] not in ("no_answer", "voicemail", "failed"))
+        rows.append(
+            {
+                "day": day,
+                "agent_id": agent_id,
+                "call_type": call_type,
+                "total_calls": len(group),
+                "finished_calls": len(finished),
+                "contained_calls": contained,
+                "containment_rate": _ratio(contained, len(finished)),
+                "transferred_calls": transferred,
+                "transfer_rate": _ratio(transferred, len(finished)),
+                "attempted_calls": len(finished) if outbound else None,
+                "answered_calls": answered if outbound else None,
+                "answer_rate": _ratio(answered, len(finished)) if outbound else None,
+                "partial": day_is_partial(calls, day),
+            }
+        )
+    return rows
+
+
+def expected_repeat_callers(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+    """repeat_callers for ``day``, one dict per call_type: each of the day's calls looks back at the
+    same contact's previous call of its type, over every stored call."""
+    gaps: dict[str, list[tuple[str, timedelta | None]]] = defaultdict(list)
+    for (_, call_type), group in _group(
+        (c for c in calls if c["contact_identifier"]), "contact_identifier", "type"
+    ).items():
+        ordered = sorted(group, key=lambda c: (c["created_date"], c["id"]))
+        for previous, current in zip([None, *ordered], ordered, strict=False):
+            if current["day"] == day:
+                gap = current["created_date"] - previous["created_date"] if previous else None
+                gaps[call_type].append((current["contact_identifier"], gap))
+    rows = []
+    for call_type, seen in gaps.items():
+        rows.append(
+            {
+                "day": day,
+                "call_type": call_type,
+                "callers": len({contact for contact, _ in seen}),
+                "repeat_24h": len({contact for contact, gap in seen if gap is not None and gap <= timedelta(hours=24)}),
+                "repeat_7d": len({contact for contact, gap in seen if gap is not None and gap <= timedelta(days=7)}),
+                "partial": day_is_partial(calls, day),
+            }
+        )
+    return rows
+
+
+def expected_call_concurrency(
+    calls: Sequence[dict[str, Any]], day: date, timezone: str = "UTC"
+) -> list[dict[str, Any]]:
+    """call_concurrency for ``day``: for each real hour of the day in ``timezone``, the calls that
+    started in it and, by brute force, the most calls in progress ([start_time, end_time)) at its
+    first instant or at any start inside it, over every stored call."""
+    if not any(c["day"] == day for c in calls):
+        return []
+    zone = ZoneInfo(timezone)
+    spans = [
+        (c["start_time"], c["end_time"])
+        for c in calls
+        if c["start_time"] and c["end_time"] and c["end_time"] > c["start_time"]
+    ]
+    rows: dict[int, dict[str, Any]] = {}
+    hour_start = datetime.combine(day, time(), zone).astimezone(UTC)
+    day_end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+    while hour_start < day_end:
+        hour_end = hour_start + timedelta(hours=1)
+        instants = [hour_start, *(start for start, _ in spans if hour_start < start < hour_end)]
+        peak = max(sum(1 for start, end in spans if start <= instant < end) for instant in instants)
+        started = sum(1 for c in calls if c["start_time"] and hour_start <= c["start_time"] < hour_end)
+        hour = hour_start.astimezone(zone).hour
+        row = rows.setdefault(
+            hour,
+            {"day": day, "hour": hour, "calls_started": 0, "peak_concurrent": 0, "partial": day_is_partial(calls, day)},
+        )
+        row["calls_started"] += started
+        row["peak_concurrent"] = max(row["peak_concurrent"], peak)
+        hour_start = hour_end
+    return sorted(rows.values(), key=lambda row: row["hour"])
+
+
 def expected_day_headlines(calls: Sequence[dict[str, Any]], day: date) -> dict[str, Any]:
     """The day's completion rate and median duration over all its calls."""
     of_day = [c for c in calls if c["day"] == day]
@@ -432,7 +523,7 @@ def assert_rows_equal(actual: pa.Table, expected: list[dict[str, Any]], key: Seq
     """Same groups, same columns, every value equal (floats to 1e-9 relative)."""
 
     def sort_key(row: dict[str, Any]) -> tuple:
-        return tuple((row[k] is None, row[k] or "") for k in key)
+        return tuple((row[k] is None, "" if row[k] is None else row[k]) for k in key)
 
     actual_rows = sorted(actual.to_pylist(), key=sort_key)
     expected_rows = sorted(expected, key=sort_key)

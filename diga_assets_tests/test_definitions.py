@@ -34,6 +34,9 @@ PUBLIC_ASSET_GROUPS = {
     "call_end_reasons": "diga_metrics",
     "call_duration_stats": "diga_metrics",
     "agent_version_outcomes": "diga_metrics",
+    "call_kpis": "diga_metrics",
+    "repeat_callers": "diga_metrics",
+    "call_concurrency": "diga_metrics",
     "phone_assignment_timeline": "diga_metrics",
     "call_report": "diga_metrics",
     "call_conversation_stats": "diga_metrics",
@@ -83,6 +86,9 @@ def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path
         "call_duration_stats",
         "agent_version_outcomes",
         "call_end_reasons",
+        "call_kpis",
+        "repeat_callers",
+        "call_concurrency",
     }
     assert assets_of("diga_phones_job") == {"diga_phones", "diga_agents", "phone_assignment_timeline"}
     # Transcripts are opt-in: only their own job fetches them.

@@ -17,7 +17,14 @@ from diga_assets.analysis.outcome_map import map_line
 from diga_assets.assets.common import DigaGraph
 from diga_assets.checks.common import daily_check
 from diga_assets.checks.statements import query_files
-from diga_assets.names import AGENT_VERSION_OUTCOMES, CALL_CONVERSATION_STATS, CALL_END_REASONS, CALL_OUTCOME_RATES
+from diga_assets.names import (
+    AGENT_VERSION_OUTCOMES,
+    CALL_CONCURRENCY,
+    CALL_CONVERSATION_STATS,
+    CALL_END_REASONS,
+    CALL_KPIS,
+    CALL_OUTCOME_RATES,
+)
 from diga_assets.settings import OUTCOME_MAP_VAR
 from diga_assets.storage import DigaStorage
 
@@ -175,6 +182,29 @@ def unmapped_end_reasons_check(
     )
 
 
+def concurrency_limit_check(storage: DigaStorage, keys: Sequence[str], limit: int, setting: str) -> dg.AssetCheckResult:
+    """WARN naming every hour whose peak of concurrent calls reached ``limit`` (the setting
+    ``setting``): the plan refuses or queues calls beyond it."""
+    files = storage.existing_metric_files(CALL_CONCURRENCY, keys)
+    rows = query_files(storage.store, "select_hours_at_concurrency_limit", files, limit=limit) if files else []
+    hours = [f"{row['day']} {row['hour']:02d}:00 peak {row['peak_concurrent']}" for row in rows]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(rows)} hour(s) reached the cap of {limit} concurrent calls ({setting}): {first_failures(hours)}"
+            if rows
+            else f"no hour reached the cap of {limit} concurrent calls in {len(files)} day file(s)"
+        ),
+        metadata={
+            "hours_at_limit": len(rows),
+            "concurrency_limit": limit,
+            "peak_concurrent": max((row["peak_concurrent"] for row in rows), default=0),
+            "files_checked": len(files),
+        },
+    )
+
+
 def _rates_within_unit_interval(
     graph: DigaGraph, asset: str, group_columns: tuple[str, ...], description: str
 ) -> dg.AssetChecksDefinition:
@@ -187,7 +217,7 @@ def _rates_within_unit_interval(
 def build_metric_checks(graph: DigaGraph) -> list[dg.AssetChecksDefinition]:
     """Checks for the daily metric assets, on the same partitions as the assets."""
     outcome_map_setting = graph.settings.label("outcome_map")
-    return [
+    checks = [
         _rates_within_unit_interval(
             graph,
             CALL_OUTCOME_RATES,
@@ -229,4 +259,22 @@ def build_metric_checks(graph: DigaGraph) -> list[dg.AssetChecksDefinition]:
             ("agent_id", "call_type"),
             "Every share of call_conversation_stats lies in [0, 1] (NULL where no call has a transcript).",
         ),
+        _rates_within_unit_interval(
+            graph,
+            CALL_KPIS,
+            ("agent_id", "call_type"),
+            "Every rate of call_kpis lies in [0, 1] (NULL where nothing ended, or for inbound calls' answer_rate).",
+        ),
     ]
+    if (limit := graph.settings.concurrency_limit) is not None:
+        setting = graph.settings.label("concurrency_limit")
+        checks.append(
+            daily_check(
+                graph,
+                CALL_CONCURRENCY,
+                "peak_below_concurrency_limit",
+                f"WARN when an hour's peak of concurrent calls reaches the plan's cap of {limit} ({setting}): "
+                "calls beyond it are refused or queued. Lists each such hour.",
+            )(lambda storage, keys: concurrency_limit_check(storage, keys, limit, setting))
+        )
+    return checks

@@ -28,12 +28,15 @@ from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
+    CALL_CONCURRENCY,
     CALL_DURATION_STATS,
     CALL_END_REASONS,
+    CALL_KPIS,
     CALL_OUTCOME_RATES,
     CURATED_CALLS,
     DAILY_METRICS,
     PHONE_ASSIGNMENT_TIMELINE,
+    REPEAT_CALLERS,
 )
 from diga_assets.simulator import World
 from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for
@@ -42,10 +45,13 @@ from diga_assets_tests.metric_data import (
     assert_rows_equal,
     call,
     days_between,
+    expected_call_concurrency,
+    expected_call_kpis,
     expected_day_headlines,
     expected_duration_stats,
     expected_end_reasons,
     expected_outcome_rates,
+    expected_repeat_callers,
     expected_version_outcomes,
     latest_calls,
     materialize_metrics,
@@ -90,7 +96,7 @@ def build_from_simulator(sim, tmp_path: Path, first: str, last: str) -> dg.Execu
     return result
 
 
-def assert_metrics_match(tmp_path: Path, keys: list[str]) -> list[dict]:
+def assert_metrics_match(tmp_path: Path, keys: list[str], timezone: str = "UTC") -> list[dict]:
     """Every stored day of the daily metrics equals the independent computation."""
     storage = storage_for(tmp_path)
     calls = latest_calls(storage)
@@ -115,6 +121,15 @@ def assert_metrics_match(tmp_path: Path, keys: list[str]) -> list[dict]:
             read_metric_day(storage, CALL_END_REASONS, key),
             expected_end_reasons(calls, day),
             ("agent_id", "call_type", "status", "end_reason"),
+        )
+        assert_rows_equal(
+            read_metric_day(storage, CALL_KPIS, key), expected_call_kpis(calls, day), ("agent_id", "call_type")
+        )
+        assert_rows_equal(
+            read_metric_day(storage, REPEAT_CALLERS, key), expected_repeat_callers(calls, day), ("call_type",)
+        )
+        assert_rows_equal(
+            read_metric_day(storage, CALL_CONCURRENCY, key), expected_call_concurrency(calls, day, timezone), ("hour",)
         )
     return calls
 

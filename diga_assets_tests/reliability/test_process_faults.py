@@ -35,10 +35,13 @@ from diga_assets.assets.curated import curate_calls
 from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
 from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
+    CALL_CONCURRENCY,
     CALL_DURATION_STATS,
     CALL_END_REASONS,
+    CALL_KPIS,
     CALL_OUTCOME_RATES,
     DAILY_METRICS,
+    REPEAT_CALLERS,
 )
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage
@@ -47,9 +50,12 @@ from diga_assets_tests.conftest import SIM_KEY, StartSimulator
 from diga_assets_tests.metric_data import (
     assert_rows_equal,
     call,
+    expected_call_concurrency,
+    expected_call_kpis,
     expected_duration_stats,
     expected_end_reasons,
     expected_outcome_rates,
+    expected_repeat_callers,
     expected_version_outcomes,
     latest_calls,
     read_metric_day,
@@ -71,12 +77,18 @@ METRIC_KEYS = {
     CALL_DURATION_STATS: ("agent_id", "call_type"),
     AGENT_VERSION_OUTCOMES: ("agent_id", "agent_version_id"),
     CALL_END_REASONS: ("agent_id", "call_type", "status", "end_reason"),
+    CALL_KPIS: ("agent_id", "call_type"),
+    REPEAT_CALLERS: ("call_type",),
+    CALL_CONCURRENCY: ("hour",),
 }
 EXPECTED_METRIC = {
     CALL_OUTCOME_RATES: expected_outcome_rates,
     CALL_DURATION_STATS: expected_duration_stats,
     AGENT_VERSION_OUTCOMES: expected_version_outcomes,
     CALL_END_REASONS: expected_end_reasons,
+    CALL_KPIS: expected_call_kpis,
+    REPEAT_CALLERS: expected_repeat_callers,
+    CALL_CONCURRENCY: expected_call_concurrency,  # the runs' days are in UTC
 }
 
 
@@ -330,7 +342,7 @@ def plant_previous_metrics(storage: DigaStorage) -> dict[Path, str]:
     days = [date.fromisoformat(key) for key in METRIC_DAYS]
     for day, curated in curate_calls(storage.store, "UTC", DEFAULT_OUTCOME_MAP, days):
         storage.store.write_table(storage.layout.curated_partition("calls", day.isoformat()), curated)
-    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.store, days)
+    computed = compute_daily_metrics(DAILY_CALL_METRICS, storage.store, days, timezone="UTC")
     for name, computation in computed.items():
         for key, day in zip(METRIC_DAYS, days, strict=True):
             storage.store.write_table(storage.layout.metric_partition(name, key), computation.rows_of(day))

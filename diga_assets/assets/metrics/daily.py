@@ -1,16 +1,17 @@
 """The daily call metrics, computed by one step from one read of the run's curated days.
 
-``call_outcome_rates``, ``call_duration_stats``, ``agent_version_outcomes`` and
-``call_end_reasons`` are one ``multi_asset`` (``daily_call_metrics``) over ``curated_calls``,
-whose days hold each call once with its day and outcome: a run reads the columns the metrics
-need once, into memory, for whichever of them it materializes. Each writes one file per
-partition day, replaced atomically; a range run computes every day in one query and replaces
-each day's file.
+``call_outcome_rates``, ``call_duration_stats``, ``agent_version_outcomes``,
+``call_end_reasons``, ``call_kpis``, ``repeat_callers`` and ``call_concurrency`` are one
+``multi_asset`` (``daily_call_metrics``) over ``curated_calls``, whose days hold each call once
+with its day and outcome: a run reads the columns the metrics need once, into memory, for
+whichever of them it materializes (with the stored days before its first that a metric looks
+back on). Each writes one file per partition day, replaced atomically; a range run computes every
+day in one query and replaces each day's file.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -29,20 +30,26 @@ from diga_assets.analysis.views import (
 from diga_assets.assets.common import DigaGraph, preview, rows_by_day, table_schema, with_agent_names
 from diga_assets.assets.metrics.schemas import (
     AGENT_VERSION_OUTCOMES_SCHEMA,
+    CALL_CONCURRENCY_SCHEMA,
     CALL_DURATION_STATS_SCHEMA,
     CALL_END_REASONS_SCHEMA,
+    CALL_KPIS_SCHEMA,
     CALL_OUTCOME_RATES_SCHEMA,
+    REPEAT_CALLERS_SCHEMA,
 )
 from diga_assets.assets.metrics.statements import METRIC_SQL
 from diga_assets.assets.step import CURATED_CALLS_DAYS, DailyRun, DailyStep, build_daily_asset, daily_spec
 from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
+    CALL_CONCURRENCY,
     CALL_DURATION_STATS,
     CALL_END_REASONS,
+    CALL_KPIS,
     CALL_OUTCOME_RATES,
     CALLS_DATASET,
     CURATED_CALLS,
     METRICS_GROUP,
+    REPEAT_CALLERS,
 )
 from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, Store
 
@@ -50,6 +57,7 @@ from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, Store
 # materializes just these (a statement reading another one fails to bind in every metric test).
 METRIC_CALL_COLUMNS = (
     "day",
+    "id",
     "agent_id",
     "agent_version_id",
     "type",
@@ -58,6 +66,10 @@ METRIC_CALL_COLUMNS = (
     "outcome",
     "outcome_mapped_by",
     "duration",
+    "start_time",
+    "end_time",
+    "created_date",
+    "contact_identifier",
     "partial",
 )
 
@@ -71,6 +83,11 @@ class DailyMetric:
     statement: str
     schema: pa.Schema
     headlines: tuple[str, ...]
+    # Stored days before a run's first day that the statement reads (calls in progress at
+    # midnight, earlier calls of a caller); it computes only the run's days.
+    lookback_days: int = 0
+    # The statement's parameters besides $days (DuckDB refuses a parameter a statement lacks).
+    uses_timezone: bool = False
 
 
 OUTCOME_RATES = DailyMetric(
@@ -119,7 +136,41 @@ visible with what it was counted as.""",
     CALL_END_REASONS_SCHEMA,
     ("total_calls", "end_reasons"),
 )
-DAILY_CALL_METRICS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES, END_REASONS)
+KPIS = DailyMetric(
+    CALL_KPIS,
+    """The rates an operations team runs on, per (day, agent_id, call_type), over the calls that
+ended: contained calls (ended without a transfer and without failing, by the outcome map) and
+containment_rate, transfer_rate, and for outbound calls attempted and answered calls (a person
+picked up: completed or transferred) and answer_rate.""",
+    "select_call_kpis",
+    CALL_KPIS_SCHEMA,
+    ("finished_calls", "containment_rate", "answer_rate"),
+)
+REPEATS = DailyMetric(
+    REPEAT_CALLERS,
+    """Callers who call again, per (day, call_type): distinct contacts with a call that day, and how
+many had an earlier call of the same type within 24 hours and within 7 days before one of that
+day's calls (a second call the same day counts). Backward-looking: a day is final once the 7 days
+before it are stored. Works on pseudonymized contacts, whose keyed hash is the same every day.""",
+    "select_repeat_callers",
+    REPEAT_CALLERS_SCHEMA,
+    ("callers", "repeat_24h", "repeat_7d"),
+    lookback_days=8,
+)
+CONCURRENCY = DailyMetric(
+    CALL_CONCURRENCY,
+    """The load on the line, per (day, hour) in DIGA_TIMEZONE: calls started in the hour and the
+peak of concurrent calls, the most calls in progress at any instant of the hour (a call is in
+progress over [start_time, end_time); calls started before midnight count in the next day).
+What a plan's cap on concurrent calls is compared with: the WARN check flags hours at or above
+DIGA_CONCURRENCY_LIMIT when it is set.""",
+    "select_call_concurrency",
+    CALL_CONCURRENCY_SCHEMA,
+    ("calls_started", "peak_concurrent"),
+    lookback_days=1,
+    uses_timezone=True,
+)
+DAILY_CALL_METRICS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES, END_REASONS, KPIS, REPEATS, CONCURRENCY)
 
 
 @dataclass(frozen=True)
@@ -145,12 +196,15 @@ class DailyComputation:
 
 
 def compute_daily_metrics(
-    metrics: Sequence[DailyMetric], store: Store, days: Sequence[date]
+    metrics: Sequence[DailyMetric], store: Store, days: Sequence[date], *, timezone: str
 ) -> dict[str, DailyComputation]:
-    """Compute ``metrics`` for ``days``, each in one query over the ``calls`` view of the days'
-    curated files, read once."""
+    """Compute ``metrics`` for ``days`` (partition days in ``timezone``), each in one query over the
+    ``calls`` view of the days' curated files and the stored days the metrics look back on, read
+    once."""
     layout = DataLayout(store.root)
-    curated = store.existing(layout.curated_partition(CALLS_DATASET, day.isoformat()) for day in days)
+    lookback = max((metric.lookback_days for metric in metrics), default=0)
+    read_days = sorted({*days, *(min(days) - timedelta(days=n) for n in range(1, lookback + 1))}) if days else []
+    curated = store.existing(layout.curated_partition(CALLS_DATASET, day.isoformat()) for day in read_days)
     with (
         store.readable_copies(curated) as files,
         views_connection(store, [*statistics_macros(), curated_calls_view(store, files=files), agents_view(store)]) as (
@@ -173,7 +227,11 @@ def compute_daily_metrics(
         return {
             metric.name: DailyComputation(
                 table=_with_partial(
-                    con.sql(METRIC_SQL(metric.statement), params=params).to_arrow_table(), partial
+                    con.sql(
+                        METRIC_SQL(metric.statement),
+                        params=params | {"timezone": timezone} if metric.uses_timezone else params,
+                    ).to_arrow_table(),
+                    partial,
                 ).cast(metric.schema),
                 headlines=headlines,
                 agent_names=names,
@@ -233,7 +291,7 @@ def compute_metrics(run: DailyRun) -> None:
     """The work of ``daily_call_metrics``: whichever of the metrics the run materializes, from one
     read of its curated days, each day written."""
     metrics = [metric for metric in DAILY_CALL_METRICS if metric.name in run.selected]
-    computed = compute_daily_metrics(metrics, run.storage.store, run.days)
+    computed = compute_daily_metrics(metrics, run.storage.store, run.days, timezone=run.graph.settings.timezone)
     for metric in metrics:
         write_metric_days(run, metric, computed[metric.name])
 

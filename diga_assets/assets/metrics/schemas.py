@@ -143,6 +143,74 @@ CALL_END_REASONS_SCHEMA = pa.schema(
     ]
 )
 
+_OF_FINISHED = "divided by finished_calls (NULL when none)"
+_OUTBOUND_ONLY = "outbound calls only; NULL for inbound"
+
+CALL_KPIS_SCHEMA = pa.schema(
+    [
+        _DAY,
+        _AGENT,
+        _CALL_TYPE,
+        _TOTAL,
+        _field("finished_calls", pa.int64(), f"Calls that ended: {_ENDED}.", nullable=False),
+        _field(
+            "contained_calls",
+            pa.int64(),
+            "Calls that ended without a handoff and without failing (outcome completed, no_answer or "
+            "voicemail): the agent dealt with the call itself.",
+            nullable=False,
+        ),
+        _field("containment_rate", pa.float64(), f"contained_calls {_OF_FINISHED}."),
+        _field("transferred_calls", pa.int64(), "Calls whose outcome is transferred.", nullable=False),
+        _field("transfer_rate", pa.float64(), f"transferred_calls {_OF_FINISHED}."),
+        _field("attempted_calls", pa.int64(), f"Calls placed that ended ({_OUTBOUND_ONLY})."),
+        _field(
+            "answered_calls",
+            pa.int64(),
+            f"Attempted calls a person picked up: outcome completed or transferred ({_OUTBOUND_ONLY}).",
+        ),
+        _field("answer_rate", pa.float64(), f"answered_calls divided by attempted_calls ({_OUTBOUND_ONLY})."),
+        _PARTIAL,
+    ]
+)
+
+REPEAT_CALLERS_SCHEMA = pa.schema(
+    [
+        _DAY,
+        _CALL_TYPE,
+        _field(
+            "callers",
+            pa.int64(),
+            "Distinct contacts (contact_identifier: the number or web id, or its keyed hash) with a call that day.",
+            nullable=False,
+        ),
+        _field(
+            "repeat_24h",
+            pa.int64(),
+            "Of them, those with an earlier call of the same type within 24 hours before one of the day's calls.",
+            nullable=False,
+        ),
+        _field("repeat_7d", pa.int64(), "The same within 7 days (includes repeat_24h).", nullable=False),
+        _PARTIAL,
+    ]
+)
+
+CALL_CONCURRENCY_SCHEMA = pa.schema(
+    [
+        _DAY,
+        _field("hour", pa.int64(), "The wall-clock hour in the partition time zone, 0-23.", nullable=False),
+        _field("calls_started", pa.int64(), "Calls whose start_time falls in the hour.", nullable=False),
+        _field(
+            "peak_concurrent",
+            pa.int64(),
+            "The most calls in progress at any instant of the hour, a call being in progress over "
+            "[start_time, end_time); calls started the day before count.",
+            nullable=False,
+        ),
+        _PARTIAL,
+    ]
+)
+
 _OF_TRANSCRIBED = "over the calls with a transcript (NULL when none has one)"
 
 CALL_CONVERSATION_STATS_SCHEMA = pa.schema(
