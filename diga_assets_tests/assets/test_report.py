@@ -13,7 +13,7 @@ import pytest
 
 from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.report import build_report_asset
-from diga_assets.names import CALL_REPORT
+from diga_assets.names import CALL_CONCURRENCY, CALL_KPIS, CALL_REPORT, REPEAT_CALLERS
 from diga_assets_tests.assets.conftest import settings_for, storage_for
 from diga_assets_tests.metric_data import (
     agent,
@@ -31,7 +31,8 @@ pytestmark = pytest.mark.usefixtures("each_storage")
 
 
 DAYS = ("2026-11-03", "2026-11-04", "2026-11-05")
-CHARTS = ("volume", "completion", "duration", "versions", "phones")
+OPERATIONS_METRICS = (CALL_KPIS, REPEAT_CALLERS, CALL_CONCURRENCY)
+CHARTS = ("volume", "completion", "duration", "versions", "load", "repeat-callers", "phones")
 
 
 def materialize_report(tmp_path) -> dg.ExecuteInProcessResult:
@@ -75,7 +76,7 @@ def store_three_days_and_two_snapshots(tmp_path) -> int:
     )
     materialize_metrics(
         tmp_path,
-        ["call_outcome_rates", "call_duration_stats", "agent_version_outcomes"],
+        ["call_outcome_rates", "call_duration_stats", "agent_version_outcomes", *OPERATIONS_METRICS],
         first=DAYS[0],
         last=DAYS[-1],
         checks=False,
@@ -267,3 +268,53 @@ def test_the_volume_chart_stacks_outcomes_not_statuses(tmp_path):
     legend = set(re.findall(r"<text[^>]*>([^<]+)</text>", volume))
     assert {"completed", "voicemail", "failed", "no_answer"} <= legend
     assert "Daily call volume by outcome" in html
+
+
+@pytest.mark.one_storage("a table from the view's rows; test_the_report_has_every_chart_inline... reads a bucket")
+def test_the_kpi_summary_sets_the_last_seven_days_beside_the_seven_before(tmp_path):
+    storage = storage_for(tmp_path)
+    keys = [f"2026-11-{day:02d}" for day in range(1, 15)]
+    for n, key in enumerate(keys):
+        later = n >= 7
+        # Four calls a day, each 10 minutes from a contact of its own; in the later week half of
+        # them are transferred and the first two overlap.
+        records = []
+        for i in range(4):
+            record = call(
+                f"{key}-{i}",
+                f"{key}T{9 + i:02d}:00:00Z",
+                status="transferred" if later and i % 2 else "completed",
+                end_reason=None if later and i % 2 else "hangup",
+            )
+            record["end_time"] = f"{key}T{9 + i:02d}:10:00Z" if not (later and i == 0) else f"{key}T10:30:00Z"
+            record["contact"] = {**record["contact"], "identifier": f"+3460000{n:02d}{i}"}
+            records.append(record)
+        write_raw_calls(storage, key, records)
+    materialize_metrics(
+        tmp_path, ["call_outcome_rates", *OPERATIONS_METRICS], first=keys[0], last=keys[-1], checks=False
+    )
+
+    graph = DigaGraph(settings_for(tmp_path / "data", concurrency_limit=2))
+    dg.materialize([build_report_asset(graph)], resources={"storage": storage})
+
+    html = storage.store.read_bytes(storage.layout.report_file(CALL_REPORT)).decode("utf-8")
+    section = re.search(r'<section id="kpis">(.*?)</section>', html, re.S).group(1)
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (
+            [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)
+        )
+        if cells
+    }
+    assert rows["Calls"] == ["28", "28", "+0"]
+    assert rows["Containment rate"] == ["50.0%", "100.0%", "-50.0 pt"]
+    assert rows["Transfer rate"] == ["50.0%", "0.0%", "+50.0 pt"]
+    assert rows["Answer rate (outbound)"] == ["n/a", "n/a", "n/a"], "no outbound calls"
+    assert rows["Callers who called in the 7 days before"] == ["0.0%", "0.0%", "+0.0 pt"]
+    assert rows["Peak concurrent calls"] == ["2", "1", "+1"]
+    assert "Your plan's cap: 2 concurrent calls." in section
+    assert section.index("Calls") < html.index('<section id="volume"'), "the summary opens the report"
+    # On the load chart, the hours at the cap are outlined (one per weekday of the later week).
+    load = re.search(r'<section id="load".*?</section>', html, re.S).group(0)
+    assert load.count("stroke: #c62828") == 7

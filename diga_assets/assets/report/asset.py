@@ -54,7 +54,12 @@ def build_report_asset(graph: DigaGraph) -> dg.AssetsDefinition:
         # of every process that loads the code location.
         from diga_assets.assets.report.charts import render_report
 
-        html, headline_png = render_report(data, generated_at=datetime.now(UTC), timezone=graph.settings.timezone)
+        html, headline_png = render_report(
+            data,
+            generated_at=datetime.now(UTC),
+            timezone=graph.settings.timezone,
+            concurrency_limit=graph.settings.concurrency_limit,
+        )
         path = storage.layout.report_file(CALL_REPORT)
         storage.store.write_bytes(path, html.encode("utf-8"), "text/html; charset=utf-8")
         metadata: dict[str, Any] = {

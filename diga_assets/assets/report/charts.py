@@ -162,6 +162,54 @@ def chart_version_outcomes(data: ReportData) -> Figure:
     return figure
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def chart_load(data: ReportData, concurrency_limit: int | None) -> Figure:
+    """Two heatmaps over weekday x hour of day: mean calls started, and the highest peak of
+    concurrent calls (hours at or above the plan's cap, when set, are outlined)."""
+    figure = Figure(figsize=(9.0, 3.4), layout="constrained")
+    started_axes, peak_axes = figure.subplots(1, 2, sharey=True)
+    rows = data.load.to_pylist()
+    for axes, column, title, colours in (
+        (started_axes, "calls_started_avg", "Calls started per hour (mean)", "Blues"),
+        (peak_axes, "peak_concurrent", "Peak concurrent calls (highest)", "Oranges"),
+    ):
+        grid = [[0.0] * 24 for _ in _WEEKDAYS]
+        for row in rows:
+            grid[row["weekday"] - 1][row["hour"]] = row[column]
+        image = axes.imshow(grid, aspect="auto", cmap=colours, vmin=0, interpolation="nearest")
+        figure.colorbar(image, ax=axes, shrink=0.8)
+        axes.set_title(title, fontsize="medium")
+        axes.set_xticks(range(0, 24, 3), [f"{hour:02d}" for hour in range(0, 24, 3)])
+        axes.set_xlabel("hour")
+    started_axes.set_yticks(range(7), _WEEKDAYS)
+    if concurrency_limit is not None:
+        for row in rows:
+            if row["peak_concurrent"] >= concurrency_limit:
+                peak_axes.add_patch(
+                    matplotlib.patches.Rectangle(
+                        (row["hour"] - 0.5, row["weekday"] - 1.5), 1, 1, fill=False, edgecolor="#c62828", linewidth=1.5
+                    )
+                )
+    return figure
+
+
+def chart_repeat_callers(data: ReportData) -> Figure:
+    """Lines: each day's share of callers who had called within 24 hours and within 7 days before."""
+    figure, axes = _figure()
+    rows = [r for r in data.repeat_callers.to_pylist() if r["callers"]]
+    days = [r["day"] for r in rows]
+    axes.plot(days, [r["repeat_24h"] / r["callers"] for r in rows], marker="o", label="within 24 h")
+    axes.plot(days, [r["repeat_7d"] / r["callers"] for r in rows], marker="o", linestyle="--", label="within 7 days")
+    axes.set_ylim(0, 1)
+    axes.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    axes.set_title("Callers who had called before (share of the day's callers)")
+    axes.legend(frameon=False)
+    _date_axis(axes, data.days)
+    return figure
+
+
 def chart_phone_timeline(data: ReportData, now: datetime) -> Figure:
     """Gantt: each phone's stretches, coloured by the agent answering its inbound calls."""
     rows = data.timeline.to_pylist()
@@ -218,14 +266,17 @@ class Chart:
     svg: str
 
 
-def render_report(data: ReportData | None, *, generated_at: datetime, timezone: str) -> tuple[str, bytes | None]:
-    """The HTML page and the headline chart as PNG (None when there is nothing to draw)."""
+def render_report(
+    data: ReportData | None, *, generated_at: datetime, timezone: str, concurrency_limit: int | None = None
+) -> tuple[str, bytes | None]:
+    """The HTML page and the headline chart as PNG (None when there is nothing to draw); hours
+    whose peak reaches ``concurrency_limit`` are marked on the load chart."""
     charts: list[Chart] = []
     headline_png = None
     summary: dict[str, Any] = {}
     if data is not None:
         with matplotlib.rc_context(_STYLE):
-            charts, headline_png = _draw(data, generated_at)
+            charts, headline_png = _draw(data, generated_at, concurrency_limit)
         days = data.days
         totals = data.daily_completion.to_pylist()
         summary = {
@@ -250,6 +301,8 @@ def render_report(data: ReportData | None, *, generated_at: datetime, timezone: 
         unmapped_share=data.unmapped_share if data else 0.0,
         unmapped_warning_share=UNMAPPED_WARNING_SHARE,
         versions=_version_rows(data) if data else [],
+        kpis=_kpi_rows(data) if data else [],
+        concurrency_limit=concurrency_limit,
         conversations=_conversation_rows(data) if data else [],
         generated_at=generated_at,
         timezone=timezone,
@@ -271,12 +324,51 @@ def _version_rows(data: ReportData) -> list[dict[str, Any]]:
     ]
 
 
+# The KPI summary's rows: label, column, and whether the figure is a rate (shown as a percentage).
+_KPIS = (
+    ("Calls", "calls", False),
+    ("Containment rate", "containment_rate", True),
+    ("Transfer rate", "transfer_rate", True),
+    ("Answer rate (outbound)", "answer_rate", True),
+    ("Callers who called in the 7 days before", "repeat_7d_share", True),
+    ("Peak concurrent calls", "peak_concurrent", False),
+)
+
+
+def _kpi_rows(data: ReportData) -> list[dict[str, Any]]:
+    """The KPI summary for the template: each figure for the last 7 days and the 7 before, with the
+    change (in points for rates); None where a period has no value."""
+    periods = {row["period"]: row for row in data.kpi_summary}
+    if "this" not in periods:
+        return []
+    rows = []
+    for label, column, is_rate in _KPIS:
+        this = periods["this"].get(column)
+        previous = periods.get("previous", {}).get(column)
+        change = this - previous if this is not None and previous is not None else None
+        rows.append(
+            {
+                "label": label,
+                "this": _kpi_text(this, is_rate),
+                "previous": _kpi_text(previous, is_rate),
+                "change": None if change is None else (f"{change * 100:+.1f} pt" if is_rate else f"{change:+,}"),
+            }
+        )
+    return rows
+
+
+def _kpi_text(value: float | None, is_rate: bool) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1%}" if is_rate else f"{value:,}"
+
+
 def _conversation_rows(data: ReportData) -> list[dict[str, Any]]:
     """What the transcripts say per agent, with names, for the template (none without transcripts)."""
     return [{**row, "agent": data.names.agent(row["agent_id"])} for row in data.conversations.to_pylist()]
 
 
-def _draw(data: ReportData, generated_at: datetime) -> tuple[list[Chart], bytes]:
+def _draw(data: ReportData, generated_at: datetime, concurrency_limit: int | None) -> tuple[list[Chart], bytes]:
     completion = chart_completion_rate(data)
     figures = [
         ("volume", "Daily call volume by outcome", chart_daily_volume(data)),
@@ -284,6 +376,10 @@ def _draw(data: ReportData, generated_at: datetime) -> tuple[list[Chart], bytes]
         ("duration", "Median and p90 duration over time", chart_durations(data)),
         ("versions", "Outcomes by agent version", chart_version_outcomes(data)),
     ]
+    if data.load.num_rows:
+        figures.append(("load", "Load by weekday and hour", chart_load(data, concurrency_limit)))
+    if data.repeat_callers.num_rows:
+        figures.append(("repeat-callers", "Repeat callers", chart_repeat_callers(data)))
     if data.timeline.num_rows:
         figures.append(("phones", "Phone assignments", chart_phone_timeline(data, generated_at)))
     charts = [Chart(anchor, title, figure_svg(figure)) for anchor, title, figure in figures]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -13,11 +14,14 @@ from diga_assets.analysis.sql import SqlFolder
 from diga_assets.analysis.views import ANALYSIS_SQL, analysis_views, views_connection
 from diga_assets.names import (
     AGENT_VERSION_COMPARISON,
+    CALL_CONCURRENCY,
     CALL_CONVERSATION_STATS,
     CALL_END_REASONS,
+    CALL_KPIS,
     CALL_OUTCOME_RATES,
     CALLS_DATASET,
     PHONE_ASSIGNMENT_TIMELINE,
+    REPEAT_CALLERS,
 )
 from diga_assets.storage import Store
 
@@ -89,6 +93,12 @@ class ReportData:
     conversations: pa.Table
     # The days fetched before they ended (today so far), each with when it was last fetched.
     partial_days: dict[date, datetime] = field(default_factory=dict)
+    # The last 7 days beside the 7 before them ("this" and "previous" rows; none without call_kpis).
+    kpi_summary: list[dict[str, Any]] = field(default_factory=list)
+    # Per (weekday, hour): mean calls started and the highest peak (no rows without call_concurrency).
+    load: pa.Table = field(default_factory=lambda: pa.table({}))
+    # Per day: callers and repeat callers of every call type (no rows without repeat_callers).
+    repeat_callers: pa.Table = field(default_factory=lambda: pa.table({}))
 
     @property
     def unmapped_share(self) -> float:
@@ -149,4 +159,19 @@ def gather_report_data(store: Store, outcome_map: Path) -> ReportData | None:
                 else pa.table({})
             ),
             partial_days=partial_days,
+            kpi_summary=(
+                con.sql(REPORT_SQL("select_report_kpi_summary"), params={"last_day": days[-1]})
+                .to_arrow_table()
+                .to_pylist()
+                if {CALL_KPIS, REPEAT_CALLERS, CALL_CONCURRENCY} <= set(created)
+                else []
+            ),
+            load=con.sql(REPORT_SQL("select_report_load")).to_arrow_table()
+            if CALL_CONCURRENCY in created
+            else pa.table({}),
+            repeat_callers=(
+                con.sql(REPORT_SQL("select_report_repeat_callers")).to_arrow_table()
+                if REPEAT_CALLERS in created
+                else pa.table({})
+            ),
         )
