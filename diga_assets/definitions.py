@@ -209,6 +209,10 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
         default=None,
         description="Your plan's cap on concurrent calls: a WARN check flags the hours whose peak reaches it.",
     )
+    tariff: str | None = Field(
+        default=None,
+        description="Your tariff CSV (relative to the project root), for call_kpis's billed minutes and cost.",
+    )
     outcome_map: str | None = Field(
         default=None, description="Your call outcome map CSV (relative to the project root); default: the package's."
     )
@@ -247,6 +251,7 @@ class DigaComponent(dg.Component, dg.Model, dg.Resolvable):
             "pseudonymize_contacts": text(self.pseudonymize_contacts),
             "transcripts": text(self.transcripts),
             "outcome_map": self.outcome_map,
+            "tariff": self.tariff,
         }
         return Settings.parse(
             raw,

@@ -83,6 +83,7 @@ ENV_VARS = {
     "audit_days": "DIGA_AUDIT_DAYS",
     "intraday_minutes": "DIGA_INTRADAY_MINUTES",
     "concurrency_limit": "DIGA_CONCURRENCY_LIMIT",
+    "tariff": "DIGA_TARIFF",
     "pseudonymize_contacts": PSEUDONYMIZE_VAR,
     "transcripts": TRANSCRIPTS_VAR,
     "outcome_map": OUTCOME_MAP_VAR,
@@ -126,6 +127,8 @@ class Settings:
     transcripts: bool = False
     # The outcome map CSV (absolute), or None for the one in the package.
     outcome_map: Path | None = None
+    # The user's tariff CSV (absolute; analysis/tariff.py), or None: call_kpis's cost is NULL.
+    tariff: Path | None = None
     # Asset keys under a prefix, jobs, schedules and the pool named after it (several instances
     # of the graph in one project), and how a user re-runs its days.
     names: Names = UNPREFIXED
@@ -212,6 +215,7 @@ class Settings:
             raise SettingsError(problem)
 
         outcome_map = value("outcome_map")
+        tariff = value("tariff")
         return cls(
             data_dir=data_dir,
             start_date=start_date,
@@ -226,6 +230,7 @@ class Settings:
             concurrency_limit=concurrency_limit,
             transcripts=_flag(label("transcripts"), value("transcripts")),
             outcome_map=(relative_to / Path(outcome_map).expanduser()).resolve() if outcome_map else None,
+            tariff=(relative_to / Path(tariff).expanduser()).resolve() if tariff else None,
             names=names,
             api_key_var=api_key_var,
             contact_hash_key_var=contact_hash_key_var,

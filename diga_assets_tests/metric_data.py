@@ -10,6 +10,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -419,8 +420,11 @@ def expected_end_reasons(calls: Sequence[dict[str, Any]], day: date) -> list[dic
     return rows
 
 
-def expected_call_kpis(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:
-    """call_kpis for ``day``, one dict per (agent_id, call_type)."""
+def expected_call_kpis(
+    calls: Sequence[dict[str, Any]], day: date, tariff: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """call_kpis for ``day``, one dict per (agent_id, call_type); ``tariff``: call_type to its
+    ``price_per_minute``, ``price_per_call`` (Decimals), ``currency`` and ``rounding``."""
     rows = []
     for (agent_id, call_type), group in _group((c for c in calls if c["day"] == day), "agent_id", "type").items():
         finished = [c for c in group if c["outcome"] in TERMINAL]
@@ -442,10 +446,26 @@ def expected_call_kpis(calls: Sequence[dict[str, Any]], day: date) -> list[dict[
                 "attempted_calls": len(finished) if outbound else None,
                 "answered_calls": answered if outbound else None,
                 "answer_rate": _ratio(answered, len(finished)) if outbound else None,
+                **_expected_cost(group, (tariff or {}).get(call_type)),
                 "partial": day_is_partial(calls, day),
             }
         )
     return rows
+
+
+def _expected_cost(group: Sequence[dict[str, Any]], price: dict[str, Any] | None) -> dict[str, Any]:
+    """billed_calls, billed_minutes, cost and currency of a group under one call type's price."""
+    if price is None:
+        return {"billed_calls": None, "billed_minutes": None, "cost": None, "currency": None}
+    durations = [c["duration"] for c in group if c["duration"] is not None and c["duration"] > 0]
+    seconds = [d if price["rounding"] == "second" else math.ceil(d / 60) * 60 for d in durations]
+    usage = sum((Decimal(s) * price["price_per_minute"] for s in seconds), Decimal(0)) / 60
+    return {
+        "billed_calls": len(seconds),
+        "billed_minutes": sum(seconds) / 60,
+        "cost": usage.quantize(Decimal("0.000001"), ROUND_HALF_UP) + len(seconds) * price["price_per_call"],
+        "currency": price["currency"],
+    }
 
 
 def expected_repeat_callers(calls: Sequence[dict[str, Any]], day: date) -> list[dict[str, Any]]:

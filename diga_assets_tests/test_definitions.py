@@ -294,6 +294,27 @@ def test_a_bad_days_per_run_fails_the_load_naming_the_variable(tmp_path, raw):
         Settings.from_env({"DIGA_DATA_DIR": str(tmp_path), "DIGA_BACKFILL_DAYS_PER_RUN": raw})
 
 
+@pytest.mark.parametrize("raw", ["0", "-2", "ten", "1.5"])
+def test_a_bad_concurrency_limit_fails_the_load_naming_the_variable(tmp_path, raw):
+    with pytest.raises(SettingsError, match=f"DIGA_CONCURRENCY_LIMIT='{raw}' must be a whole number from 1"):
+        Settings.from_env({"DIGA_DATA_DIR": str(tmp_path), "DIGA_CONCURRENCY_LIMIT": raw})
+
+
+def test_the_tariff_and_the_concurrency_limit_come_from_their_variables(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative DIGA_TARIFF is read from the working directory
+    settings = Settings.from_env(
+        {"DIGA_DATA_DIR": str(tmp_path), "DIGA_TARIFF": "prices/tariff.csv", "DIGA_CONCURRENCY_LIMIT": "25"}
+    )
+    assert settings.tariff == tmp_path.resolve() / "prices" / "tariff.csv" and settings.concurrency_limit == 25
+    unset = Settings.from_env({"DIGA_DATA_DIR": str(tmp_path)})
+    assert unset.tariff is None and unset.concurrency_limit is None
+    checks = {key.name for key in build_definitions(settings).resolve_asset_graph().asset_check_keys}
+    assert "peak_below_concurrency_limit" in checks
+    assert "peak_below_concurrency_limit" not in {
+        key.name for key in build_definitions(unset).resolve_asset_graph().asset_check_keys
+    }
+
+
 def freshness_of(defs: dg.Definitions) -> dict[str, Any]:
     graph = defs.resolve_asset_graph()
     return {key.to_user_string(): graph.get(key).freshness_policy for key in graph.get_all_asset_keys()}

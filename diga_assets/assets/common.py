@@ -15,6 +15,7 @@ import dagster as dg
 import pyarrow as pa
 
 from diga_assets.analysis.outcome_map import OutcomeMapError, resolve_outcome_map
+from diga_assets.analysis.tariff import Tariff, TariffError, resolve_tariff
 from diga_assets.analysis.views import refresh_analysis_db
 from diga_assets.names import (
     CALL_DAY_AUDIT,
@@ -118,6 +119,13 @@ class DigaGraph:
     def storage(self, context: dg.OpExecutionContext) -> DigaStorage:
         """The storage root resource of this instance, in a run."""
         return getattr(context.resources, self.names.storage_resource)
+
+    def tariff(self) -> Tariff | None:
+        """The validated tariff, None without one, or a ``dg.Failure`` naming its setting and the bad line."""
+        try:
+            return resolve_tariff(self.settings)
+        except TariffError as exc:
+            raise dg.Failure(description=str(exc)) from exc
 
     def outcome_map(self) -> Path:
         """The validated outcome map, or a ``dg.Failure`` naming its setting and the bad line."""

@@ -8,6 +8,7 @@ test_metrics.py (local and bucket)."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,94 @@ def test_repeat_callers_are_the_same_with_contacts_pseudonymized(start_simulator
         assert_rows_equal(stored, expected_repeat_callers(calls, day), ("call_type",))
         repeats += sum(stored.column("repeat_24h").to_pylist())
     assert repeats > 0, "the simulator's callers should call again"
+
+
+TARIFF_HEADER = "call_type,price_per_minute,price_per_call,currency,rounding\n"
+
+
+def billed_day(storage: DigaStorage) -> None:
+    """Inbound calls of 61, 31, 119 and 0 seconds and one still going; an outbound call of 45."""
+    write_raw_calls(
+        storage,
+        "2026-11-08",
+        [
+            planted("a", "2026-11-08T09:00:00Z", duration=61),
+            planted("b", "2026-11-08T09:10:00Z", duration=31),
+            planted("c", "2026-11-08T09:20:00Z", duration=119),
+            planted("d", "2026-11-08T09:30:00Z", status="no_answer", end_reason=None, duration=0),
+            planted("e", "2026-11-08T09:40:00Z", status="in_progress", end_reason=None, duration=None),
+            planted("f", "2026-11-08T09:50:00Z", duration=45, call_type="outbound"),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("rounding", "minutes", "cost"),
+    [
+        # 211 s at 0.0127 a minute = 0.0446616..., rounded to 0.044662, plus 3 calls at 0.05.
+        ("second", 211 / 60, Decimal("0.194662")),
+        # 120 + 60 + 120 s = 5 min at 0.0127 = 0.0635, plus 3 calls at 0.05.
+        ("minute", 5.0, Decimal("0.213500")),
+    ],
+)
+def test_cost_bills_each_call_as_the_tariff_rounds_it(tmp_path, rounding, minutes, cost):
+    storage = storage_for(tmp_path)
+    billed_day(storage)
+    tariff = tmp_path / "tariff.csv"
+    tariff.write_text(TARIFF_HEADER + f"inbound,0.0127,0.05,EUR,{rounding}\n")
+
+    assert materialize_metrics(tmp_path, [CALL_KPIS], first="2026-11-08", tariff=tariff).success
+
+    rows = {row["call_type"]: row for row in read_metric_day(storage, CALL_KPIS, "2026-11-08").to_pylist()}
+    inbound = rows["inbound"]
+    assert (inbound["billed_calls"], inbound["billed_minutes"], inbound["cost"], inbound["currency"]) == (
+        3,
+        minutes,
+        cost,
+        "EUR",
+    )
+    # The tariff prices no outbound call: nothing is made up for them.
+    assert [rows["outbound"][c] for c in ("billed_calls", "billed_minutes", "cost", "currency")] == [None] * 4
+    price = {"price_per_minute": Decimal("0.0127"), "price_per_call": Decimal("0.05"), "currency": "EUR"}
+    assert_rows_equal(
+        read_metric_day(storage, CALL_KPIS, "2026-11-08"),
+        expected_call_kpis(latest_calls(storage), date(2026, 11, 8), {"inbound": {**price, "rounding": rounding}}),
+        ("agent_id", "call_type"),
+    )
+
+
+def test_without_a_tariff_the_cost_is_null(tmp_path):
+    storage = storage_for(tmp_path)
+    billed_day(storage)
+
+    assert materialize_metrics(tmp_path, [CALL_KPIS], first="2026-11-08").success
+
+    for row in read_metric_day(storage, CALL_KPIS, "2026-11-08").to_pylist():
+        assert [row[c] for c in ("billed_calls", "billed_minutes", "cost", "currency")] == [None] * 4
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("inbound,abc,0.05,EUR,second\n", "line 2: price_per_minute 'abc' is not a price"),
+        ("inbound,0.01,0.05,EUR,hour\n", "line 2: rounding 'hour' is not one of second, minute"),
+        ("inbound,0.01,0.05,euro,second\n", "line 2: currency 'euro' is not a three-letter code"),
+        ("inbound,0.01,0,EUR,second\ninbound,0.02,0,EUR,second\n", "line 3: call_type 'inbound' already has a price"),
+        ("inbound,0.01,0,EUR,second\noutbound,0.02,0,USD,second\n", "one currency per tariff, found EUR, USD"),
+    ],
+)
+def test_a_bad_tariff_fails_the_run_naming_the_setting_and_line_and_keeps_the_stored_day(tmp_path, lines, message):
+    storage = storage_for(tmp_path)
+    billed_day(storage)
+    assert materialize_metrics(tmp_path, [CALL_KPIS], first="2026-11-08").success
+    stored = read_metric_day(storage, CALL_KPIS, "2026-11-08")
+    tariff = tmp_path / "tariff.csv"
+    tariff.write_text(TARIFF_HEADER + lines)
+
+    result = materialize_metrics(tmp_path, [CALL_KPIS], first="2026-11-08", tariff=tariff, raise_on_error=False)
+
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    description = failure.step_failure_data.user_failure_data.description
+    assert description.startswith(f"DIGA_TARIFF={tariff}") and message in description
+    assert read_metric_day(storage, CALL_KPIS, "2026-11-08") == stored

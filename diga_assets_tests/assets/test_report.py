@@ -290,8 +290,15 @@ def test_the_kpi_summary_sets_the_last_seven_days_beside_the_seven_before(tmp_pa
             record["contact"] = {**record["contact"], "identifier": f"+3460000{n:02d}{i}"}
             records.append(record)
         write_raw_calls(storage, key, records)
+    tariff = tmp_path / "tariff.csv"
+    tariff.write_text("call_type,price_per_minute,price_per_call,currency,rounding\ninbound,0.10,0.01,EUR,minute\n")
     materialize_metrics(
-        tmp_path, ["call_outcome_rates", *OPERATIONS_METRICS], first=keys[0], last=keys[-1], checks=False
+        tmp_path,
+        ["call_outcome_rates", *OPERATIONS_METRICS],
+        first=keys[0],
+        last=keys[-1],
+        checks=False,
+        tariff=tariff,
     )
 
     graph = DigaGraph(settings_for(tmp_path / "data", concurrency_limit=2))
@@ -313,6 +320,9 @@ def test_the_kpi_summary_sets_the_last_seven_days_beside_the_seven_before(tmp_pa
     assert rows["Answer rate (outbound)"] == ["n/a", "n/a", "n/a"], "no outbound calls"
     assert rows["Callers who called in the 7 days before"] == ["0.0%", "0.0%", "+0.0 pt"]
     assert rows["Peak concurrent calls"] == ["2", "1", "+1"]
+    # 28 calls a week, each billed one minute (their duration is 60 s): 28 x (0.10 + 0.01).
+    assert rows["Cost (EUR)"] == ["3.08", "3.08", "+0.00"]
+    assert "Cost needs your tariff" not in section
     assert "Your plan's cap: 2 concurrent calls." in section
     assert section.index("Calls") < html.index('<section id="volume"'), "the summary opens the report"
     # On the load chart, the hours at the cap are outlined (one per weekday of the later week).

@@ -19,6 +19,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from diga_assets.analysis.tariff import NO_TARIFF_TABLE, Tariff
 from diga_assets.analysis.views import (
     ANALYSIS_SQL,
     agent_names,
@@ -196,11 +197,16 @@ class DailyComputation:
 
 
 def compute_daily_metrics(
-    metrics: Sequence[DailyMetric], store: Store, days: Sequence[date], *, timezone: str
+    metrics: Sequence[DailyMetric],
+    store: Store,
+    days: Sequence[date],
+    *,
+    timezone: str,
+    tariff: Tariff | None = None,
 ) -> dict[str, DailyComputation]:
     """Compute ``metrics`` for ``days`` (partition days in ``timezone``), each in one query over the
     ``calls`` view of the days' curated files and the stored days the metrics look back on, read
-    once."""
+    once; call_kpis prices the calls with ``tariff`` (its cost NULL without one)."""
     layout = DataLayout(store.root)
     lookback = max((metric.lookback_days for metric in metrics), default=0)
     read_days = sorted({*days, *(min(days) - timedelta(days=n) for n in range(1, lookback + 1))}) if days else []
@@ -219,6 +225,8 @@ def compute_daily_metrics(
         con.execute(f"CREATE TABLE calls_of_run AS SELECT {', '.join(METRIC_CALL_COLUMNS)} FROM calls")
         con.execute("DROP VIEW calls")
         con.execute("ALTER TABLE calls_of_run RENAME TO calls")
+        # call_kpis reads the tariff as a table: empty when there is none.
+        con.register("tariff", tariff.table() if tariff is not None else NO_TARIFF_TABLE)
         params = {"days": list(days)}
         rows = con.sql(ANALYSIS_SQL("select_daily_headlines"), params=params).to_arrow_table().to_pylist()
         headlines = {row.pop("day"): row for row in rows}
@@ -291,7 +299,13 @@ def compute_metrics(run: DailyRun) -> None:
     """The work of ``daily_call_metrics``: whichever of the metrics the run materializes, from one
     read of its curated days, each day written."""
     metrics = [metric for metric in DAILY_CALL_METRICS if metric.name in run.selected]
-    computed = compute_daily_metrics(metrics, run.storage.store, run.days, timezone=run.graph.settings.timezone)
+    computed = compute_daily_metrics(
+        metrics,
+        run.storage.store,
+        run.days,
+        timezone=run.graph.settings.timezone,
+        tariff=run.graph.tariff() if KPIS in metrics else None,
+    )
     for metric in metrics:
         write_metric_days(run, metric, computed[metric.name])
 

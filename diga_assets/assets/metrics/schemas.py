@@ -145,6 +145,7 @@ CALL_END_REASONS_SCHEMA = pa.schema(
 
 _OF_FINISHED = "divided by finished_calls (NULL when none)"
 _OUTBOUND_ONLY = "outbound calls only; NULL for inbound"
+_NO_TARIFF = "NULL without DIGA_TARIFF, or for a call type it does not price"
 
 CALL_KPIS_SCHEMA = pa.schema(
     [
@@ -170,6 +171,20 @@ CALL_KPIS_SCHEMA = pa.schema(
             f"Attempted calls a person picked up: outcome completed or transferred ({_OUTBOUND_ONLY}).",
         ),
         _field("answer_rate", pa.float64(), f"answered_calls divided by attempted_calls ({_OUTBOUND_ONLY})."),
+        _field("billed_calls", pa.int64(), f"Calls with a duration above 0, which the tariff bills ({_NO_TARIFF})."),
+        _field(
+            "billed_minutes",
+            pa.float64(),
+            f"Their minutes as the tariff rounds them: each call's seconds, or every started minute "
+            f"whole ({_NO_TARIFF}).",
+        ),
+        _field(
+            "cost",
+            pa.decimal128(18, 6),
+            "billed_minutes times price_per_minute (rounded half up to a millionth) plus price_per_call per billed "
+            f"call, in currency ({_NO_TARIFF}).",
+        ),
+        _field("currency", pa.string(), f"The tariff's currency, e.g. EUR ({_NO_TARIFF})."),
         _PARTIAL,
     ]
 )

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -302,6 +303,7 @@ def render_report(
         unmapped_warning_share=UNMAPPED_WARNING_SHARE,
         versions=_version_rows(data) if data else [],
         kpis=_kpi_rows(data) if data else [],
+        priced=bool(data and any(row.get("currency") for row in data.kpi_summary)),
         concurrency_limit=concurrency_limit,
         conversations=_conversation_rows(data) if data else [],
         generated_at=generated_at,
@@ -342,7 +344,10 @@ def _kpi_rows(data: ReportData) -> list[dict[str, Any]]:
     if "this" not in periods:
         return []
     rows = []
-    for label, column, is_rate in _KPIS:
+    kpis = list(_KPIS)
+    if currency := periods["this"].get("currency") or periods.get("previous", {}).get("currency"):
+        kpis.append((f"Cost ({currency})", "cost", False))
+    for label, column, is_rate in kpis:
         this = periods["this"].get(column)
         previous = periods.get("previous", {}).get(column)
         change = this - previous if this is not None and previous is not None else None
@@ -351,15 +356,23 @@ def _kpi_rows(data: ReportData) -> list[dict[str, Any]]:
                 "label": label,
                 "this": _kpi_text(this, is_rate),
                 "previous": _kpi_text(previous, is_rate),
-                "change": None if change is None else (f"{change * 100:+.1f} pt" if is_rate else f"{change:+,}"),
+                "change": None if change is None else _change_text(change, is_rate),
             }
         )
     return rows
 
 
-def _kpi_text(value: float | None, is_rate: bool) -> str:
+def _change_text(change: float | Decimal, is_rate: bool) -> str:
+    if isinstance(change, Decimal):
+        return f"{change:+,.2f}"
+    return f"{change * 100:+.1f} pt" if is_rate else f"{change:+,}"
+
+
+def _kpi_text(value: float | Decimal | None, is_rate: bool) -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
     return f"{value:.1%}" if is_rate else f"{value:,}"
 
 

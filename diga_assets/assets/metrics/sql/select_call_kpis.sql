@@ -5,11 +5,33 @@
 --              failed): the agent dealt with the call itself.
 --   answered:  outbound only (NULL for inbound): a person picked up (not no_answer, voicemail or
 --              failed), over attempted = the outbound calls that ended.
+--   billed:    with the user's tariff (the `tariff` table: one row per call type, analysis/tariff.py),
+--              the calls with a duration above 0, their minutes as the tariff rounds them (each
+--              call's seconds, or each started minute whole), and their cost: minutes times
+--              price_per_minute, rounded half up to a millionth, plus price_per_call per billed
+--              call. NULL for a call type the tariff does not price, and everywhere without one.
 -- A rate is NULL where its base is 0. agent_id NULL (calls no agent handled) is a group of its own.
 --
--- Reads the calls view (create_curated_calls_view.sql). In a shell, replace:
+-- Reads the calls view (create_curated_calls_view.sql) and a `tariff` table (call_type,
+-- price_per_minute, price_per_call, currency, rounding; empty without a tariff). In a shell, replace:
 --   $days  the partition days to compute, e.g. [DATE '2026-11-12', DATE '2026-11-13']
-WITH counts AS (
+WITH priced AS (
+    SELECT
+        calls.*,
+        tariff.currency,
+        tariff.price_per_call,
+        -- The price of a minute in millionths: exact integers from here to the cost.
+        CAST(tariff.price_per_minute * 1000000 AS BIGINT) AS price_per_minute_micros,
+        CASE
+            WHEN NOT duration > 0 THEN NULL
+            WHEN tariff.rounding = 'second' THEN duration
+            WHEN tariff.rounding = 'minute' THEN CAST(ceil(duration / 60) AS BIGINT) * 60
+        END AS billed_seconds
+    FROM calls
+    LEFT JOIN tariff ON tariff.call_type = calls.type
+    WHERE list_contains($days, day)
+),
+counts AS (
     SELECT
         day,
         agent_id,
@@ -19,9 +41,13 @@ WITH counts AS (
             AS finished_calls,
         count(*) FILTER (WHERE outcome IN ('completed', 'no_answer', 'voicemail')) AS contained_calls,
         count(*) FILTER (WHERE outcome = 'transferred') AS transferred_calls,
-        count(*) FILTER (WHERE outcome IN ('completed', 'transferred')) AS answered_calls
-    FROM calls
-    WHERE list_contains($days, day)
+        count(*) FILTER (WHERE outcome IN ('completed', 'transferred')) AS answered_calls,
+        any_value(currency) AS currency,
+        any_value(price_per_call) AS price_per_call,
+        count(billed_seconds) AS billed_calls,
+        coalesce(sum(billed_seconds), 0) AS billed_seconds,
+        coalesce(sum(billed_seconds * price_per_minute_micros), 0) AS usage_micros_seconds
+    FROM priced
     GROUP BY day, agent_id, type
 )
 SELECT
@@ -37,6 +63,13 @@ SELECT
     CASE WHEN call_type = 'outbound' THEN finished_calls END AS attempted_calls,
     CASE WHEN call_type = 'outbound' THEN answered_calls END AS answered_calls,
     CASE WHEN call_type = 'outbound' THEN CAST(answered_calls / nullif(finished_calls, 0) AS DOUBLE) END
-        AS answer_rate
+        AS answer_rate,
+    CASE WHEN currency IS NOT NULL THEN billed_calls END AS billed_calls,
+    CASE WHEN currency IS NOT NULL THEN CAST(billed_seconds / 60 AS DOUBLE) END AS billed_minutes,
+    CASE WHEN currency IS NOT NULL THEN
+        CAST(CAST((usage_micros_seconds + 30) // 60 AS DECIMAL(18, 0)) * CAST(0.000001 AS DECIMAL(7, 6)) AS DECIMAL(18, 6))
+        + CAST(billed_calls * price_per_call AS DECIMAL(18, 6))
+    END AS cost,
+    currency
 FROM counts
 ORDER BY day, agent_id NULLS LAST, call_type;
