@@ -9,15 +9,16 @@ process of its own (wall seconds and peak RSS):
    (``curate_calls``: deduplicated, cut into days, outcome-mapped, written), then the metrics with
    the project's own SQL over the curated days (``compute_daily_metrics``, one read for the three),
    written as the assets write them; the two phases' seconds are printed too;
+   then call_kpis, repeat_callers and call_concurrency from those curated days, timed beside them;
 2. pandas: the same three tables with pandas (read, keep each call's latest version, map the
    outcome, group), checked equal to the project's on the counts;
 3. one day: re-computing the last day's metrics on top of the whole history, against the same
    day computed from a data directory that holds that day alone;
 4. the year's rebuild through Dagster, as a user runs it after changing the outcome map
-   (``dagster asset materialize --select curated_calls,<the four daily metrics>
+   (``dagster asset materialize --select curated_calls,<the seven daily metrics>
    --partition-range FIRST...LAST``, their checks included, a fresh DAGSTER_HOME on SQLite, as
    ``dagster dev`` keeps it), against the same work done by the project's functions called
-   directly (curation and its writes, the four metrics and their writes, the six checks' queries,
+   directly (curation and its writes, the seven metrics and their writes, the seven checks' queries,
    the views' refresh): what the orchestration adds. Once more with
    ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1`` (README, "Rebuilding a year").
 
@@ -86,6 +87,9 @@ def write_history(data_dir: Path, calls: int, days: int, *, callers: int = 1) ->
         version = rng.integers(0, VERSIONS_PER_AGENT, count)
         status = statuses[rng.choice(5, count, p=[0.62, 0.08, 0.14, 0.12, 0.04])]
         duration = rng.gamma(2.0, 40.0, count).astype("int64")
+        # Answered within 20 s of being created; a call still in progress has no end yet.
+        started = created + rng.integers(0, 20_000_000, count).astype("timedelta64[us]")
+        ended = started + (duration * 1_000_000).astype("timedelta64[us]")
         columns = {
             "id": ids,
             "agent_id": pa.array([f"agent-{a}" if a < AGENTS else None for a in agent], pa.string()),
@@ -97,6 +101,8 @@ def write_history(data_dir: Path, calls: int, days: int, *, callers: int = 1) ->
             "duration": pa.array(np.where(status == "in_progress", 0, duration), mask=status == "in_progress"),
             "type": pa.array(np.where(rng.random(count) < 0.7, "outbound", "inbound")),
             "created_date": pa.array(created, pa.timestamp("us", tz="UTC")),
+            "start_time": pa.array(started, pa.timestamp("us", tz="UTC")),
+            "end_time": pa.array(ended, pa.timestamp("us", tz="UTC"), mask=status == "in_progress"),
             "contact_id": pa.array(np.full(count, "contact")) if callers == 1 else contact_ids(caller),
             "contact_identifier": pa.array(np.full(count, "+34600000000"))
             if callers == 1
@@ -156,6 +162,24 @@ def project_metrics(data_dir: str, first: str, last: str) -> None:
     print(json.dumps({"rows": totals, **phases}))
 
 
+def operations_metrics(data_dir: str, first: str, last: str) -> None:
+    """Contender: call_kpis, repeat_callers and call_concurrency over [first, last] from the days
+    the project contender curated, as the daily_call_metrics step computes them (one read of the
+    run's days and the 8 before), written per day."""
+    from diga_assets.assets.metrics.daily import CONCURRENCY, KPIS, REPEATS, compute_daily_metrics
+    from diga_assets.storage import DigaStorage
+
+    storage = DigaStorage(data_dir=data_dir)
+    days = _days(first, last)
+    started = time.perf_counter()
+    computed = compute_daily_metrics((KPIS, REPEATS, CONCURRENCY), storage.store, days, timezone="UTC")
+    for name, computation in computed.items():
+        for day in days:
+            storage.store.write_table(f"{storage.root}/bench/{name}/{day}.parquet", computation.rows_of(day))
+    totals = sum(computed[KPIS.name].table["total_calls"].to_pylist())
+    print(json.dumps({"rows": totals, "metrics_s": time.perf_counter() - started}))
+
+
 def pandas_metrics(data_dir: str, first: str, last: str) -> None:
     """Contender: the same tables with pandas, as an analyst would write them."""
     import pandas as pd
@@ -205,13 +229,18 @@ def pandas_metrics(data_dir: str, first: str, last: str) -> None:
     print(json.dumps({"rows": int(rates.drop(columns=[c for c in rates.columns if c.endswith("_rate")]).sum().sum())}))
 
 
-REBUILD_ASSETS = "curated_calls,call_outcome_rates,call_duration_stats,agent_version_outcomes,call_end_reasons"
+# Curated calls and the seven daily metrics (diga_assets.names.DAILY_METRICS), written out so
+# this module imports nothing of the project before a contender's process does.
+REBUILD_ASSETS = (
+    "curated_calls,call_outcome_rates,call_duration_stats,agent_version_outcomes,call_end_reasons,"
+    "call_kpis,repeat_callers,call_concurrency"
+)
 
 
 def rebuild_functions(data_dir: str, first: str, last: str) -> None:
     """Contender: what the rebuild command's steps do, by the project's functions called directly
-    (no Dagster): each day curated and written, the four daily metrics from one read of the
-    curated days and each day written, the six checks the command runs, the views refreshed."""
+    (no Dagster): each day curated and written, the seven daily metrics from one read of the
+    curated days and each day written, the seven checks the command runs, the views refreshed."""
     import logging
 
     from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
@@ -247,6 +276,7 @@ def rebuild_functions(data_dir: str, first: str, last: str) -> None:
         completion_anomaly_check(storage, keys),
         rates_check("agent_version_outcomes", ("agent_id", "agent_version_id"), storage, keys),
         unmapped_end_reasons_check(storage, keys),
+        rates_check("call_kpis", ("agent_id", "call_type"), storage, keys),
     ):
         assert result.passed or result.severity.value == "WARN", result.description
     print(json.dumps({"rows": sum(computed["call_outcome_rates"].table["total_calls"].to_pylist())}))
@@ -292,7 +322,7 @@ def _days(first: str, last: str) -> list[date]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="role")
-    for role in ("project", "pandas", "rebuild-functions"):
+    for role in ("project", "operations", "pandas", "rebuild-functions"):
         contender = sub.add_parser(role)
         contender.add_argument("data_dir")
         contender.add_argument("first")
@@ -307,6 +337,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.role == "project":
         return project_metrics(args.data_dir, args.first, args.last)
+    if args.role == "operations":
+        return operations_metrics(args.data_dir, args.first, args.last)
     if args.role == "pandas":
         return pandas_metrics(args.data_dir, args.first, args.last)
     if args.role == "rebuild-functions":
@@ -321,7 +353,8 @@ def benchmark(calls: int, days: int, *, profile: bool = False) -> list[Outcome]:
     with tempfile.TemporaryDirectory() as tmp:
         history, alone = Path(tmp) / "history", Path(tmp) / "alone"
         started = time.perf_counter()
-        keys = write_history(history, calls, days)
+        # A caller per 20 calls, so repeat_callers has callers to tell apart.
+        keys = write_history(history, calls, days, callers=max(2, calls // 20))
         print(f"history: {calls:,} calls over {days} days written in {time.perf_counter() - started:.1f}s", flush=True)
         last = keys[-1]
         target = Path(alone) / "raw" / "calls" / f"date={last}"
@@ -335,6 +368,8 @@ def benchmark(calls: int, days: int, *, profile: bool = False) -> list[Outcome]:
 
         outcomes = [
             run_measured("project: every day (DuckDB)", contender("project", history, keys[0]), env, rows_from_json),
+            # From the days the project contender just curated.
+            run_measured("project: operations metrics", contender("operations", history, keys[0]), env, rows_from_json),
             run_measured("pandas: every day", contender("pandas", history, keys[0]), env, rows_from_json),
             run_measured("project: last day, on the history", contender("project", history, last), env, rows_from_json),
             run_measured("project: last day, alone", contender("project", alone, last), env, rows_from_json),
@@ -370,12 +405,17 @@ def benchmark(calls: int, days: int, *, profile: bool = False) -> list[Outcome]:
     print(f"{'contender':<38}{'seconds':>9}{'calls':>13}{'peak RSS MB':>13}")
     for o in outcomes:
         print(f"{o.name:<38}{o.seconds:>9.2f}{o.rows:>13,}{o.peak_rss_mb:>13.0f}")
-    project, pandas, on_history, alone_day = outcomes
+    project, operations, pandas, on_history, alone_day = outcomes
     phases = project.report
     if "curate_s" in phases:
         print(
             f"of which, project: every day: curating {phases['curate_s']:.2f} s, "
             f"the metrics from the curated days {phases['metrics_s']:.2f} s (the rest: start-up, imports, exit)"
+        )
+        print(
+            f"operations metrics (call_kpis, repeat_callers, call_concurrency) from the curated days: "
+            f"{operations.report['metrics_s']:.2f} s, {operations.report['metrics_s'] / phases['metrics_s']:.2f}x "
+            "the three metrics above"
         )
     for o in rebuilds:
         print(f"{o.name:<38}{o.seconds:>9.2f}{o.rows:>13,}{o.peak_rss_mb:>13.0f}")
@@ -386,7 +426,7 @@ def benchmark(calls: int, days: int, *, profile: bool = False) -> list[Outcome]:
     print(f"  with one planned event per asset: {one_planned.seconds / functions.seconds:.2f}x")
     if report:
         print(f"\nwhere the time goes, project: every day (py-spy, running threads):\n{report}")
-    if project.rows != pandas.rows or on_history.rows != alone_day.rows:
+    if project.rows != pandas.rows or operations.rows != project.rows or on_history.rows != alone_day.rows:
         raise SystemExit(f"contenders disagree on the calls: {[(o.name, o.rows) for o in outcomes]}")
     if len({o.rows for o in rebuilds}) != 1 or functions.rows != project.rows:
         raise SystemExit(f"the rebuilds disagree on the calls: {[(o.name, o.rows) for o in rebuilds]}")

@@ -16,5 +16,6 @@ pytestmark = pytest.mark.bench
 def test_metrics_benchmark_agrees_with_pandas_and_times_one_day():
     out = run_bench("metrics.py", "--calls", "3000", "--days", "4")
     assert "pandas / project:" in out and "of which, project: every day: curating" in out
+    assert "operations metrics (call_kpis, repeat_callers, call_concurrency) from the curated days:" in out
     assert "last day on a year of history / alone:" in out
     assert "a year's rebuild through dagster / the same functions alone:" in out
