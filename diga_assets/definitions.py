@@ -82,7 +82,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.assets(*names.keys(TRANSCRIPTS_JOB_ASSETS)),
         description=(
             "Opt-in: the transcripts of the stored calls of a day or a range (one run), then their "
-            "conversation metrics. Transcripts hold what callers said."
+            "conversation metrics and call_kpis again (with the transfers they show). Transcripts hold "
+            "what callers said."
         ),
     )
     audit_job = dg.define_asset_job(

@@ -84,7 +84,8 @@ CALLS_JOB_ASSETS = (DIGA_CALLS, CURATED_CALLS, *DAILY_METRICS)
 PHONES_JOB_ASSETS = (DIGA_PHONES, DIGA_AGENTS, PHONE_ASSIGNMENT_TIMELINE)
 AUDIT_JOB = "diga_audit_job"
 TRANSCRIPTS_JOB = "diga_transcripts_job"
-TRANSCRIPTS_JOB_ASSETS = (DIGA_CALL_MESSAGES, CALL_CONVERSATION_STATS)
+# call_kpis again, once the transcripts show which calls were handed over.
+TRANSCRIPTS_JOB_ASSETS = (DIGA_CALL_MESSAGES, CALL_CONVERSATION_STATS, CALL_KPIS)
 
 # The Dagster resource keys of the API client and the storage root (unprefixed).
 API_RESOURCE = "diga"

@@ -421,15 +421,20 @@ def expected_end_reasons(calls: Sequence[dict[str, Any]], day: date) -> list[dic
 
 
 def expected_call_kpis(
-    calls: Sequence[dict[str, Any]], day: date, tariff: dict[str, dict[str, Any]] | None = None
+    calls: Sequence[dict[str, Any]],
+    day: date,
+    tariff: dict[str, dict[str, Any]] | None = None,
+    transfers: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """call_kpis for ``day``, one dict per (agent_id, call_type); ``tariff``: call_type to its
-    ``price_per_minute``, ``price_per_call`` (Decimals), ``currency`` and ``rounding``."""
+    ``price_per_minute``, ``price_per_call`` (Decimals), ``currency`` and ``rounding``;
+    ``transfers``: the ids of the calls whose transcript shows a successful transfer."""
     rows = []
     for (agent_id, call_type), group in _group((c for c in calls if c["day"] == day), "agent_id", "type").items():
         finished = [c for c in group if c["outcome"] in TERMINAL]
-        contained = sum(1 for c in finished if c["outcome"] not in ("transferred", "failed"))
-        transferred = sum(1 for c in finished if c["outcome"] == "transferred")
+        handed_over = [c for c in finished if c["outcome"] == "transferred" or c["id"] in transfers]
+        contained = sum(1 for c in finished if c["outcome"] != "failed" and c not in handed_over)
+        transferred = len(handed_over)
         outbound = call_type == "outbound"
         answered = sum(1 for c in finished if c["outcome"] not in ("no_answer", "voicemail", "failed"))
         rows.append(
@@ -442,6 +447,7 @@ def expected_call_kpis(
                 "contained_calls": contained,
                 "containment_rate": _ratio(contained, len(finished)),
                 "transferred_calls": transferred,
+                "transfers_from_transcripts": sum(1 for c in handed_over if c["outcome"] != "transferred"),
                 "transfer_rate": _ratio(transferred, len(finished)),
                 "attempted_calls": len(finished) if outbound else None,
                 "answered_calls": answered if outbound else None,

@@ -92,7 +92,7 @@ def test_the_daily_jobs_refresh_the_metrics_that_read_what_they_fetched(tmp_path
     }
     assert assets_of("diga_phones_job") == {"diga_phones", "diga_agents", "phone_assignment_timeline"}
     # Transcripts are opt-in: only their own job fetches them.
-    assert assets_of("diga_transcripts_job") == {"diga_call_messages", "call_conversation_stats"}
+    assert assets_of("diga_transcripts_job") == {"diga_call_messages", "call_conversation_stats", "call_kpis"}
     checks = {key.name for key in defs.resolve_job_def("diga_calls_job").asset_layer.asset_graph.asset_check_keys}
     assert {
         "call_ids_unique",

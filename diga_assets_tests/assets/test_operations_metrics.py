@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 
+from diga_assets.api.records import TRANSCRIPTS
 from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
@@ -25,6 +27,7 @@ from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for
 from diga_assets_tests.conftest import SIM_NOW
 from diga_assets_tests.metric_data import (
+    FETCHED_AT,
     assert_rows_equal,
     call,
     days_between,
@@ -329,3 +332,54 @@ def test_a_bad_tariff_fails_the_run_naming_the_setting_and_line_and_keeps_the_st
     description = failure.step_failure_data.user_failure_data.description
     assert description.startswith(f"DIGA_TARIFF={tariff}") and message in description
     assert read_metric_day(storage, CALL_KPIS, "2026-11-08") == stored
+
+
+def tool_message(message_id: int, tool_name: str, status: str) -> dict[str, Any]:
+    """A transcript message recording a call tool (CallToolSchema) and how it went."""
+    return {
+        "id": f"e0000000-0000-4000-8000-{message_id:012d}",
+        "created_date": "2026-11-08T09:01:00Z",
+        "role": "tool",
+        "content": None,
+        "tool_call": {"type": "call_tool", "tool_name": tool_name, "status": status, "payload": {}},
+    }
+
+
+def test_a_transfer_in_the_transcript_makes_a_completed_call_transferred_not_contained(tmp_path):
+    storage = storage_for(tmp_path)
+    # Under the live model a handed-over call is `completed` with a code the map does not name.
+    write_raw_calls(
+        storage,
+        "2026-11-08",
+        [
+            planted("handed-over", "2026-11-08T09:00:00Z", end_reason="sip_refer"),
+            planted("cancelled-transfer", "2026-11-08T09:10:00Z", end_reason="sip_refer"),
+            planted("hung-up", "2026-11-08T09:20:00Z"),
+            planted("mapped-transfer", "2026-11-08T09:30:00Z", status="transferred", end_reason=None),
+        ],
+    )
+    assert materialize_metrics(tmp_path, [CALL_KPIS], first="2026-11-08").success
+    [before] = read_metric_day(storage, CALL_KPIS, "2026-11-08").to_pylist()
+    assert (before["contained_calls"], before["transferred_calls"], before["transfers_from_transcripts"]) == (3, 1, 0)
+
+    # The transcripts arrive: one successful transfer, one cancelled, one hang-up tool.
+    transcripts = [
+        ("handed-over", [tool_message(1, "transfer", "success")]),
+        ("cancelled-transfer", [tool_message(2, "transfer", "cancelled")]),
+        ("hung-up", [tool_message(3, "hangup", "success")]),
+        ("mapped-transfer", [tool_message(4, "transfer", "success")]),
+    ]
+    batches = [TRANSCRIPTS.to_record_batch(call_id, messages, FETCHED_AT) for call_id, messages in transcripts]
+    storage.store.write_table(storage.layout.raw_partition("messages", "2026-11-08"), pa.Table.from_batches(batches))
+    assert materialize_metrics(tmp_path, [CALL_KPIS], first="2026-11-08").success
+
+    [after] = read_metric_day(storage, CALL_KPIS, "2026-11-08").to_pylist()
+    assert (after["finished_calls"], after["contained_calls"], after["transferred_calls"]) == (4, 2, 2)
+    assert after["transfers_from_transcripts"] == 1 and after["transfer_rate"] == pytest.approx(0.5)
+    assert_rows_equal(
+        read_metric_day(storage, CALL_KPIS, "2026-11-08"),
+        expected_call_kpis(
+            latest_calls(storage), date(2026, 11, 8), transfers=frozenset({"handed-over", "mapped-transfer"})
+        ),
+        ("agent_id", "call_type"),
+    )

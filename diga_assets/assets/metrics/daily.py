@@ -49,6 +49,8 @@ from diga_assets.names import (
     CALL_OUTCOME_RATES,
     CALLS_DATASET,
     CURATED_CALLS,
+    DIGA_CALL_MESSAGES,
+    MESSAGES_DATASET,
     METRICS_GROUP,
     REPEAT_CALLERS,
 )
@@ -211,8 +213,15 @@ def compute_daily_metrics(
     lookback = max((metric.lookback_days for metric in metrics), default=0)
     read_days = sorted({*days, *(min(days) - timedelta(days=n) for n in range(1, lookback + 1))}) if days else []
     curated = store.existing(layout.curated_partition(CALLS_DATASET, day.isoformat()) for day in read_days)
+    # The run's stored transcripts, for the transfers they show (call_kpis only).
+    transcripts = (
+        store.existing(layout.raw_partition(MESSAGES_DATASET, day.isoformat()) for day in days)
+        if KPIS in metrics
+        else []
+    )
     with (
         store.readable_copies(curated) as files,
+        store.readable_copies(transcripts) as message_files,
         views_connection(store, [*statistics_macros(), curated_calls_view(store, files=files), agents_view(store)]) as (
             con,
             created,
@@ -225,8 +234,14 @@ def compute_daily_metrics(
         con.execute(f"CREATE TABLE calls_of_run AS SELECT {', '.join(METRIC_CALL_COLUMNS)} FROM calls")
         con.execute("DROP VIEW calls")
         con.execute("ALTER TABLE calls_of_run RENAME TO calls")
-        # call_kpis reads the tariff as a table: empty when there is none.
+        # call_kpis reads the tariff and the transcripts' transfers as tables, empty when there are none.
         con.register("tariff", tariff.table() if tariff is not None else NO_TARIFF_TABLE)
+        transfers = (
+            con.sql(METRIC_SQL("select_transcript_transfers"), params={"message_files": list(message_files)})
+            if message_files
+            else con.sql("SELECT NULL::VARCHAR AS call_id WHERE false")
+        ).to_arrow_table()
+        con.register("transcript_transfers", transfers)
         params = {"days": list(days)}
         rows = con.sql(ANALYSIS_SQL("select_daily_headlines"), params=params).to_arrow_table().to_pylist()
         headlines = {row.pop("day"): row for row in rows}
@@ -312,6 +327,11 @@ def compute_metrics(run: DailyRun) -> None:
 
 def build_daily_call_metrics(graph: DigaGraph) -> dg.AssetsDefinition:
     """The daily call metrics on the graph's partitions (those of ``curated_calls``), as one step."""
-    specs = [metric_spec(graph, metric) for metric in DAILY_CALL_METRICS]
+    # call_kpis also reads the days' transcripts where they are stored (the transfers they show),
+    # so a run that fetches transcripts computes it after them.
+    specs = [
+        metric_spec(graph, metric, (CURATED_CALLS, DIGA_CALL_MESSAGES) if metric is KPIS else (CURATED_CALLS,))
+        for metric in DAILY_CALL_METRICS
+    ]
     step = DailyStep("daily_call_metrics", specs, needs=[CURATED_CALLS_DAYS], refreshes_views=True)
     return build_daily_asset(graph, step, compute_metrics)

@@ -158,11 +158,24 @@ CALL_KPIS_SCHEMA = pa.schema(
             "contained_calls",
             pa.int64(),
             "Calls that ended without a handoff and without failing (outcome completed, no_answer or "
-            "voicemail): the agent dealt with the call itself.",
+            "voicemail, and no transfer in the transcript): the agent dealt with the call itself.",
             nullable=False,
         ),
         _field("containment_rate", pa.float64(), f"contained_calls {_OF_FINISHED}."),
-        _field("transferred_calls", pa.int64(), "Calls whose outcome is transferred.", nullable=False),
+        _field(
+            "transferred_calls",
+            pa.int64(),
+            "Calls that ended handed over: outcome transferred, or a successful transfer tool call in the "
+            "transcript (where transcripts were stored when the day was computed).",
+            nullable=False,
+        ),
+        _field(
+            "transfers_from_transcripts",
+            pa.int64(),
+            "Of them, those only the transcript shows (the outcome map did not say transferred); 0 without "
+            "transcripts.",
+            nullable=False,
+        ),
         _field("transfer_rate", pa.float64(), f"transferred_calls {_OF_FINISHED}."),
         _field("attempted_calls", pa.int64(), f"Calls placed that ended ({_OUTBOUND_ONLY})."),
         _field(

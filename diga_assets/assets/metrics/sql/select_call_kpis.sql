@@ -1,8 +1,11 @@
 -- call_kpis: the rates a voice-agent operations team runs on, per (day, agent_id, call_type), over
 -- the calls that ended (finished_calls: completed, failed, no_answer, transferred or voicemail,
 -- by the outcome map; unfinished and unmapped calls say nothing about how calls end).
---   contained: ended without a handoff and without failing (every outcome but transferred and
---              failed): the agent dealt with the call itself.
+--   transferred: ended handed over: outcome transferred, or a transcript stored when the metric
+--              was computed shows a successful `transfer` tool call (the `transcript_transfers`
+--              table, select_transcript_transfers.sql); transfers_from_transcripts counts the
+--              ones only the transcript shows (under Diga's live model a transfer is `completed`).
+--   contained: ended without a handoff and without failing: the agent dealt with the call itself.
 --   answered:  outbound only (NULL for inbound): a person picked up (not no_answer, voicemail or
 --              failed), over attempted = the outbound calls that ended.
 --   billed:    with the user's tariff (the `tariff` table: one row per call type, analysis/tariff.py),
@@ -12,8 +15,9 @@
 --              call. NULL for a call type the tariff does not price, and everywhere without one.
 -- A rate is NULL where its base is 0. agent_id NULL (calls no agent handled) is a group of its own.
 --
--- Reads the calls view (create_curated_calls_view.sql) and a `tariff` table (call_type,
--- price_per_minute, price_per_call, currency, rounding; empty without a tariff). In a shell, replace:
+-- Reads the calls view (create_curated_calls_view.sql), a `tariff` table (call_type,
+-- price_per_minute, price_per_call, currency, rounding; empty without a tariff) and a
+-- `transcript_transfers` table (call_id; empty without transcripts). In a shell, replace:
 --   $days  the partition days to compute, e.g. [DATE '2026-11-12', DATE '2026-11-13']
 WITH priced AS (
     SELECT
@@ -26,9 +30,12 @@ WITH priced AS (
             WHEN NOT duration > 0 THEN NULL
             WHEN tariff.rounding = 'second' THEN duration
             WHEN tariff.rounding = 'minute' THEN CAST(ceil(duration / 60) AS BIGINT) * 60
-        END AS billed_seconds
+        END AS billed_seconds,
+        outcome IN ('completed', 'failed', 'no_answer', 'transferred', 'voicemail') AS finished,
+        transcript_transfers.call_id IS NOT NULL AS transfer_in_transcript
     FROM calls
     LEFT JOIN tariff ON tariff.call_type = calls.type
+    LEFT JOIN transcript_transfers ON transcript_transfers.call_id = calls.id
     WHERE list_contains($days, day)
 ),
 counts AS (
@@ -37,10 +44,12 @@ counts AS (
         agent_id,
         type AS call_type,
         count(*) AS total_calls,
-        count(*) FILTER (WHERE outcome IN ('completed', 'failed', 'no_answer', 'transferred', 'voicemail'))
-            AS finished_calls,
-        count(*) FILTER (WHERE outcome IN ('completed', 'no_answer', 'voicemail')) AS contained_calls,
-        count(*) FILTER (WHERE outcome = 'transferred') AS transferred_calls,
+        count(*) FILTER (WHERE finished) AS finished_calls,
+        count(*) FILTER (WHERE outcome IN ('completed', 'no_answer', 'voicemail') AND NOT transfer_in_transcript)
+            AS contained_calls,
+        count(*) FILTER (WHERE finished AND (outcome = 'transferred' OR transfer_in_transcript)) AS transferred_calls,
+        count(*) FILTER (WHERE finished AND outcome <> 'transferred' AND transfer_in_transcript)
+            AS transfers_from_transcripts,
         count(*) FILTER (WHERE outcome IN ('completed', 'transferred')) AS answered_calls,
         any_value(currency) AS currency,
         any_value(price_per_call) AS price_per_call,
@@ -59,6 +68,7 @@ SELECT
     contained_calls,
     CAST(contained_calls / nullif(finished_calls, 0) AS DOUBLE) AS containment_rate,
     transferred_calls,
+    transfers_from_transcripts,
     CAST(transferred_calls / nullif(finished_calls, 0) AS DOUBLE) AS transfer_rate,
     CASE WHEN call_type = 'outbound' THEN finished_calls END AS attempted_calls,
     CASE WHEN call_type = 'outbound' THEN answered_calls END AS answered_calls,
