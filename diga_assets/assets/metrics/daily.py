@@ -56,11 +56,12 @@ from diga_assets.names import (
 )
 from diga_assets.storage import RELATIVE_LAYOUT, DataLayout, Store
 
-# The columns of the calls view that the select_* metric statements read: a metric run
-# materializes just these (a statement reading another one fails to bind in every metric test).
+# The columns of the calls view that every metric run reads (the select_* statements of the first
+# four metrics, the day headlines, the partial days); a metric that reads more names them in its
+# extra_columns. A run materializes just these (a statement reading another one fails to bind in
+# every metric test).
 METRIC_CALL_COLUMNS = (
     "day",
-    "id",
     "agent_id",
     "agent_version_id",
     "type",
@@ -69,10 +70,6 @@ METRIC_CALL_COLUMNS = (
     "outcome",
     "outcome_mapped_by",
     "duration",
-    "start_time",
-    "end_time",
-    "created_date",
-    "contact_identifier",
     "partial",
 )
 
@@ -91,6 +88,8 @@ class DailyMetric:
     lookback_days: int = 0
     # The statement's parameters besides $days (DuckDB refuses a parameter a statement lacks).
     uses_timezone: bool = False
+    # Columns of the calls view the statement reads besides METRIC_CALL_COLUMNS.
+    extra_columns: tuple[str, ...] = ()
 
 
 OUTCOME_RATES = DailyMetric(
@@ -148,6 +147,7 @@ picked up: completed or transferred) and answer_rate.""",
     "select_call_kpis",
     CALL_KPIS_SCHEMA,
     ("finished_calls", "containment_rate", "answer_rate"),
+    extra_columns=("id",),
 )
 REPEATS = DailyMetric(
     REPEAT_CALLERS,
@@ -159,6 +159,7 @@ before it are stored. Works on pseudonymized contacts, whose keyed hash is the s
     REPEAT_CALLERS_SCHEMA,
     ("callers", "repeat_24h", "repeat_7d"),
     lookback_days=8,
+    extra_columns=("id", "created_date", "contact_identifier"),
 )
 CONCURRENCY = DailyMetric(
     CALL_CONCURRENCY,
@@ -172,6 +173,7 @@ DIGA_CONCURRENCY_LIMIT when it is set.""",
     ("calls_started", "peak_concurrent"),
     lookback_days=1,
     uses_timezone=True,
+    extra_columns=("start_time", "end_time"),
 )
 DAILY_CALL_METRICS = (OUTCOME_RATES, DURATION_STATS, VERSION_OUTCOMES, END_REASONS, KPIS, REPEATS, CONCURRENCY)
 
@@ -231,7 +233,8 @@ def compute_daily_metrics(
             return {metric.name: DailyComputation(metric.schema.empty_table(), {}) for metric in metrics}
         # Read once for every statement below, and only the columns they read: through the view
         # each statement would read the files again.
-        con.execute(f"CREATE TABLE calls_of_run AS SELECT {', '.join(METRIC_CALL_COLUMNS)} FROM calls")
+        columns = dict.fromkeys([*METRIC_CALL_COLUMNS, *(c for metric in metrics for c in metric.extra_columns)])
+        con.execute(f"CREATE TABLE calls_of_run AS SELECT {', '.join(columns)} FROM calls")
         con.execute("DROP VIEW calls")
         con.execute("ALTER TABLE calls_of_run RENAME TO calls")
         # call_kpis reads the tariff and the transcripts' transfers as tables, empty when there are none.

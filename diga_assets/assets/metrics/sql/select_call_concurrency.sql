@@ -30,7 +30,7 @@ levels AS (
     SELECT instant, sum(change) OVER (ORDER BY instant) AS in_progress
     FROM changes
 ),
--- Each real hour of each day with calls, as instants: [hour_start, hour_start + 1 hour).
+-- Each real hour of each day with calls: its first instant, and its wall-clock day and hour.
 hours AS (
     SELECT day, hour_start, hour(timezone($timezone, hour_start)) AS hour
     FROM (
@@ -46,33 +46,42 @@ hours AS (
         FROM (SELECT DISTINCT day FROM calls WHERE list_contains($days, day))
     )
 ),
--- In progress as the hour begins: the level set by the last change at or before it.
+-- In progress as each real hour begins: the level the last change at or before it set.
 at_hour_start AS (
-    SELECT hours.day, hours.hour_start, levels.in_progress
+    SELECT hours.day, hours.hour, levels.in_progress
     FROM hours ASOF LEFT JOIN levels ON hours.hour_start >= levels.instant
 ),
--- The highest level a change inside the hour sets.
+-- The highest level a change inside the hour sets, by the change's wall-clock day and hour.
 within_hour AS (
-    SELECT hours.day, hours.hour_start, max(levels.in_progress) AS in_progress
-    FROM hours
-    JOIN levels ON levels.instant > hours.hour_start AND levels.instant < hours.hour_start + INTERVAL 1 HOUR
-    GROUP BY hours.day, hours.hour_start
+    SELECT
+        CAST(timezone($timezone, instant) AS DATE) AS day,
+        hour(timezone($timezone, instant)) AS hour,
+        max(in_progress) AS in_progress
+    FROM levels
+    WHERE CAST(timezone($timezone, instant) AS DATE) IN (SELECT DISTINCT day FROM hours)
+    GROUP BY ALL
 ),
 started AS (
-    SELECT hours.day, hours.hour_start, count(*) AS calls_started
-    FROM hours
-    JOIN calls ON calls.start_time >= hours.hour_start AND calls.start_time < hours.hour_start + INTERVAL 1 HOUR
-    GROUP BY hours.day, hours.hour_start
+    SELECT
+        CAST(timezone($timezone, start_time) AS DATE) AS day,
+        hour(timezone($timezone, start_time)) AS hour,
+        count(*) AS calls_started
+    FROM calls
+    WHERE start_time IS NOT NULL
+    GROUP BY ALL
+),
+peaks AS (
+    SELECT day, hour, max(in_progress) AS in_progress
+    FROM (SELECT * FROM at_hour_start UNION ALL BY NAME SELECT * FROM within_hour)
+    GROUP BY day, hour
 )
 SELECT
     hours.day,
     hours.hour,
-    CAST(sum(coalesce(started.calls_started, 0)) AS BIGINT) AS calls_started,
-    CAST(max(greatest(coalesce(at_hour_start.in_progress, 0), coalesce(within_hour.in_progress, 0))) AS BIGINT)
-        AS peak_concurrent
-FROM hours
-LEFT JOIN at_hour_start USING (day, hour_start)
-LEFT JOIN within_hour USING (day, hour_start)
-LEFT JOIN started USING (day, hour_start)
+    CAST(coalesce(any_value(started.calls_started), 0) AS BIGINT) AS calls_started,
+    CAST(coalesce(any_value(peaks.in_progress), 0) AS BIGINT) AS peak_concurrent
+FROM (SELECT DISTINCT day, hour FROM hours) AS hours
+LEFT JOIN peaks USING (day, hour)
+LEFT JOIN started USING (day, hour)
 GROUP BY hours.day, hours.hour
 ORDER BY hours.day, hours.hour;

@@ -19,14 +19,20 @@ WITH contact_calls AS (
         ) AS since_previous
     FROM calls
     WHERE contact_identifier IS NOT NULL
+),
+-- Each contact of each day once, with the shortest wait before one of its calls that day.
+day_contacts AS (
+    SELECT day, call_type, contact_identifier, min(since_previous) AS closest_previous
+    FROM contact_calls
+    WHERE list_contains($days, day)
+    GROUP BY day, call_type, contact_identifier
 )
 SELECT
     day,
     call_type,
-    count(DISTINCT contact_identifier) AS callers,
-    count(DISTINCT contact_identifier) FILTER (WHERE since_previous <= INTERVAL 24 HOUR) AS repeat_24h,
-    count(DISTINCT contact_identifier) FILTER (WHERE since_previous <= INTERVAL 7 DAY) AS repeat_7d
-FROM contact_calls
-WHERE list_contains($days, day)
+    count(*) AS callers,
+    count(*) FILTER (WHERE closest_previous <= INTERVAL 24 HOUR) AS repeat_24h,
+    count(*) FILTER (WHERE closest_previous <= INTERVAL 7 DAY) AS repeat_7d
+FROM day_contacts
 GROUP BY day, call_type
 ORDER BY day, call_type;
