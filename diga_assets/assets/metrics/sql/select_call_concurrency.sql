@@ -16,23 +16,38 @@ WITH spans AS (
     FROM calls
     WHERE start_time IS NOT NULL AND end_time > start_time
 ),
--- How many calls are in progress from each instant a call starts or ends until the next one.
+-- Every start (+1) and end (-1), under the wall-clock day and hour it happens in.
 changes AS (
-    SELECT instant, sum(change) AS change
+    SELECT
+        CAST(timezone($timezone, instant) AS DATE) AS day,
+        hour(timezone($timezone, instant)) AS hour,
+        instant,
+        change
     FROM (
         SELECT start_time AS instant, 1 AS change FROM spans
         UNION ALL
         SELECT end_time AS instant, -1 AS change FROM spans
     )
-    GROUP BY instant
 ),
-levels AS (
-    SELECT instant, sum(change) OVER (ORDER BY instant) AS in_progress
+-- Within each hour, how far the count has risen over its value at the hour's start after each
+-- instant (every change at the same instant counted together: RANGE takes the peers).
+rises AS (
+    SELECT
+        day,
+        hour,
+        sum(change) OVER (PARTITION BY day, hour ORDER BY instant RANGE UNBOUNDED PRECEDING) AS rise
     FROM changes
 ),
--- Each real hour of each day with calls: its first instant, and its wall-clock day and hour.
+per_hour AS (
+    SELECT changes.day, changes.hour, sum(change) AS net, any_value(top.rise) AS top_rise
+    FROM changes
+    JOIN (SELECT day, hour, max(rise) AS rise FROM rises GROUP BY day, hour) AS top USING (day, hour)
+    GROUP BY changes.day, changes.hour
+),
+-- The wall-clock hours of each day with calls (a day that skips an hour lacks it; the hour the
+-- clocks go back comes twice and is one row).
 hours AS (
-    SELECT day, hour_start, hour(timezone($timezone, hour_start)) AS hour
+    SELECT DISTINCT day, hour(timezone($timezone, hour_start)) AS hour
     FROM (
         SELECT
             day,
@@ -46,20 +61,16 @@ hours AS (
         FROM (SELECT DISTINCT day FROM calls WHERE list_contains($days, day))
     )
 ),
--- In progress as each real hour begins: the level the last change at or before it set.
-at_hour_start AS (
-    SELECT hours.day, hours.hour, levels.in_progress
-    FROM hours ASOF LEFT JOIN levels ON hours.hour_start >= levels.instant
-),
--- The highest level a change inside the hour sets, by the change's wall-clock day and hour.
-within_hour AS (
+-- Calls in progress as each hour begins: every change of the hours before it, in order ((day,
+-- hour) is the order of time), the day before the first included.
+levels AS (
     SELECT
-        CAST(timezone($timezone, instant) AS DATE) AS day,
-        hour(timezone($timezone, instant)) AS hour,
-        max(in_progress) AS in_progress
-    FROM levels
-    WHERE CAST(timezone($timezone, instant) AS DATE) IN (SELECT DISTINCT day FROM hours)
-    GROUP BY ALL
+        day,
+        hour,
+        coalesce(sum(net) OVER (ORDER BY day, hour ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+            AS at_start,
+        top_rise
+    FROM (SELECT * FROM hours FULL JOIN per_hour USING (day, hour))
 ),
 started AS (
     SELECT
@@ -69,19 +80,13 @@ started AS (
     FROM calls
     WHERE start_time IS NOT NULL
     GROUP BY ALL
-),
-peaks AS (
-    SELECT day, hour, max(in_progress) AS in_progress
-    FROM (SELECT * FROM at_hour_start UNION ALL BY NAME SELECT * FROM within_hour)
-    GROUP BY day, hour
 )
 SELECT
     hours.day,
     hours.hour,
-    CAST(coalesce(any_value(started.calls_started), 0) AS BIGINT) AS calls_started,
-    CAST(coalesce(any_value(peaks.in_progress), 0) AS BIGINT) AS peak_concurrent
-FROM (SELECT DISTINCT day, hour FROM hours) AS hours
-LEFT JOIN peaks USING (day, hour)
+    CAST(coalesce(started.calls_started, 0) AS BIGINT) AS calls_started,
+    CAST(levels.at_start + greatest(coalesce(levels.top_rise, 0), 0) AS BIGINT) AS peak_concurrent
+FROM hours
+JOIN levels USING (day, hour)
 LEFT JOIN started USING (day, hour)
-GROUP BY hours.day, hours.hour
 ORDER BY hours.day, hours.hour;
