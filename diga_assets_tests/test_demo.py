@@ -52,7 +52,8 @@ def test_the_demo_leaves_parquet_a_full_database_recorded_runs_and_a_summary(dem
         for metric in (*DAILY_METRICS, CALL_CONVERSATION_STATS):
             assert (tmp_path / f"data/metrics/{metric}/day={day}/part-0.parquet").exists()
     assert len(list((tmp_path / "data/raw/phones").glob("date=*/part-0.parquet"))) == PHONE_SNAPSHOTS
-    assert (tmp_path / "data/reports/call_report.html").read_text().count("<svg") == 5
+    report = (tmp_path / "data/reports/call_report.html").read_text()
+    assert report.count("<svg") == 7 and '<section id="kpis">' in report
 
     with duckdb.connect(str(tmp_path / "data/diga.duckdb"), read_only=True) as con:
         counts = {view: con.sql(f"SELECT count(*) FROM {view}").fetchall()[0][0] for view in VIEWS}

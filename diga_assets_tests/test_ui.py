@@ -262,6 +262,8 @@ def test_the_report_file_renders_every_chart_offline_in_chromium(ui, browser):
         "Completion rate over time",
         "Median and p90 duration over time",
         "Outcomes by agent version",
+        "Load by weekday and hour",
+        "Repeat callers",
         "Phone assignments",
     ]
     for section in sections:

@@ -232,7 +232,19 @@ def test_the_report_has_a_conversations_section_naming_the_agents(pipeline):
     rows = read_metric_day(pipeline.storage, CALL_CONVERSATION_STATS, DAYS[0]).to_pylist()
     talked = {row["agent_id"] for row in rows if row["calls_with_transcript"]}
     assert talked and all((agents[agent_id] or agent_id[:8]) in section for agent_id in talked if agent_id)
-    assert "left after the greeting" in section
+    assert "left after the greeting" in section and "reply latency p50" in section
+    # Each agent's reply latency is the median of its daily p50s, to the hundredth of a second.
+    for agent_id in talked - {None}:
+        daily = sorted(
+            row["response_latency_p50_s"]
+            for key in DAYS
+            for row in read_metric_day(pipeline.storage, CALL_CONVERSATION_STATS, key).to_pylist()
+            if row["agent_id"] == agent_id and row["response_latency_p50_s"] is not None
+        )
+        middle = len(daily) // 2
+        median = daily[middle] if len(daily) % 2 else (daily[middle - 1] + daily[middle]) / 2
+        row = section[section.index(agents[agent_id] or agent_id[:8]) :].split("</tr>", 1)[0]
+        assert f"{median:.2f} s" in row, (agent_id, median)
     # Numbers only: nothing any caller or agent said.
     said = {row["content"] for row in pipeline.messages_of(DAYS[0]).to_pylist() if row["content"]}
     assert said and not any(text in html for text in said)

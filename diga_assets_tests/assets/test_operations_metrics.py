@@ -7,7 +7,7 @@ test_metrics.py (local and bucket)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -383,3 +383,47 @@ def test_a_transfer_in_the_transcript_makes_a_completed_call_transferred_not_con
         ),
         ("agent_id", "call_type"),
     )
+
+
+def test_every_daily_metric_equals_the_plain_computation_over_a_change_of_the_clocks(start_simulator, tmp_path):
+    world = World(now=datetime(2026, 10, 26, 12, 0, tzinfo=UTC), days=4, calls_per_day=150)
+    # 23:50 CEST on the 24th to 00:30 on the 25th, the day Madrid's clocks go back.
+    template = dict(world.calls_visible()[0])
+    template.update(
+        id="00000000-0000-4000-8000-0000000000aa",
+        created_date="2026-10-24T21:50:00Z",
+        start_time="2026-10-24T21:50:05Z",
+        end_time="2026-10-24T22:30:00Z",
+        duration=2395,
+        status="completed",
+    )
+    world.add_call(template)
+    sim = start_simulator(world=world)
+    keys = days_between("2026-10-23", CLOCKS_BACK)
+    graph = DigaGraph(settings_for(tmp_path / "data", MADRID))
+    result = dg.materialize(
+        [*build_raw_assets(graph), build_curated_calls_asset(graph), *build_metric_assets(graph)],
+        selection=dg.AssetSelection.assets("diga_calls", CURATED_CALLS, *DAILY_METRICS).without_checks(),
+        resources={"diga": api_resource(sim), "storage": storage_for(tmp_path)},
+        tags=range_tags(keys[0], keys[-1]),
+    )
+    assert result.success
+
+    storage = storage_for(tmp_path)
+    calls = latest_calls(storage)
+    for key in keys:
+        day = date.fromisoformat(key)
+        assert_rows_equal(
+            read_metric_day(storage, CALL_KPIS, key), expected_call_kpis(calls, day), ("agent_id", "call_type")
+        )
+        assert_rows_equal(
+            read_metric_day(storage, REPEAT_CALLERS, key), expected_repeat_callers(calls, day), ("call_type",)
+        )
+        assert_rows_equal(
+            read_metric_day(storage, CALL_CONCURRENCY, key), expected_call_concurrency(calls, day, MADRID), ("hour",)
+        )
+    # What the comparison had to cover: the call across midnight, the 25-hour day, repeat callers.
+    clocks_back = read_metric_day(storage, CALL_CONCURRENCY, CLOCKS_BACK).to_pylist()
+    assert [row["hour"] for row in clocks_back] == list(range(24))
+    assert clocks_back[0]["peak_concurrent"] >= 1
+    assert any(row["repeat_24h"] for key in keys for row in read_metric_day(storage, REPEAT_CALLERS, key).to_pylist())
