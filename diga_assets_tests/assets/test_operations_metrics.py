@@ -36,6 +36,7 @@ from diga_assets_tests.metric_data import (
     expected_repeat_callers,
     latest_calls,
     materialize_metrics,
+    partition_metadata,
     read_metric_day,
     write_raw_calls,
 )
@@ -103,6 +104,9 @@ def test_concurrency_counts_calls_across_midnight_and_twice_the_hour_the_clocks_
     assert "1 hour(s) reached the cap of 3 concurrent calls" in check.description
     assert f"{CLOCKS_BACK} 02:00 peak 3" in check.description
     assert check.metadata["hours_at_limit"].value == 1
+    # The day's numbers the UI plots across partitions.
+    day_metadata = partition_metadata(result, CALL_CONCURRENCY)[CLOCKS_BACK]
+    assert (day_metadata["peak_concurrent"], day_metadata["calls_started"]) == (3, 10)
     day = date.fromisoformat(CLOCKS_BACK)
     rows = {row["hour"]: row for row in read_metric_day(storage, CALL_CONCURRENCY, CLOCKS_BACK).to_pylist()}
     assert sorted(rows) == list(range(24)), "25 real hours, 24 wall-clock hours"

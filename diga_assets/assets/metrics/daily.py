@@ -90,6 +90,9 @@ class DailyMetric:
     uses_timezone: bool = False
     # Columns of the calls view the statement reads besides METRIC_CALL_COLUMNS.
     extra_columns: tuple[str, ...] = ()
+    # Day headlines taken from the metric's own rows: (name, "sum" or "max", column), for numbers
+    # the day headlines of all calls do not have.
+    row_headlines: tuple[tuple[str, str, str], ...] = ()
 
 
 OUTCOME_RATES = DailyMetric(
@@ -141,13 +144,20 @@ visible with what it was counted as.""",
 KPIS = DailyMetric(
     CALL_KPIS,
     """The rates an operations team runs on, per (day, agent_id, call_type), over the calls that
-ended: contained calls (ended without a transfer and without failing, by the outcome map) and
-containment_rate, transfer_rate, and for outbound calls attempted and answered calls (a person
-picked up: completed or transferred) and answer_rate.""",
+ended: contained calls (ended without a transfer and without failing, by the outcome map and by a
+successful transfer in the transcript where transcripts are stored) and containment_rate,
+transfer_rate, and for outbound calls attempted and answered calls (a person picked up:
+completed or transferred) and answer_rate; billed minutes and cost with the user's tariff
+(DIGA_TARIFF; NULL without one).""",
     "select_call_kpis",
     CALL_KPIS_SCHEMA,
-    ("finished_calls", "containment_rate", "answer_rate"),
+    ("total_calls",),
     extra_columns=("id",),
+    row_headlines=(
+        ("finished_calls", "sum", "finished_calls"),
+        ("contained_calls", "sum", "contained_calls"),
+        ("transferred_calls", "sum", "transferred_calls"),
+    ),
 )
 REPEATS = DailyMetric(
     REPEAT_CALLERS,
@@ -157,7 +167,12 @@ day's calls (a second call the same day counts). Backward-looking: a day is fina
 before it are stored. Works on pseudonymized contacts, whose keyed hash is the same every day.""",
     "select_repeat_callers",
     REPEAT_CALLERS_SCHEMA,
-    ("callers", "repeat_24h", "repeat_7d"),
+    (),
+    row_headlines=(
+        ("callers", "sum", "callers"),
+        ("repeat_24h", "sum", "repeat_24h"),
+        ("repeat_7d", "sum", "repeat_7d"),
+    ),
     lookback_days=8,
     extra_columns=("id", "created_date", "contact_identifier"),
 )
@@ -170,7 +185,8 @@ What a plan's cap on concurrent calls is compared with: the WARN check flags hou
 DIGA_CONCURRENCY_LIMIT when it is set.""",
     "select_call_concurrency",
     CALL_CONCURRENCY_SCHEMA,
-    ("calls_started", "peak_concurrent"),
+    (),
+    row_headlines=(("calls_started", "sum", "calls_started"), ("peak_concurrent", "max", "peak_concurrent")),
     lookback_days=1,
     uses_timezone=True,
     extra_columns=("start_time", "end_time"),
@@ -291,6 +307,9 @@ def write_metric_days(run: DailyRun, metric: DailyMetric, computed: DailyComputa
         for name in metric.headlines:
             if headlines.get(name) is not None:
                 metadata[name] = headlines[name]
+        for name, aggregate, column in metric.row_headlines:
+            if rows.num_rows:
+                metadata[name] = (pc.sum if aggregate == "sum" else pc.max)(rows.column(column)).as_py()
         run.wrote(key, metadata, asset=metric.name)
     run.log.info(f"{metric.name}: wrote {len(run.keys)} day(s), {computed.table.num_rows} rows")
     run.total({"run_days": len(run.keys), "run_rows": computed.table.num_rows}, asset=metric.name)
