@@ -9,9 +9,9 @@ the outcome from the same map.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
+from diga_assets.analysis.settings_csv import settings_csv_rows
 from diga_assets.settings import Settings
 
 DEFAULT_OUTCOME_MAP = Path(__file__).resolve().parent / "outcomes.csv"
@@ -33,26 +33,9 @@ def load_outcome_map(path: Path, *, source: str | None = None) -> dict[tuple[str
     variable and the file) and the line.
     """
     source = source or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise OutcomeMapError(f"{source}: cannot read the file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise OutcomeMapError(f"{source}: is not UTF-8 text ({exc.reason})") from None
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
-    if header is None or tuple(header) != OUTCOME_MAP_HEADER:
-        raise OutcomeMapError(
-            f"{source} line 1: the header must be {','.join(OUTCOME_MAP_HEADER)!r}, found {','.join(header or [])!r}"
-        )
     mapping: dict[tuple[str, str | None], str] = {}
     first_line: dict[tuple[str, str | None], int] = {}
-    for row in reader:
-        line = reader.line_num
-        if not row:
-            continue
-        if len(row) != len(OUTCOME_MAP_HEADER):
-            raise OutcomeMapError(f"{source} line {line}: expected 3 fields (status,end_reason,outcome), found {row!r}")
+    for line, row in settings_csv_rows(path, OUTCOME_MAP_HEADER, source=source, error=OutcomeMapError):
         status, end_reason, outcome = row
         for name, value in zip(OUTCOME_MAP_HEADER, row, strict=True):
             if value != value.strip():

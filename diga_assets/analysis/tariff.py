@@ -10,7 +10,6 @@ such to the cost. Without a tariff the cost columns are NULL.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from diga_assets.analysis.settings_csv import settings_csv_rows
 from diga_assets.settings import Settings
 
 TARIFF_HEADER = ("call_type", "price_per_minute", "price_per_call", "currency", "rounding")
@@ -50,11 +50,6 @@ class Tariff:
         """The tariff as the ``tariff`` table the call_kpis statement joins."""
         return pa.Table.from_pylist(list(self.rows), schema=TARIFF_SCHEMA)
 
-    @property
-    def currency(self) -> str:
-        """The tariff's one currency."""
-        return str(self.rows[0]["currency"])
-
 
 NO_TARIFF_TABLE = TARIFF_SCHEMA.empty_table()
 
@@ -62,28 +57,9 @@ NO_TARIFF_TABLE = TARIFF_SCHEMA.empty_table()
 def load_tariff(path: Path, *, source: str) -> Tariff:
     """Read and validate a tariff CSV; ``TariffError`` naming ``source`` (the setting and the
     file) and the line otherwise."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TariffError(f"{source}: cannot read the file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise TariffError(f"{source}: is not UTF-8 text ({exc.reason})") from None
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
-    if header is None or tuple(header) != TARIFF_HEADER:
-        raise TariffError(
-            f"{source} line 1: the header must be {','.join(TARIFF_HEADER)!r}, found {','.join(header or [])!r}"
-        )
     rows: list[dict[str, object]] = []
     lines: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if not row:
-            continue
-        if len(row) != len(TARIFF_HEADER):
-            raise TariffError(
-                f"{source} line {line}: expected {len(TARIFF_HEADER)} fields ({','.join(TARIFF_HEADER)}), found {row!r}"
-            )
+    for line, row in settings_csv_rows(path, TARIFF_HEADER, source=source, error=TariffError):
         call_type, per_minute, per_call, currency, rounding = (value.strip() for value in row)
         if not call_type:
             raise TariffError(f"{source} line {line}: call_type is empty")
