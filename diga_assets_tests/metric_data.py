@@ -26,7 +26,18 @@ from diga_assets.assets.common import DigaGraph
 from diga_assets.assets.curated import build_curated_calls_asset
 from diga_assets.assets.metrics import build_metric_assets
 from diga_assets.checks.metrics import build_metric_checks
-from diga_assets.names import CURATED_CALLS, DAILY_METRICS, PHONE_ASSIGNMENT_TIMELINE
+from diga_assets.names import (
+    AGENT_VERSION_OUTCOMES,
+    CALL_CONCURRENCY,
+    CALL_DURATION_STATS,
+    CALL_END_REASONS,
+    CALL_KPIS,
+    CALL_OUTCOME_RATES,
+    CURATED_CALLS,
+    DAILY_METRICS,
+    PHONE_ASSIGNMENT_TIMELINE,
+    REPEAT_CALLERS,
+)
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import range_tags, settings_for, storage_for
 from diga_assets_tests.object_store import stored_files
@@ -562,3 +573,36 @@ def assert_rows_equal(actual: pa.Table, expected: list[dict[str, Any]], key: Seq
                 assert got[column] == pytest.approx(value, rel=1e-9), (column, want)
             else:
                 assert got[column] == value, (column, want)
+
+
+# Each daily metric's plain-Python computation, and the columns that name one of its rows.
+_EXPECTED_DAILY_METRICS = {
+    CALL_OUTCOME_RATES: (expected_outcome_rates, ("agent_id", "call_type")),
+    CALL_DURATION_STATS: (expected_duration_stats, ("agent_id", "call_type")),
+    AGENT_VERSION_OUTCOMES: (expected_version_outcomes, ("agent_id", "agent_version_id")),
+    CALL_END_REASONS: (expected_end_reasons, ("agent_id", "call_type", "status", "end_reason")),
+    CALL_KPIS: (expected_call_kpis, ("agent_id", "call_type")),
+    REPEAT_CALLERS: (expected_repeat_callers, ("call_type",)),
+    CALL_CONCURRENCY: (expected_call_concurrency, ("hour",)),
+}
+
+
+def assert_metric_day_matches(
+    storage: DigaStorage, asset: str, key: str, calls: Sequence[dict[str, Any]], timezone: str = "UTC"
+) -> None:
+    """The stored day ``key`` of the daily metric ``asset`` equals its computation over ``calls``
+    (``timezone``: the partitions', which cuts call_concurrency's hours)."""
+    expected, row_key = _EXPECTED_DAILY_METRICS[asset]
+    day = date.fromisoformat(key)
+    rows = expected(calls, day, timezone) if asset == CALL_CONCURRENCY else expected(calls, day)
+    assert_rows_equal(read_metric_day(storage, asset, key), rows, row_key)
+
+
+def assert_metrics_match(storage: DigaStorage, keys: Sequence[str], timezone: str = "UTC") -> list[dict[str, Any]]:
+    """Every given day of every daily metric equals the independent computation over the stored
+    calls; returns those calls."""
+    calls = latest_calls(storage)
+    for key in keys:
+        for asset in DAILY_METRICS:
+            assert_metric_day_matches(storage, asset, key, calls, timezone)
+    return calls

@@ -27,33 +27,20 @@ from diga_assets.assets.metrics import daily as metrics_module
 from diga_assets.assets.raw import build_raw_assets
 from diga_assets.checks.metrics import build_metric_checks
 from diga_assets.names import (
-    AGENT_VERSION_OUTCOMES,
-    CALL_CONCURRENCY,
     CALL_DURATION_STATS,
-    CALL_END_REASONS,
-    CALL_KPIS,
     CALL_OUTCOME_RATES,
     CURATED_CALLS,
     DAILY_METRICS,
     PHONE_ASSIGNMENT_TIMELINE,
-    REPEAT_CALLERS,
 )
 from diga_assets.simulator import World
 from diga_assets_tests.assets.conftest import api_resource, range_tags, settings_for, storage_for
 from diga_assets_tests.conftest import SIM_NOW
 from diga_assets_tests.metric_data import (
-    assert_rows_equal,
+    assert_metrics_match,
     call,
     days_between,
-    expected_call_concurrency,
-    expected_call_kpis,
     expected_day_headlines,
-    expected_duration_stats,
-    expected_end_reasons,
-    expected_outcome_rates,
-    expected_repeat_callers,
-    expected_version_outcomes,
-    latest_calls,
     materialize_metrics,
     materialize_timeline,
     partition_metadata,
@@ -96,44 +83,6 @@ def build_from_simulator(sim, tmp_path: Path, first: str, last: str) -> dg.Execu
     return result
 
 
-def assert_metrics_match(tmp_path: Path, keys: list[str], timezone: str = "UTC") -> list[dict]:
-    """Every stored day of the daily metrics equals the independent computation."""
-    storage = storage_for(tmp_path)
-    calls = latest_calls(storage)
-    for key in keys:
-        day = date.fromisoformat(key)
-        assert_rows_equal(
-            read_metric_day(storage, CALL_OUTCOME_RATES, key),
-            expected_outcome_rates(calls, day),
-            ("agent_id", "call_type"),
-        )
-        assert_rows_equal(
-            read_metric_day(storage, CALL_DURATION_STATS, key),
-            expected_duration_stats(calls, day),
-            ("agent_id", "call_type"),
-        )
-        assert_rows_equal(
-            read_metric_day(storage, AGENT_VERSION_OUTCOMES, key),
-            expected_version_outcomes(calls, day),
-            ("agent_id", "agent_version_id"),
-        )
-        assert_rows_equal(
-            read_metric_day(storage, CALL_END_REASONS, key),
-            expected_end_reasons(calls, day),
-            ("agent_id", "call_type", "status", "end_reason"),
-        )
-        assert_rows_equal(
-            read_metric_day(storage, CALL_KPIS, key), expected_call_kpis(calls, day), ("agent_id", "call_type")
-        )
-        assert_rows_equal(
-            read_metric_day(storage, REPEAT_CALLERS, key), expected_repeat_callers(calls, day), ("call_type",)
-        )
-        assert_rows_equal(
-            read_metric_day(storage, CALL_CONCURRENCY, key), expected_call_concurrency(calls, day, timezone), ("hour",)
-        )
-    return calls
-
-
 def test_seed_model_metrics_equal_an_independent_computation(start_simulator, tmp_path):
     world = World(now=SIM_NOW, days=5, calls_per_day=100)
     world.add_call(
@@ -144,7 +93,7 @@ def test_seed_model_metrics_equal_an_independent_computation(start_simulator, tm
 
     result = build_from_simulator(sim, tmp_path, keys[0], keys[-1])
 
-    calls = assert_metrics_match(tmp_path, keys)
+    calls = assert_metrics_match(storage_for(tmp_path), keys)
     storage = storage_for(tmp_path)
     # The cases the comparison must have covered.
     empty = read_metric_day(storage, CALL_OUTCOME_RATES, "2026-11-13")
@@ -200,7 +149,7 @@ def test_current_status_model_metrics_equal_an_independent_computation(start_sim
 
     build_from_simulator(sim, tmp_path, keys[0], keys[-1])
 
-    calls = assert_metrics_match(tmp_path, keys)
+    calls = assert_metrics_match(storage_for(tmp_path), keys)
     # Under the newer model the outcome comes from end_reason: the comparison covered those paths.
     assert {c["status"] for c in calls} <= {"dialing", "in_queue", "in_progress", "completed"}
     outcomes = {c["outcome"] for c in calls}

@@ -28,6 +28,7 @@ from diga_assets_tests.assets.conftest import api_resource, range_tags, settings
 from diga_assets_tests.conftest import SIM_NOW
 from diga_assets_tests.metric_data import (
     FETCHED_AT,
+    assert_metrics_match,
     assert_rows_equal,
     call,
     days_between,
@@ -414,18 +415,7 @@ def test_every_daily_metric_equals_the_plain_computation_over_a_change_of_the_cl
     assert result.success
 
     storage = storage_for(tmp_path)
-    calls = latest_calls(storage)
-    for key in keys:
-        day = date.fromisoformat(key)
-        assert_rows_equal(
-            read_metric_day(storage, CALL_KPIS, key), expected_call_kpis(calls, day), ("agent_id", "call_type")
-        )
-        assert_rows_equal(
-            read_metric_day(storage, REPEAT_CALLERS, key), expected_repeat_callers(calls, day), ("call_type",)
-        )
-        assert_rows_equal(
-            read_metric_day(storage, CALL_CONCURRENCY, key), expected_call_concurrency(calls, day, MADRID), ("hour",)
-        )
+    assert_metrics_match(storage, keys, MADRID)
     # What the comparison had to cover: the call across midnight, the 25-hour day, repeat callers.
     clocks_back = read_metric_day(storage, CALL_CONCURRENCY, CLOCKS_BACK).to_pylist()
     assert [row["hour"] for row in clocks_back] == list(range(24))

@@ -35,30 +35,17 @@ from diga_assets.assets.curated import curate_calls
 from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
 from diga_assets.names import (
     AGENT_VERSION_OUTCOMES,
-    CALL_CONCURRENCY,
     CALL_DURATION_STATS,
-    CALL_END_REASONS,
-    CALL_KPIS,
-    CALL_OUTCOME_RATES,
     DAILY_METRICS,
-    REPEAT_CALLERS,
 )
 from diga_assets.simulator import DigaSimulator, World
 from diga_assets.storage import DigaStorage
 from diga_assets_tests.assets.conftest import storage_for, window_of
 from diga_assets_tests.conftest import SIM_KEY, StartSimulator
 from diga_assets_tests.metric_data import (
-    assert_rows_equal,
+    assert_metric_day_matches,
     call,
-    expected_call_concurrency,
-    expected_call_kpis,
-    expected_duration_stats,
-    expected_end_reasons,
-    expected_outcome_rates,
-    expected_repeat_callers,
-    expected_version_outcomes,
     latest_calls,
-    read_metric_day,
     write_raw_calls,
 )
 from diga_assets_tests.object_store import BUCKET, S3Server, stored_names
@@ -72,25 +59,6 @@ METRIC_DAYS = ["2026-11-16", "2026-11-17", "2026-11-18"]
 # view (empty until an agents snapshot exists), and the macros of the version comparison.
 VIEWS = {"call_outcome_map", "stored_calls", "calls", "agents", *DAILY_METRICS}
 ALL_VIEWS = {*VIEWS, "wilson_interval", "two_proportion_z", "agent_version_comparison"}
-METRIC_KEYS = {
-    CALL_OUTCOME_RATES: ("agent_id", "call_type"),
-    CALL_DURATION_STATS: ("agent_id", "call_type"),
-    AGENT_VERSION_OUTCOMES: ("agent_id", "agent_version_id"),
-    CALL_END_REASONS: ("agent_id", "call_type", "status", "end_reason"),
-    CALL_KPIS: ("agent_id", "call_type"),
-    REPEAT_CALLERS: ("call_type",),
-    CALL_CONCURRENCY: ("hour",),
-}
-EXPECTED_METRIC = {
-    CALL_OUTCOME_RATES: expected_outcome_rates,
-    CALL_DURATION_STATS: expected_duration_stats,
-    AGENT_VERSION_OUTCOMES: expected_version_outcomes,
-    CALL_END_REASONS: expected_end_reasons,
-    CALL_KPIS: expected_call_kpis,
-    REPEAT_CALLERS: expected_repeat_callers,
-    CALL_CONCURRENCY: expected_call_concurrency,  # the runs' days are in UTC
-}
-
 
 # ------------------------------------------------------------------------------ child runs
 
@@ -229,11 +197,7 @@ def view_ids_of_day(con: duckdb.DuckDBPyConnection, key: str) -> list[str]:
 def metric_file_is_exact(storage: DigaStorage, asset: str, key: str, calls: list[dict]) -> bool:
     """Whether the stored day of ``asset`` equals the plain-Python computation over ``calls``."""
     try:
-        assert_rows_equal(
-            read_metric_day(storage, asset, key),
-            EXPECTED_METRIC[asset](calls, date.fromisoformat(key)),
-            METRIC_KEYS[asset],
-        )
+        assert_metric_day_matches(storage, asset, key, calls)
     except AssertionError:
         return False
     return True
@@ -247,11 +211,7 @@ def assert_metrics_exact(storage: DigaStorage, keys: Sequence[str]) -> None:
             assert stored_names(storage, storage.layout.metric_partition(asset, key).rsplit("/", 1)[0]) == [
                 "part-0.parquet"
             ]
-            assert_rows_equal(
-                read_metric_day(storage, asset, key),
-                EXPECTED_METRIC[asset](calls, date.fromisoformat(key)),
-                METRIC_KEYS[asset],
-            )
+            assert_metric_day_matches(storage, asset, key, calls)
 
 
 def assert_analysis_db_exact(storage: DigaStorage, world: World, keys: Sequence[str]) -> None:
