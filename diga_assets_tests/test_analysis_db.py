@@ -148,6 +148,16 @@ def test_views_are_rewritten_only_when_missing_or_changed(tmp_path):
         definitions = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
     assert "/curated/calls/day=*/*.parquet" in definitions["calls"] and str(custom) in definitions["call_outcome_map"]
 
+    # A view or a macro an analyst replaced by hand is put back by the next refresh.
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE OR REPLACE VIEW phones AS SELECT 1 AS nothing")
+        con.execute("CREATE OR REPLACE MACRO wilson_interval(successes, trials) AS 0")
+    assert set(refresh_analysis_db(storage.store, custom, log=LOG)) == {"phones", "wilson_interval"}
+    with storage.store.connect(str(db), read_only=True) as con:
+        columns = {column for (column,) in con.execute("SELECT name FROM pragma_table_info('phones')").fetchall()}
+        assert {"id", "inbound_agent_id"} <= columns and "nothing" not in columns
+    assert refresh_analysis_db(storage.store, custom, log=LOG) == []
+
 
 def test_paths_are_quoted_as_sql_literals(tmp_path):
     storage = DigaStorage(data_dir=str(tmp_path / "Lucía's data; DROP VIEW calls; --"))

@@ -13,6 +13,7 @@ file and carries on (the views are already there).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import threading
 import time
@@ -60,6 +61,14 @@ _REFRESH_LOCK = threading.Lock()
 # process killed while DuckDB created the file leaves (it opens with O_CREAT, then writes the main
 # header and the two database headers, then syncs). Empty, then cut short.
 _INVALID_FILE_MESSAGES = ("not a valid DuckDB database file", "Could not read enough bytes from file")
+
+
+# The comment each view and macro of the analysis database carries: the digest of the statement
+# that created it. A refresh compares digests, so it need not build every view a second time (in
+# a scratch database, listing every file again) to learn whether the file is up to date. DuckDB
+# drops the comment when a view is replaced, so one an analyst replaced by hand is put back.
+_DIGEST_PREFIX = "diga-assets statement sha256:"
+_COMMENT_TARGETS = {"view": "VIEW", "macro": "MACRO", "table_macro": "MACRO TABLE"}
 
 
 class WarningLogger(Protocol):
@@ -237,26 +246,32 @@ def agent_names(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     return dict(con.execute(f"SELECT DISTINCT agent_id, agent_name FROM {AGENTS_DATASET}").fetchall())
 
 
-def view_definitions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """View and macro name to the definition DuckDB stored (normalised, so two equal definitions
-    compare equal)."""
-    views = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()
+def statement_digest(view: View) -> str:
+    """The digest of the statement that creates ``view``, as the analysis database records it."""
+    return _DIGEST_PREFIX + hashlib.sha256(view.sql().encode()).hexdigest()[:32]
+
+
+def stored_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """View and macro name to the digest recorded when the refresh created it (``None`` for one
+    created otherwise: by hand, or by a version of the project that recorded none)."""
+    views = con.execute("SELECT view_name, comment FROM duckdb_views() WHERE NOT internal").fetchall()
     macros = con.execute(
-        "SELECT function_name, function_type || ': ' || macro_definition FROM duckdb_functions() "
+        "SELECT function_name, comment FROM duckdb_functions() "
         "WHERE NOT internal AND function_type IN ('macro', 'table_macro')"
     ).fetchall()
-    return dict(views) | dict(macros)
+    return {name: comment or None for name, comment in (*views, *macros)}
 
 
 def refresh_analysis_db(store: Store, outcome_map: Path, *, log: WarningLogger, names: Names = UNPREFIXED) -> list[str]:
     """Bring the views of ``diga.duckdb`` up to date; return the names of those (re)created.
     (``names``: how the warning about days not curated says to curate them.)
 
-    The wanted definitions are built in a scratch in-memory database and compared with the stored
-    ones through a read-only connection, which an analyst's read-only session does not block; the
-    file is opened for writing only when a view is missing or changed, in one transaction. When
-    another process holds the file, the refresh retries briefly, then logs a warning naming the
-    file and returns: the metrics are already written, and the views read them at query time. A
+    Each view and macro carries, as its comment, the digest of the statement that created it; the
+    digests of the statements wanted now are compared with those through a read-only connection,
+    which an analyst's read-only session does not block, and the file is opened for writing only
+    when a view is missing or changed, in one transaction. When another process holds the file,
+    the refresh retries briefly, then logs a warning naming the file and returns: the metrics are
+    already written, and the views read them at query time. A
     file DuckDB cannot open at all, as a process killed while DuckDB created it leaves it, is moved
     aside with a warning and rebuilt.
     """
@@ -269,9 +284,7 @@ def refresh_analysis_db(store: Store, outcome_map: Path, *, log: WarningLogger, 
             f"so the calls view does not show them. Materialize {CURATED_CALLS} over them (it reads the stored "
             f"raw calls, no API request):\n{commands}"
         )
-    with store.connect() as scratch:
-        create_views(scratch, views)
-        wanted = view_definitions(scratch)
+    wanted = {view.name: statement_digest(view) for view in views}
     delays = iter(_LOCK_RETRY_DELAYS_S)
     set_aside = False
     with _REFRESH_LOCK:
@@ -304,10 +317,10 @@ def refresh_analysis_db(store: Store, outcome_map: Path, *, log: WarningLogger, 
 
 
 def _replace_stale_views(store: Store, path: Path, views: Sequence[View], wanted: Mapping[str, str]) -> list[str]:
-    stored: dict[str, str] = {}
+    stored: dict[str, str | None] = {}
     if path.exists():
         with store.connect(str(path), read_only=True) as con:
-            stored = view_definitions(con)
+            stored = stored_digests(con)
     stale = [view for view in views if stored.get(view.name) != wanted[view.name]]
     if not stale:
         return []
@@ -316,6 +329,16 @@ def _replace_stale_views(store: Store, path: Path, views: Sequence[View], wanted
         con.execute("BEGIN TRANSACTION")
         for view in stale:
             con.execute(view.sql())
+        macro_kinds = dict(
+            con.execute(
+                "SELECT function_name, function_type FROM duckdb_functions() "
+                "WHERE NOT internal AND function_type IN ('macro', 'table_macro')"
+            ).fetchall()
+        )
+        for view in stale:
+            kind = _COMMENT_TARGETS[macro_kinds.get(view.name, "view")]
+            # The digest is hexadecimal: nothing to quote.
+            con.execute(f"COMMENT ON {kind} {view.name} IS '{wanted[view.name]}'")
         con.execute("COMMIT")
     return [view.name for view in stale]
 

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from diga_assets.analysis.outcome_map import DEFAULT_OUTCOME_MAP
-from diga_assets.analysis.views import analysis_views, create_views, refresh_analysis_db, view_definitions
+from diga_assets.analysis.views import analysis_views, create_views, refresh_analysis_db, stored_digests
 from diga_assets.assets.curated import curate_calls
 from diga_assets.assets.metrics import DAILY_CALL_METRICS, compute_daily_metrics
 from diga_assets.names import (
@@ -218,7 +218,7 @@ def assert_analysis_db_exact(storage: DigaStorage, world: World, keys: Sequence[
     """diga.duckdb opens, holds every view, and each view reads exactly the stored whole files."""
     calls = [c for c in latest_calls(storage) if c["day"].isoformat() in keys]
     with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
-        assert set(view_definitions(con)) == ALL_VIEWS
+        assert set(stored_digests(con)) == ALL_VIEWS
         for view in VIEWS:
             con.execute(f"SELECT count(*) FROM {view}").fetchall()
         for key in keys:
@@ -319,7 +319,7 @@ def plant_previous_run(storage: DigaStorage) -> tuple[dict[Path, str], set[str]]
     with storage.store.connect(str(storage.analysis_db)) as con:
         con.execute(f"DROP VIEW {CALL_DURATION_STATS}")
         con.execute(f"DROP VIEW {AGENT_VERSION_OUTCOMES}")
-        views = set(view_definitions(con))
+        views = set(stored_digests(con))
     return digests, views
 
 
@@ -384,7 +384,7 @@ def test_a_run_killed_in_its_metric_step_leaves_whole_files_and_a_rerun_makes_th
         # The kill came before the checkpoint that closing the connection makes.
         assert storage.analysis_db.with_name("diga.duckdb.wal").exists()
     with storage.store.connect(str(storage.analysis_db), read_only=True) as con:
-        views = set(view_definitions(con))
+        views = set(stored_digests(con))
         # curated_calls' refresh, before the metric step, creates the missing views: a kill inside
         # its transaction leaves the old set, one after its COMMIT the new set (from the WAL).
         assert views == (old_views if point == "db-commit" else ALL_VIEWS)
@@ -424,7 +424,7 @@ def test_an_analysis_database_a_kill_left_without_its_headers_is_set_aside_and_r
     assert aside.read_bytes() == cut
     assert f"moved to {aside}" in caplog.text
     with duckdb.connect(str(db), read_only=True) as con:
-        assert set(view_definitions(con)) == ALL_VIEWS
+        assert set(stored_digests(con)) == ALL_VIEWS
         [(total,)] = con.execute("SELECT sum(total_calls) FROM call_outcome_rates").fetchall()
         assert total == 3 * len(METRIC_DAYS)
         assert con.execute("SELECT count(*) FROM calls").fetchall() == [(3 * len(METRIC_DAYS),)]
