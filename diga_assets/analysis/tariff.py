@@ -51,7 +51,9 @@ class Tariff:
         return pa.Table.from_pylist(list(self.rows), schema=TARIFF_SCHEMA)
 
 
-NO_TARIFF_TABLE = TARIFF_SCHEMA.empty_table()
+# Built from no batches: ``Schema.empty_table()`` imports pandas (0.26 s), which every process
+# loading the definitions would then pay for.
+NO_TARIFF_TABLE = pa.Table.from_batches([], schema=TARIFF_SCHEMA)
 
 
 def load_tariff(path: Path, *, source: str) -> Tariff:
