@@ -532,9 +532,13 @@ class DigaSimulator:
     @property
     def served_bodies(self) -> list[tuple[str, int, Any]]:
         """(path, status, parsed body) for every complete JSON body served, for contract checks."""
+        return [(path, status, orjson.loads(body)) for path, status, body in self.served_body_bytes]
+
+    @property
+    def served_body_bytes(self) -> list[tuple[str, int, bytes]]:
+        """(path, status, body as sent) for every complete JSON body served."""
         with self._lock:
-            raw = list(self._bodies)
-        return [(path, status, orjson.loads(body)) for path, status, body in raw]
+            return list(self._bodies)
 
     @property
     def connections_accepted(self) -> int:
