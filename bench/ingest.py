@@ -46,7 +46,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cpu_profile import profile_command, py_spy, summarize
-from measure import Outcome, rows_from_json, run_measured
+from measure import Outcome, rows_from_json, run_measured, used_dagster_home
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve()
@@ -311,7 +311,7 @@ def benchmark(
         def project(
             concurrency: int, run: str, data_dir: str | None = None
         ) -> tuple[list[str], dict[str, str], Path, Path]:
-            """The command, environment, data dir and DAGSTER_HOME of one fresh project run."""
+            """The command, environment, data dir and DAGSTER_HOME of one project run (a new data dir)."""
             return project_run(Path(tmp), run, {**env, **(aws or {})}, sim.base_url, first, last, concurrency, data_dir)
 
         for concurrency in concurrencies or (1, default):
@@ -401,10 +401,9 @@ def project_run(
     concurrency: int,
     data_dir: str | None = None,
 ) -> tuple[list[str], dict[str, str], Path, Path]:
-    """The command, environment, data dir and DAGSTER_HOME of one fresh project run of
+    """The command, environment, data dir and DAGSTER_HOME (used before) of one project run of
     ``diga_calls`` over ``first..last``."""
-    local_dir, home = tmp / f"data-{run}", tmp / f"home-{run}"
-    home.mkdir()
+    local_dir, home = tmp / f"data-{run}", used_dagster_home(tmp / f"home-{run}", env)
     project_env = {
         **env,
         # A bucket root's views file is a cache in the user's cache directory.

@@ -16,8 +16,8 @@ process of its own (wall seconds and peak RSS):
    day computed from a data directory that holds that day alone;
 4. the year's rebuild through Dagster, as a user runs it after changing the outcome map
    (``dagster asset materialize --select curated_calls,<the seven daily metrics>
-   --partition-range FIRST...LAST``, their checks included, a fresh DAGSTER_HOME on SQLite, as
-   ``dagster dev`` keeps it), against the same work done by the project's functions called
+   --partition-range FIRST...LAST``, their checks included, in a DAGSTER_HOME on SQLite as
+   ``dagster dev`` keeps it, its storage created before the timed command), against the same work done by the project's functions called
    directly (curation and its writes, the seven metrics and their writes, the seven checks' queries,
    the views' refresh): what the orchestration adds. Once more with
    ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1`` (README, "Rebuilding a year").
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from cpu_profile import profile_command, py_spy, summarize
-from measure import Outcome, rows_from_json, run_measured
+from measure import Outcome, rows_from_json, run_measured, used_dagster_home
 
 HERE = Path(__file__).resolve()
 FIRST_DAY = date(2025, 11, 20)
@@ -282,10 +282,12 @@ def rebuild_functions(data_dir: str, first: str, last: str) -> None:
     print(json.dumps({"rows": sum(computed["call_outcome_rates"].table["total_calls"].to_pylist())}))
 
 
-def rebuild_command(home: Path, first: str, last: str) -> list[str]:
-    """The command a user runs to rebuild a year after changing the outcome map."""
+def rebuild_command(home: Path, first: str, last: str, env: dict[str, str]) -> list[str]:
+    """The command a user runs to rebuild a year after changing the outcome map, in ``home``
+    prepared as their DAGSTER_HOME is."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    used_dagster_home(home, env)
     dagster = Path(sys.executable).parent / "dagster"
     return [
         *(str(dagster), "asset", "materialize", "-m", "diga_assets.definitions", "--select", REBUILD_ASSETS),
@@ -386,7 +388,7 @@ def benchmark(calls: int, days: int, *, profile: bool = False) -> list[Outcome]:
                 command, rows = contender("rebuild-functions", data_dir, keys[0]), rows_from_json
             else:
                 home = Path(tmp) / f"home-{len(rebuilds)}"
-                command = rebuild_command(home, keys[0], last)
+                command = rebuild_command(home, keys[0], last, env)
                 rows = rows_of_rebuild(data_dir)
                 extra = {**extra, "DAGSTER_HOME": str(home), "DIGA_DATA_DIR": str(data_dir), "DIGA_START_DATE": keys[0]}
             rebuilds.append(run_measured(name, command, {**env, **(extra or {})}, rows))
