@@ -17,9 +17,10 @@ process of its own (wall seconds and peak RSS):
 4. the year's rebuild through Dagster, as a user runs it after changing the outcome map
    (``dagster asset materialize --select curated_calls,<the seven daily metrics>
    --partition-range FIRST...LAST``, their checks included, in a DAGSTER_HOME on SQLite as
-   ``dagster dev`` keeps it, its storage created before the timed command), against the same work done by the project's functions called
-   directly (curation and its writes, the seven metrics and their writes, the seven checks' queries,
-   the views' refresh): what the orchestration adds. Once more with
+   ``dagster dev`` keeps it, its storage created before the timed command), against the same
+   work done by the project's functions called directly (curation and its writes, the seven
+   metrics and their writes, the seven checks' queries, the views' refresh): what the
+   orchestration adds. Once more with
    ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1`` (README, "Rebuilding a year").
 
 With --profile, the project's every-day run goes once more under py-spy, and the lines where its
