@@ -51,8 +51,8 @@ class Tariff:
         return pa.Table.from_pylist(list(self.rows), schema=TARIFF_SCHEMA)
 
 
-# Built from no batches: ``Schema.empty_table()`` imports pandas (0.26 s), which every process
-# loading the definitions would then pay for.
+# Built from no batches: ``Schema.empty_table()`` imports pandas and numpy, which every process
+# loading the definitions (a code server, a dg command) would then pay for at start-up.
 NO_TARIFF_TABLE = pa.Table.from_batches([], schema=TARIFF_SCHEMA)
 
 

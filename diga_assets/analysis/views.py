@@ -271,9 +271,8 @@ def refresh_analysis_db(store: Store, outcome_map: Path, *, log: WarningLogger, 
     which an analyst's read-only session does not block, and the file is opened for writing only
     when a view is missing or changed, in one transaction. When another process holds the file,
     the refresh retries briefly, then logs a warning naming the file and returns: the metrics are
-    already written, and the views read them at query time. A
-    file DuckDB cannot open at all, as a process killed while DuckDB created it leaves it, is moved
-    aside with a warning and rebuilt.
+    already written, and the views read them at query time. A file DuckDB cannot open at all, as
+    a process killed while DuckDB created it leaves it, is moved aside with a warning and rebuilt.
     """
     path = store.analysis_db
     views = [view for view in analysis_views(store, outcome_map) if view.can_create()]
