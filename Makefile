@@ -35,7 +35,10 @@ lint: $(STAMP)
 
 # A module's tests stay on one worker, so its module-scoped pipeline runs once; modules go to the
 # workers in the order conftest.py sorts them (the slowest families first), not by test count.
-PYTEST_WORKERS ?= auto
+# One worker more than the machine has cores: the slow families spend much of their time waiting
+# (the backfill daemon's 30 s ticks, API latency, processes starting), and the extra worker keeps
+# the cores busy meanwhile (a fourth worker on two cores was slower again).
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # The ten slowest tests close the output, so a run says where the suite's time goes.
