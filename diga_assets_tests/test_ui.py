@@ -138,7 +138,7 @@ def test_the_ui_lists_the_daily_schedules_and_never_shows_the_key(ui):
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Debian's headless Chromium through its chromedriver; `.ci/run` installs both."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         if os.environ.get("DIGA_REQUIRE_BROWSER"):
@@ -160,6 +160,8 @@ def browser() -> Iterator[Any]:
         "--disable-component-update",
         "--disable-sync",
         "--window-size=1600,1000",
+        # Left to itself, Chromium makes its profile in /tmp and leaves it there after quitting.
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))

@@ -370,18 +370,21 @@ def s3_endpoint() -> Iterator[str]:
         access_log.setLevel(level)
 
 
-def write_instance_settings(home: Path) -> Path:
-    """deploy/dagster.s3.yaml with run monitoring shortened, and nothing else changed."""
+def write_instance_settings(home: Path, staging: Path) -> Path:
+    """deploy/dagster.s3.yaml with run monitoring shortened and the compute logs staged in
+    ``staging``, and nothing else changed. (S3ComputeLogManager stages a run's logs in /tmp
+    itself, whatever TMPDIR says, and leaves an empty <run id>/compute_logs folder there.)"""
     settings = read_yaml(S3_INSTANCE_YAML)
     settings["run_monitoring"].update(TEST_RUN_MONITORING)
+    settings["compute_logs"]["config"]["local_dir"] = str(staging)
     path = home / "dagster.yaml"
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
 
     deployed, tested = read_yaml(S3_INSTANCE_YAML), read_yaml(path)
-    for settings_ in (deployed, tested):
-        for key in TEST_RUN_MONITORING:
-            del settings_["run_monitoring"][key]
-    assert tested == deployed, "the test's dagster.yaml may differ from deploy/ in run monitoring's timings only"
+    for key in TEST_RUN_MONITORING:
+        del tested["run_monitoring"][key], deployed["run_monitoring"][key]
+    del tested["compute_logs"]["config"]["local_dir"]
+    assert tested == deployed, "the test's dagster.yaml may differ from deploy/ in run monitoring and staging only"
     return path
 
 
@@ -393,7 +396,7 @@ def deployment(
     and S3; the daemon is left to the test. Everything is stopped at teardown, failed or not."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    write_instance_settings(home)
+    write_instance_settings(home, tmp_path / "compute-log-staging")
     # Not under DAGSTER_HOME: Dagster keeps its own logs/ there.
     log_dir = tmp_path / "process-logs"
     log_dir.mkdir()
