@@ -265,7 +265,7 @@ def latest_calls(storage: DigaStorage) -> list[dict[str, Any]]:
     the API for, in the partitions' time zone.
     """
     latest: dict[str, dict[str, Any]] = {}
-    for path in stored_files(storage.layout.raw_glob("calls")):
+    for path in stored_files(storage, storage.layout.raw_glob("calls")):
         day = date.fromisoformat(re.search(r"date=(\d{4}-\d{2}-\d{2})", path).group(1))
         for row in storage.store.read_table(path).to_pylist():
             kept = latest.get(row["id"])

@@ -112,18 +112,20 @@ def stored_names(storage: Any, directory: str) -> list[str]:
     killed writer's temporary file) are left out; a bucket has none, every key is listed."""
     if directory.startswith("s3://"):
         bucket, _, prefix = directory.removeprefix("s3://").partition("/")
-        listing = boto3.session.Session().client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix.rstrip("/") + "/")
+        # The store's own client: a new boto3 session costs about 0.1 s of CPU to load its models.
+        listing = storage.store.client.list_objects_v2(Bucket=bucket, Prefix=prefix.rstrip("/") + "/")
         return sorted(item["Key"].rsplit("/", 1)[1] for item in listing.get("Contents", []))
     local = Path(directory)
     return sorted(path.name for path in local.iterdir() if not path.name.startswith(".")) if local.is_dir() else []
 
 
-def stored_files(pattern: str) -> list[str]:
-    """The stored files matching a location glob (``.../date=*/*.parquet``), for either root."""
+def stored_files(storage: Any, pattern: str) -> list[str]:
+    """The stored files matching a location glob (``.../date=*/*.parquet``) under the storage's
+    root, for either kind of root."""
     if pattern.startswith("s3://"):
         bucket, _, key_pattern = pattern.removeprefix("s3://").partition("/")
         fixed = key_pattern.split("*", 1)[0]
-        paginator = boto3.session.Session().client("s3").get_paginator("list_objects_v2")
+        paginator = storage.store.client.get_paginator("list_objects_v2")
         keys = [
             item["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=fixed) for item in page.get("Contents", [])
         ]

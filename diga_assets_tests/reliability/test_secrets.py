@@ -280,7 +280,7 @@ def test_a_run_into_a_bucket_records_no_aws_secret(start_simulator, instance, s3
     assert present(needles, events) == [] and present(needles, out + err) == []
     storage = DigaStorage(data_dir=root)
     assert files_holding([home_of(instance), storage.analysis_db.parent], needles) == {}
-    stored = [storage.store.read_bytes(location) for location in stored_files(f"{root}/**")]
+    stored = [storage.store.read_bytes(location) for location in stored_files(storage, f"{root}/**")]
     assert stored and not any(SECRET_ACCESS_KEY.encode() in content for content in stored)
 
 
