@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from diga_assets import MALLOC_ARENAS
 from diga_assets.assets.common import DigaGraph
 from diga_assets.definitions import build_definitions
 from diga_assets.names import CALLS_JOB_ASSETS, PHONES_JOB_ASSETS
@@ -265,6 +266,50 @@ def test_arrow_allocates_with_the_system_allocator_unless_the_user_chose_one():
         check=True,
     )
     assert chosen.stdout.strip() == "mimalloc"
+
+
+# Eight threads allocate at once, each a block malloc serves from an arena (beyond pymalloc's small
+# objects, under the mmap threshold); then glibc's malloc_info lists the arenas ("<heap nr=...>").
+ARENAS_PROBE = """
+import ctypes, sys, threading
+import diga_assets.definitions
+barrier = threading.Barrier(8)
+held = []
+def allocate():
+    block = bytes(100_000)
+    barrier.wait()
+    held.append(block)
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+stream = ctypes.c_void_p(libc.fopen(sys.argv[1].encode(), b"w"))
+libc.malloc_info(0, stream)
+libc.fclose(stream)
+print(open(sys.argv[1]).read().count("<heap nr="))
+"""
+
+
+def test_malloc_keeps_two_arenas_for_the_fetch_threads_unless_the_user_chose_a_number(tmp_path):
+    """A thread's arena keeps what the thread freed: fewer arenas, a smaller backfill (diga_assets/__init__)."""
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        glibc = None
+    if not glibc:
+        pytest.skip("the arena limit is glibc's")
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    report = str(tmp_path / "malloc_info.xml")
+
+    def arenas(**chosen: str) -> int:
+        probe = [sys.executable, "-c", ARENAS_PROBE, report]
+        return int(subprocess.run(probe, env={**env, **chosen}, capture_output=True, text=True, check=True).stdout)
+
+    assert arenas() <= MALLOC_ARENAS
+    assert arenas(MALLOC_ARENA_MAX="8") > MALLOC_ARENAS
 
 
 def test_the_project_instance_opens_the_ui_on_the_asset_graph(tmp_path):
