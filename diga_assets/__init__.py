@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 # ours imports it; a value the user set wins.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
-# glibc's malloc, now Arrow's too, gives each thread that allocates an arena of its own (up to
-# eight per core), and what a thread frees stays in its arena: a backfill's fetch threads left the
-# 1M-call backfill 12-19 MB above two shared arenas, and no slower (BENCHMARKS.md). Limited here,
-# before the threads start; glibc reads MALLOC_ARENA_MAX itself at start-up, so a value the user
-# set wins; another C library is left alone.
+# glibc's malloc (Arrow's allocator too, with the pool above) gives each thread that allocates an
+# arena of its own, up to eight per core, and what a thread frees stays in its arena: with the
+# fetch threads' arenas, the 1M-call backfill peaked 12-19 MB above its peak with two shared
+# arenas, and was no faster (BENCHMARKS.md). Limited here, before the threads start. glibc reads
+# MALLOC_ARENA_MAX itself at start-up, so a value the user set wins; another C library is left
+# alone.
 _GLIBC_M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 MALLOC_ARENAS = 2
 
