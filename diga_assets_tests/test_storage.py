@@ -235,11 +235,12 @@ def test_an_unreachable_endpoint_is_named(s3_server: S3Server, monkeypatch):
     assert "DIGA_DATA_DIR" in str(info.value)
 
 
-def test_a_failed_multipart_upload_leaves_no_object_and_no_open_upload(s3_server: S3Server):
+def test_a_failed_multipart_upload_leaves_no_object_and_no_open_upload(s3_server: S3Server, tmp_path: Path):
     """A file above the multipart threshold goes up in parts; when sending a part fails, boto3
     aborts the upload, so neither a partial object nor an upload to clean up remains."""
     store = S3Store(BUCKET, "multipart-test")
-    big = tmp_file(11 * 1024 * 1024)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (11 * 1024 * 1024))
     s3 = s3_server.client()
 
     class Interrupted(Exception):
@@ -260,15 +261,6 @@ def test_a_failed_multipart_upload_leaves_no_object_and_no_open_upload(s3_server
 
     assert not store.exists(f"s3://{BUCKET}/multipart-test/big.parquet")
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
-
-
-def tmp_file(size: int) -> Path:
-    import tempfile
-
-    handle = tempfile.NamedTemporaryFile(delete=False, suffix=".bin")  # noqa: SIM115 - kept for the upload
-    handle.write(b"\0" * size)
-    handle.close()
-    return Path(handle.name)
 
 
 def small_parts() -> Any:
