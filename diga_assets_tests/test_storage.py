@@ -5,7 +5,10 @@ secret."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +22,7 @@ from diga_assets.settings import Settings, SettingsError
 from diga_assets.storage import DigaStorage, StorageError
 from diga_assets.storage.local import AtomicParquetWriter, write_table_atomically
 from diga_assets.storage.s3 import S3Store
+from diga_assets.storage.store import STALE_STAGED_AGE_S
 from diga_assets_tests.assets.conftest import storage_for
 from diga_assets_tests.object_store import BUCKET, SECRET_ACCESS_KEY, S3Server, stored_names
 
@@ -68,6 +72,38 @@ def test_a_successful_write_replaces_the_partition(tmp_path):
     assert writer.rows == 2
     assert ids_at(storage, location) == ["b", "c"]
     assert storage.existing_raw_files("calls", ["2026-10-31", "2026-11-01"]) == [location]
+
+
+def test_a_write_removes_what_killed_writes_staged_long_ago_and_nothing_in_progress(
+    tmp_path, each_storage, monkeypatch
+):
+    """A run killed while it writes leaves its staged file: beside the partition on a local root,
+    in the machine's temp dir before an upload to a bucket. A later write removes the ones no
+    write has touched for six hours, and nothing else."""
+    machine_tmp = tmp_path / "machine-tmp"
+    machine_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(machine_tmp))
+    storage = storage_for(tmp_path)
+    location = storage.layout.raw_partition("calls", "2026-11-01")
+    storage.store.write_table(location, table("a"))
+    if each_storage == "local":
+        killed, in_progress = (Path(location).with_name(f".part-0.parquet.{n}.tmp") for n in ("killed", "writing"))
+    else:
+        killed, in_progress = (machine_tmp / f"diga-{n}.parquet.part" for n in ("killed", "writing"))
+    someone_elses = machine_tmp / "report.parquet.part"
+    long_ago = time.time() - STALE_STAGED_AGE_S - 60
+    for leftover in (killed, in_progress, someone_elses):
+        leftover.write_bytes(b"PAR1")
+    for old in (killed, someone_elses):
+        os.utime(old, (long_ago, long_ago))
+
+    storage.store.write_table(location, table("b"))
+
+    assert ids_at(storage, location) == ["b"]
+    assert not killed.exists()
+    assert in_progress.exists() and someone_elses.exists()
+    # The two writes' own staged files went with their uploads.
+    assert sorted(p.name for p in machine_tmp.glob("diga-*")) == ([in_progress.name] if each_storage == "s3" else [])
 
 
 @pytest.mark.usefixtures("each_storage")

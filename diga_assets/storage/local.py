@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import glob
 import os
-import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,11 +26,10 @@ from diga_assets.storage.store import (
     StagedParquetWriter,
     StorageError,
     Store,
+    remove_stale_staged_files,
 )
 
 TEMP_SUFFIX = ".tmp"
-# Temp files older than this are debris of a killed run, not a write in progress.
-_STALE_TEMP_AGE_S = 6 * 3600
 
 
 class AtomicParquetWriter(StagedParquetWriter):
@@ -99,13 +97,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _remove_stale_temp_files(directory: Path) -> None:
-    cutoff = time.time() - _STALE_TEMP_AGE_S
-    for temp in directory.glob(f".*{TEMP_SUFFIX}"):
-        try:
-            if temp.stat().st_mtime < cutoff:
-                temp.unlink()
-        except FileNotFoundError:
-            pass
+    remove_stale_staged_files(directory, f".*{TEMP_SUFFIX}")
 
 
 class LocalStore(Store):

@@ -49,8 +49,11 @@ from diga_assets.storage.store import (
     StagedParquetWriter,
     StorageError,
     Store,
+    remove_stale_staged_files,
 )
 
+# A writer's file before its upload, in the machine's temp dir.
+_STAGED_PREFIX, _STAGED_SUFFIX = "diga-", ".parquet.part"
 # Files above this go up as a multipart upload (parallel parts, retried one by one); below it a
 # partition is one PUT. Either way the object appears only when the upload completes.
 _MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -346,7 +349,10 @@ class S3ParquetWriter(StagedParquetWriter):
         self.key = key
 
     def _stage(self) -> Path:
-        handle, name = tempfile.mkstemp(prefix="diga-", suffix=".parquet.part")
+        # A run killed while it writes leaves its staged file in the machine's temp dir; each
+        # write removes the stale ones, as a local root's writes do beside their partitions.
+        remove_stale_staged_files(Path(tempfile.gettempdir()), f"{_STAGED_PREFIX}*{_STAGED_SUFFIX}")
+        handle, name = tempfile.mkstemp(prefix=_STAGED_PREFIX, suffix=_STAGED_SUFFIX)  # private: mode 0600
         os.close(handle)
         return Path(name)
 

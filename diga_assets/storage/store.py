@@ -7,6 +7,7 @@ listed, and made readable by DuckDB. The assets never know which kind of root th
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -20,6 +21,8 @@ import pyarrow.parquet as pq
 
 DATA_DIR_VAR = "DIGA_DATA_DIR"
 ANALYSIS_DB_FILE = "diga.duckdb"
+# Staged files older than this are debris of a killed run, not a write in progress.
+STALE_STAGED_AGE_S = 6 * 3600
 
 
 class StorageError(RuntimeError):
@@ -181,3 +184,16 @@ class Store(ABC):
         """``open_connection`` for a ``with`` block: closed when it ends."""
         with self.open_connection(database, read_only=read_only) as con:
             yield con
+
+
+def remove_stale_staged_files(directory: Path, pattern: str) -> None:
+    """Remove the files of ``directory`` matching ``pattern`` that no write has touched for
+    ``STALE_STAGED_AGE_S``: what runs killed while writing (out of memory, a pod evicted) left
+    behind. Files another user owns (a shared temp dir) are left to them."""
+    cutoff = time.time() - STALE_STAGED_AGE_S
+    for staged in directory.glob(pattern):
+        try:
+            if staged.stat().st_mtime < cutoff:
+                staged.unlink()
+        except (FileNotFoundError, PermissionError):
+            pass
