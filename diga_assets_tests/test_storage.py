@@ -78,15 +78,16 @@ def test_a_write_removes_what_killed_writes_staged_long_ago_and_nothing_in_progr
     tmp_path, each_storage, monkeypatch
 ):
     """A run killed while it writes leaves its staged file: beside the partition on a local root,
-    in the machine's temp dir before an upload to a bucket. A later write removes the ones no
-    write has touched for six hours, and nothing else."""
+    in the machine's temp dir before an upload to a bucket. A later write (on a bucket root, the
+    first of its process: each run is one) removes the ones no write has touched for six hours,
+    and nothing else."""
     machine_tmp = tmp_path / "machine-tmp"
     machine_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(machine_tmp))
     storage = storage_for(tmp_path)
     location = storage.layout.raw_partition("calls", "2026-11-01")
-    storage.store.write_table(location, table("a"))
     if each_storage == "local":
+        Path(location).parent.mkdir(parents=True)
         killed, in_progress = (Path(location).with_name(f".part-0.parquet.{n}.tmp") for n in ("killed", "writing"))
     else:
         killed, in_progress = (machine_tmp / f"diga-{n}.parquet.part" for n in ("killed", "writing"))
@@ -102,7 +103,7 @@ def test_a_write_removes_what_killed_writes_staged_long_ago_and_nothing_in_progr
     assert ids_at(storage, location) == ["b"]
     assert not killed.exists()
     assert in_progress.exists() and someone_elses.exists()
-    # The two writes' own staged files went with their uploads.
+    # The write's own staged file went with its upload.
     assert sorted(p.name for p in machine_tmp.glob("diga-*")) == ([in_progress.name] if each_storage == "s3" else [])
 
 

@@ -339,6 +339,13 @@ def _use_httpfs(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
+@cache
+def _remove_stale_staged_files_once(temp_dir: str) -> None:
+    """What runs killed while writing (out of memory, a pod evicted) left in the machine's temp
+    dir, removed once per process: each run is a process, and a temp dir can hold many files."""
+    remove_stale_staged_files(Path(temp_dir), f"{_STAGED_PREFIX}*{_STAGED_SUFFIX}")
+
+
 class S3ParquetWriter(StagedParquetWriter):
     """Stream batches into a local temporary Parquet file, then upload it whole on a clean exit;
     on an exception nothing is uploaded. Memory holds what the Parquet writer buffers, as on disk."""
@@ -349,9 +356,7 @@ class S3ParquetWriter(StagedParquetWriter):
         self.key = key
 
     def _stage(self) -> Path:
-        # A run killed while it writes leaves its staged file in the machine's temp dir; each
-        # write removes the stale ones, as a local root's writes do beside their partitions.
-        remove_stale_staged_files(Path(tempfile.gettempdir()), f"{_STAGED_PREFIX}*{_STAGED_SUFFIX}")
+        _remove_stale_staged_files_once(tempfile.gettempdir())
         handle, name = tempfile.mkstemp(prefix=_STAGED_PREFIX, suffix=_STAGED_SUFFIX)  # private: mode 0600
         os.close(handle)
         return Path(name)
