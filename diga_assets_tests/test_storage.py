@@ -91,18 +91,18 @@ def test_a_write_removes_what_killed_writes_staged_long_ago_and_nothing_in_progr
         killed, in_progress = (Path(location).with_name(f".part-0.parquet.{n}.tmp") for n in ("killed", "writing"))
     else:
         killed, in_progress = (machine_tmp / f"diga-{n}.parquet.part" for n in ("killed", "writing"))
-    someone_elses = machine_tmp / "report.parquet.part"
+    another_programs = machine_tmp / "report.parquet.part"
     long_ago = time.time() - STALE_STAGED_AGE_S - 60
-    for leftover in (killed, in_progress, someone_elses):
+    for leftover in (killed, in_progress, another_programs):
         leftover.write_bytes(b"PAR1")
-    for old in (killed, someone_elses):
+    for old in (killed, another_programs):
         os.utime(old, (long_ago, long_ago))
 
     storage.store.write_table(location, table("b"))
 
     assert ids_at(storage, location) == ["b"]
     assert not killed.exists()
-    assert in_progress.exists() and someone_elses.exists()
+    assert in_progress.exists() and another_programs.exists()
     # The write's own staged file went with its upload.
     assert sorted(p.name for p in machine_tmp.glob("diga-*")) == ([in_progress.name] if each_storage == "s3" else [])
 

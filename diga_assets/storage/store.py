@@ -189,7 +189,8 @@ class Store(ABC):
 def remove_stale_staged_files(directory: Path, pattern: str) -> None:
     """Remove the files of ``directory`` matching ``pattern`` that no write has touched for
     ``STALE_STAGED_AGE_S``: what runs killed while writing (out of memory, a pod evicted) left
-    behind. Files another user owns (a shared temp dir) are left to them."""
+    behind. A file this process may not remove (another user's, in a sticky temp dir such as
+    /tmp) is skipped."""
     cutoff = time.time() - STALE_STAGED_AGE_S
     for staged in directory.glob(pattern):
         try:
