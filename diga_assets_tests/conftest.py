@@ -4,6 +4,7 @@ the storage parametrization that runs a test against a local directory and again
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -82,6 +83,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # nothing. Children get SIGINT's default, as a command started in a terminal does.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A test worker holds every module it imported (Dagster, pyarrow, DuckDB, moto) and the
+    # pipelines its modules share: half a million objects, which each full pass of the cycle
+    # collector walks (0.3-0.4 s a pass). Python's default allows a full pass after every 10
+    # middle-generation ones; at 100 they are rarer, and short-lived cycles are still freed by the
+    # younger passes (BENCHMARKS.md, "The test suite's CPU"). Only the test processes change: the
+    # commands and workers they start keep the default.
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 100)
     config.addinivalue_line(
         "markers", "local_only(reason): the test inspects local files; its bucket variant is not collected"
     )
