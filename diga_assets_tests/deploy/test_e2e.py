@@ -503,10 +503,12 @@ def kill_worker_mid_fetch(dep: Deployment, backfill_id: str) -> tuple[dg.Dagster
     code_server = dep.stack.services["code-server"].process
     assert code_server is not None and code_server.pid in ancestors(pid), f"{pid} is not a worker of the code server"
     assert victim.run_id in dep.pool_holders(), "the fetching run should hold the diga_api slot"
-    os.kill(pid, signal.SIGKILL)
-
+    # Checked before the kill: after it, run monitoring frees the slot within seconds, and a
+    # check that ran late (a loaded machine, a profiler pausing this process) would find the
+    # other run fetching, as it should by then.
     (other,) = [run for run in dep.runs_of(backfill_id) if run.run_id != victim.run_id]
     assert not dep.step_started(other.run_id, DIGA_CALLS), "the other run must not fetch while the slot is taken"
+    os.kill(pid, signal.SIGKILL)
     return dep.run(victim.run_id), other
 
 
